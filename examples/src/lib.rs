@@ -1,0 +1,7 @@
+//! Programs that compose the workspace crates: the tour, the `haystack` CLI, the servers and a
+//! connector. Shared helpers for those programs live here.
+
+/// The README's Rust snippets, compiled as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
