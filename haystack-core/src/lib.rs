@@ -5,6 +5,9 @@
 //! assert!(!haystack_core::is_tag_name("Site"));
 //! ```
 
+pub mod timezone;
+pub mod units;
+
 /// Whether `name` is a valid Haystack tag name: an ASCII lowercase letter followed by ASCII
 /// letters, digits and underscores.
 pub fn is_tag_name(name: &str) -> bool {

@@ -1,0 +1,2 @@
+//! The Haystack unit database: quantities, names, symbols, scale and offset, and conversion
+//! between units of one quantity.
