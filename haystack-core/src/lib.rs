@@ -5,8 +5,16 @@
 //! assert!(!haystack_core::is_tag_name("Site"));
 //! ```
 
+pub mod error;
+pub mod filter;
+pub mod json;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod timezone;
 pub mod units;
+pub mod zinc;
+
+pub use error::{Error, ParseError, Position, Result};
 
 /// Whether `name` is a valid Haystack tag name: an ASCII lowercase letter followed by ASCII
 /// letters, digits and underscores.

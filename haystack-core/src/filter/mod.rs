@@ -1,0 +1,1 @@
+//! Haystack filters: parser, display, compiled evaluation on dicts and grids, `->` paths.

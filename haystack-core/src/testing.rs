@@ -1,0 +1,1 @@
+//! Generators of realistic test data (grids of sites, equipment and points) for tests and benchmarks.
