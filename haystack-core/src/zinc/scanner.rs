@@ -1,0 +1,327 @@
+//! [`Scanner`]: a byte cursor over Zinc text with positions and error helpers.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::{Error, Position, Result};
+
+/// Interns small repeated strings (units, timezone names, tag names) so that values read from one
+/// document share them instead of allocating each time. Bounded: past
+/// [`Interner::MAX_ENTRIES`] new strings are allocated without being remembered.
+#[derive(Debug, Default, Clone)]
+pub struct Interner {
+    set: HashSet<Arc<str>>,
+    last: Option<Arc<str>>,
+}
+
+impl Interner {
+    /// How many distinct strings are remembered at most.
+    pub const MAX_ENTRIES: usize = 4096;
+
+    /// An empty interner.
+    pub fn new() -> Self {
+        Interner::default()
+    }
+
+    /// The shared copy of `s`.
+    pub fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(last) = &self.last {
+            if &**last == s {
+                return last.clone();
+            }
+        }
+        let a = match self.set.get(s) {
+            Some(a) => a.clone(),
+            None => {
+                let a: Arc<str> = Arc::from(s);
+                if self.set.len() < Self::MAX_ENTRIES && s.len() <= 64 {
+                    self.set.insert(a.clone());
+                }
+                a
+            }
+        };
+        self.last = Some(a.clone());
+        a
+    }
+}
+
+/// A cursor over UTF-8 Zinc text, working on bytes, that knows its line, column and byte offset
+/// (computed only when asked, so scanning costs nothing extra).
+///
+/// It is the lexer that the Zinc reader of `haystack-zinc` and the filter parser build on: peek,
+/// bump and eat bytes, read tag names and scalar literals ([`Scanner::read_scalar`]), and build
+/// errors that carry the position and say what was expected and found.
+///
+/// ```
+/// use haystack_core::zinc::Scanner;
+/// use haystack_core::Value;
+/// let mut s = Scanner::new("dis:\"HQ\" area:12kW");
+/// assert_eq!(s.read_id().unwrap(), "dis");
+/// assert!(s.eat(b':'));
+/// assert_eq!(s.read_scalar().unwrap(), Value::from("HQ"));
+/// s.skip_spaces();
+/// assert_eq!(s.read_id().unwrap(), "area");
+/// s.expect(b':').unwrap();
+/// assert_eq!(s.read_scalar().unwrap().to_string(), "12kW");
+/// assert!(s.is_eof());
+/// let err = Scanner::new("\n  )").expect(b'(').unwrap_err();
+/// assert_eq!(err.to_string(), "expected '(' but found newline at line 1, column 1");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Scanner<'a> {
+    src: &'a str,
+    pos: usize,
+    base: Position,
+    interner: Interner,
+}
+
+impl<'a> Scanner<'a> {
+    /// A scanner at the start of `src` (line 1, column 1, offset 0).
+    pub fn new(src: &'a str) -> Self {
+        Scanner::with_base(src, Position { line: 1, column: 1, offset: 0 }, Interner::new())
+    }
+
+    /// A scanner over `src`, a piece of a larger input whose first byte is at `base`; positions
+    /// in errors are then positions in the larger input. Takes an interner to keep sharing
+    /// strings across pieces (get it back with [`Scanner::into_interner`]).
+    pub fn with_base(src: &'a str, base: Position, interner: Interner) -> Self {
+        Scanner { src, pos: 0, base, interner }
+    }
+
+    /// The interner, to pass to the scanner of the next piece.
+    pub fn into_interner(self) -> Interner {
+        self.interner
+    }
+
+    /// The interner of this scanner.
+    pub fn interner(&mut self) -> &mut Interner {
+        &mut self.interner
+    }
+
+    /// The whole text.
+    pub fn src(&self) -> &'a str {
+        self.src
+    }
+
+    /// The text as bytes.
+    #[inline]
+    pub fn bytes(&self) -> &'a [u8] {
+        self.src.as_bytes()
+    }
+
+    /// The current byte offset within this scanner's text.
+    #[inline]
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Moves to byte offset `pos` (clamped to the end). Callers must stay on char boundaries,
+    /// which every ASCII delimiter is.
+    #[inline]
+    pub fn set_pos(&mut self, pos: usize) {
+        self.pos = pos.min(self.src.len());
+    }
+
+    /// The text from the current position.
+    pub fn rest(&self) -> &'a str {
+        self.slice(self.pos, self.src.len())
+    }
+
+    /// The text between two byte offsets, or `""` if they are not char boundaries.
+    #[inline]
+    pub fn slice(&self, start: usize, end: usize) -> &'a str {
+        self.src.get(start..end).unwrap_or_default()
+    }
+
+    /// Whether the whole text has been consumed.
+    #[inline]
+    pub fn is_eof(&self) -> bool {
+        self.pos >= self.src.len()
+    }
+
+    /// The current byte.
+    #[inline]
+    pub fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.pos).copied()
+    }
+
+    /// The byte `n` bytes ahead.
+    #[inline]
+    pub fn peek_at(&self, n: usize) -> Option<u8> {
+        self.bytes().get(self.pos + n).copied()
+    }
+
+    /// Consumes and returns the current byte.
+    #[inline]
+    pub fn bump(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    /// Consumes `b` if it is the current byte.
+    #[inline]
+    pub fn eat(&mut self, b: u8) -> bool {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consumes `s` if the text continues with it.
+    pub fn eat_str(&mut self, s: &str) -> bool {
+        if self.bytes().get(self.pos..).is_some_and(|r| r.starts_with(s.as_bytes())) {
+            self.pos += s.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether the text continues with `s`.
+    pub fn starts_with(&self, s: &str) -> bool {
+        self.bytes().get(self.pos..).is_some_and(|r| r.starts_with(s.as_bytes()))
+    }
+
+    /// Consumes `b` or fails with `expected 'b' but found ...`.
+    pub fn expect(&mut self, b: u8) -> Result<()> {
+        if self.eat(b) {
+            Ok(())
+        } else {
+            Err(self.expected(&format!("'{}'", char::from(b))))
+        }
+    }
+
+    /// Skips spaces and tabs.
+    #[inline]
+    pub fn skip_spaces(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    /// Skips spaces, tabs, carriage returns and newlines.
+    pub fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes a newline (`\n`, `\r\n`, or a lone `\r`), after optional spaces; false if there
+    /// is none.
+    pub fn eat_newline(&mut self) -> bool {
+        let save = self.pos;
+        self.skip_spaces();
+        if self.eat(b'\n') {
+            return true;
+        }
+        if self.eat(b'\r') {
+            self.eat(b'\n');
+            return true;
+        }
+        self.pos = save;
+        false
+    }
+
+    /// The position (line, column, offset) of byte offset `offset` of this scanner's text.
+    pub fn position_at(&self, offset: usize) -> Position {
+        let offset = offset.min(self.src.len());
+        let before = self.bytes().get(..offset).unwrap_or_default();
+        let newlines = memchr::memchr_iter(b'\n', before).count();
+        let chars = |b: &[u8]| b.iter().filter(|&&c| (c & 0xc0) != 0x80).count();
+        let (line, column) = match memchr::memrchr(b'\n', before) {
+            Some(nl) => (self.base.line + newlines, 1 + chars(before.get(nl + 1..).unwrap_or_default())),
+            None => (self.base.line, self.base.column + chars(before)),
+        };
+        Position { line, column, offset: self.base.offset + offset }
+    }
+
+    /// The current position.
+    pub fn position(&self) -> Position {
+        self.position_at(self.pos)
+    }
+
+    /// A parse error at byte offset `offset`.
+    pub fn error_at(&self, offset: usize, message: impl Into<String>) -> Error {
+        Error::parse(self.position_at(offset), message)
+    }
+
+    /// A parse error at the current position.
+    pub fn error(&self, message: impl Into<String>) -> Error {
+        self.error_at(self.pos, message)
+    }
+
+    /// A description of what is at the current position: `'c'`, `newline` or `end of input`.
+    pub fn found(&self) -> String {
+        describe(self.rest())
+    }
+
+    /// `expected {what} but found {found}` at the current position.
+    pub fn expected(&self, what: &str) -> Error {
+        self.error(format!("expected {what} but found {}", self.found()))
+    }
+
+    /// Reads a tag name `[a-z][a-zA-Z0-9_]*`.
+    pub fn read_id(&mut self) -> Result<&'a str> {
+        let start = self.pos;
+        if !matches!(self.peek(), Some(b'a'..=b'z')) {
+            return Err(self.expected("tag name"));
+        }
+        self.pos += 1;
+        self.skip_while(|b| b.is_ascii_alphanumeric() || b == b'_');
+        Ok(self.slice(start, self.pos))
+    }
+
+    /// Consumes bytes while `f` holds; returns how many.
+    #[inline]
+    pub fn skip_while(&mut self, f: impl Fn(u8) -> bool) -> usize {
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            if !f(b) {
+                break;
+            }
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+}
+
+/// Describes the start of `rest` for error messages: `'c'`, `newline` or `end of input`.
+pub fn describe(rest: &str) -> String {
+    match rest.chars().next() {
+        None => "end of input".to_owned(),
+        Some('\n') => "newline".to_owned(),
+        Some('\r') => "carriage return".to_owned(),
+        Some('\t') => "tab".to_owned(),
+        Some(c) if c.is_control() => format!("{:?}", c),
+        Some(c) => format!("'{c}'"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_lines_and_chars() {
+        let s = Scanner::new("ab\ncé\nx");
+        assert_eq!(s.position_at(0), Position { line: 1, column: 1, offset: 0 });
+        assert_eq!(s.position_at(3), Position { line: 2, column: 1, offset: 3 });
+        assert_eq!(s.position_at(6), Position { line: 2, column: 3, offset: 6 });
+        assert_eq!(s.position_at(7), Position { line: 3, column: 1, offset: 7 });
+        let b = Scanner::with_base("x\ny", Position { line: 5, column: 3, offset: 100 }, Interner::new());
+        assert_eq!(b.position_at(1), Position { line: 5, column: 4, offset: 101 });
+        assert_eq!(b.position_at(2), Position { line: 6, column: 1, offset: 102 });
+    }
+
+    #[test]
+    fn interner_shares() {
+        let mut i = Interner::new();
+        let a = i.intern("kW");
+        let _ = i.intern("°F");
+        let b = i.intern("kW");
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+}
