@@ -28,7 +28,7 @@ const INDEX_THRESHOLD: usize = 12;
 #[derive(Clone, Default)]
 pub struct Dict {
     entries: Vec<(Arc<str>, Value)>,
-    index: Option<Box<HashMap<Arc<str>, u32>>>,
+    index: Option<HashMap<Arc<str>, u32>>,
 }
 
 /// Builds a [`Dict`] from literal tag names and values; panics on an invalid literal name
@@ -60,7 +60,10 @@ impl Dict {
 
     /// An empty dict with room for `n` tags.
     pub fn with_capacity(n: usize) -> Self {
-        Dict { entries: Vec::with_capacity(n), index: None }
+        Dict {
+            entries: Vec::with_capacity(n),
+            index: None,
+        }
     }
 
     /// Builds a dict from name/value pairs; later duplicates replace earlier values.
@@ -96,7 +99,9 @@ impl Dict {
 
     /// The value of tag `name`, if present.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.position(name).and_then(|i| self.entries.get(i)).map(|(_, v)| v)
+        self.position(name)
+            .and_then(|i| self.entries.get(i))
+            .map(|(_, v)| v)
     }
 
     /// The value of tag `name`, mutably.
@@ -122,7 +127,11 @@ impl Dict {
 
     /// Sets tag `name` to `value`, keeping its position if present; returns the old value.
     /// Errors with [`Error::InvalidTagName`] if `name` is not `[a-z][a-zA-Z0-9_]*`.
-    pub fn insert(&mut self, name: impl Into<Arc<str>>, value: impl Into<Value>) -> Result<Option<Value>> {
+    pub fn insert(
+        &mut self,
+        name: impl Into<Arc<str>>,
+        value: impl Into<Value>,
+    ) -> Result<Option<Value>> {
         let name = name.into();
         if !is_tag_name(&name) {
             return Err(Error::InvalidTagName(name.to_string()));
@@ -134,10 +143,8 @@ impl Dict {
     /// [`crate::is_tag_name`] (readers whose grammar only admits tag names).
     pub fn insert_valid(&mut self, name: Arc<str>, value: Value) -> Option<Value> {
         debug_assert!(is_tag_name(&name));
-        if let Some(i) = self.position(&name) {
-            if let Some(slot) = self.entries.get_mut(i) {
-                return Some(std::mem::replace(&mut slot.1, value));
-            }
+        if let Some(slot) = self.position(&name).and_then(|i| self.entries.get_mut(i)) {
+            return Some(std::mem::replace(&mut slot.1, value));
         }
         let i = self.entries.len();
         if let Some(index) = &mut self.index {
@@ -161,7 +168,7 @@ impl Dict {
             for (i, (k, _)) in self.entries.iter().enumerate() {
                 index.insert(k.clone(), i as u32);
             }
-            self.index = Some(Box::new(index));
+            self.index = Some(index);
         } else {
             self.index = None;
         }

@@ -100,7 +100,13 @@ impl Grid {
                 return Err(Error::Invalid(format!("duplicate column {:?}", c.name())));
             }
         }
-        Ok(Grid { meta, cols, col_index, cells: Vec::new(), rows: 0 })
+        Ok(Grid {
+            meta,
+            cols,
+            col_index,
+            cells: Vec::new(),
+            rows: 0,
+        })
     }
 
     /// A grid from meta, columns and rows; errors on duplicate columns or a row whose width is
@@ -123,7 +129,10 @@ impl Grid {
             for (k, _) in d.iter_shared() {
                 if !g.col_index.contains_key(&**k) {
                     g.col_index.insert(k.clone(), g.cols.len());
-                    g.cols.push(Col { name: k.clone(), meta: Dict::new() });
+                    g.cols.push(Col {
+                        name: k.clone(),
+                        meta: Dict::new(),
+                    });
                 }
             }
         }
@@ -136,10 +145,8 @@ impl Grid {
             let start = g.cells.len();
             g.cells.resize(start + width, Value::Null);
             for (k, v) in d.iter() {
-                if let Some(&i) = g.col_index.get(k) {
-                    if let Some(slot) = g.cells.get_mut(start + i) {
-                        *slot = v.clone();
-                    }
+                if let Some(slot) = g.col_index.get(k).and_then(|&i| g.cells.get_mut(start + i)) {
+                    *slot = v.clone();
                 }
             }
             g.rows += 1;
@@ -201,13 +208,22 @@ impl Grid {
     /// Row `i`.
     pub fn row(&self, i: usize) -> Option<Row<'_>> {
         let w = self.cols.len();
-        let cells = self.cells.get(i.checked_mul(w)?..i.checked_add(1)?.checked_mul(w)?)?;
-        (i < self.rows).then_some(Row { grid: self, index: i, cells })
+        let cells = self
+            .cells
+            .get(i.checked_mul(w)?..i.checked_add(1)?.checked_mul(w)?)?;
+        (i < self.rows).then_some(Row {
+            grid: self,
+            index: i,
+            cells,
+        })
     }
 
     /// The rows in order, as views.
     pub fn rows(&self) -> Rows<'_> {
-        Rows { grid: self, next: 0 }
+        Rows {
+            grid: self,
+            next: 0,
+        }
     }
 
     /// The cell at row `row`, column `col`.
@@ -249,14 +265,18 @@ impl Grid {
     pub fn push_row_iter(&mut self, cells: impl IntoIterator<Item = Value>) -> Result<()> {
         let w = self.cols.len();
         if w == 0 {
-            return Err(Error::Invalid("cannot add a row to a grid without columns".into()));
+            return Err(Error::Invalid(
+                "cannot add a row to a grid without columns".into(),
+            ));
         }
         let start = self.cells.len();
         self.cells.extend(cells);
         let n = self.cells.len() - start;
         if n != w {
             self.cells.truncate(start);
-            return Err(Error::Invalid(format!("row has {n} cells but the grid has {w} columns")));
+            return Err(Error::Invalid(format!(
+                "row has {n} cells but the grid has {w} columns"
+            )));
         }
         self.rows += 1;
         Ok(())
@@ -325,13 +345,17 @@ impl Grid {
     /// The first row whose `id` is a Ref with id `id`.
     pub fn row_by_id(&self, id: &str) -> Option<Row<'_>> {
         let c = self.col_index("id")?;
-        self.rows().find(|r| matches!(r.cells.get(c), Some(Value::Ref(x)) if x.id() == id))
+        self.rows()
+            .find(|r| matches!(r.cells.get(c), Some(Value::Ref(x)) if x.id() == id))
     }
 }
 
 impl PartialEq for Grid {
     fn eq(&self, other: &Self) -> bool {
-        self.meta == other.meta && self.cols == other.cols && self.rows == other.rows && self.cells == other.cells
+        self.meta == other.meta
+            && self.cols == other.cols
+            && self.rows == other.rows
+            && self.cells == other.cells
     }
 }
 
@@ -403,7 +427,10 @@ impl<'a> Row<'a> {
 
     /// The cell of column `name`, or `None` if there is no such column or the cell is null.
     pub fn get(&self, name: &str) -> Option<&'a Value> {
-        self.grid.col_index(name).and_then(|i| self.cells.get(i)).filter(|v| !v.is_null())
+        self.grid
+            .col_index(name)
+            .and_then(|i| self.cells.get(i))
+            .filter(|v| !v.is_null())
     }
 
     /// Whether the row has a non-null cell in column `name`.
@@ -413,7 +440,12 @@ impl<'a> Row<'a> {
 
     /// The non-null cells with their column names.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
-        self.grid.cols.iter().zip(self.cells).filter(|(_, v)| !v.is_null()).map(|(c, v)| (c.name(), v))
+        self.grid
+            .cols
+            .iter()
+            .zip(self.cells)
+            .filter(|(_, v)| !v.is_null())
+            .map(|(c, v)| (c.name(), v))
     }
 
     /// The row as a dict of its non-null cells.
@@ -543,7 +575,10 @@ mod tests {
         let a = dict! { "id" => crate::Ref::new("a").unwrap(), "site" => Value::Marker };
         let b = dict! { "id" => crate::Ref::new("b").unwrap(), "area" => 3.0 };
         let g = Grid::from_dicts([&a, &b]);
-        assert_eq!(g.cols().iter().map(Col::name).collect::<Vec<_>>(), ["id", "site", "area"]);
+        assert_eq!(
+            g.cols().iter().map(Col::name).collect::<Vec<_>>(),
+            ["id", "site", "area"]
+        );
         assert_eq!(g.to_dicts(), vec![a, b]);
         assert_eq!(g.id_index().get("b"), Some(&1));
         assert_eq!(g.row_by_id("a").map(|r| r.index()), Some(0));
@@ -551,9 +586,16 @@ mod tests {
 
     #[test]
     fn widths_are_checked() {
-        let e = GridBuilder::new().col("a").row(vec![Value::Null, Value::Null]).build();
+        let e = GridBuilder::new()
+            .col("a")
+            .row(vec![Value::Null, Value::Null])
+            .build();
         assert!(e.is_err());
-        let mut g = GridBuilder::new().col("a").row(vec![1.into()]).build().unwrap();
+        let mut g = GridBuilder::new()
+            .col("a")
+            .row(vec![1.into()])
+            .build()
+            .unwrap();
         g.add_col("b", Dict::new()).unwrap();
         assert_eq!(g.row(0).unwrap().cells(), &[Value::from(1), Value::Null]);
         g.retain_rows(|_| false);

@@ -114,7 +114,10 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 }
 
 fn mismatch(expected: &'static str, got: &Value) -> Error {
-    Error::InvalidValue { kind: expected, message: format!("expected {expected} but found {}", got.kind()) }
+    Error::InvalidValue {
+        kind: expected,
+        message: format!("expected {expected} but found {}", got.kind()),
+    }
 }
 
 macro_rules! try_from_value {
@@ -153,7 +156,10 @@ mod tests {
     fn round_trips_through_value() {
         assert_eq!(f64::try_from(Value::from(2.5)).ok(), Some(2.5));
         assert_eq!(bool::try_from(Value::from(true)).ok(), Some(true));
-        assert_eq!(String::try_from(Value::from("a")).ok().as_deref(), Some("a"));
+        assert_eq!(
+            String::try_from(Value::from("a")).ok().as_deref(),
+            Some("a")
+        );
         assert!(bool::try_from(Value::from("a")).is_err());
         assert_eq!(Value::from(None::<bool>), Value::Null);
     }

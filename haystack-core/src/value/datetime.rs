@@ -56,7 +56,10 @@ impl DateTime {
 
     /// The same instant in UTC, timezone `UTC`.
     pub fn utc(dt: OffsetDateTime) -> Self {
-        DateTime { dt: dt.to_offset(UtcOffset::UTC), tz: Arc::from("UTC") }
+        DateTime {
+            dt: dt.to_offset(UtcOffset::UTC),
+            tz: Arc::from("UTC"),
+        }
     }
 
     /// The timestamp with its offset.

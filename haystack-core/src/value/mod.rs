@@ -22,9 +22,9 @@ pub(crate) mod scalars;
 use std::fmt;
 
 pub use datetime::DateTime;
+pub use datetime::is_tz_name;
 pub use number::Number;
 pub use scalars::{Coord, Ref, XStr, is_ref_char, is_ref_id, is_xstr_type};
-pub use datetime::is_tz_name;
 
 use crate::{Dict, Grid};
 
@@ -312,7 +312,11 @@ mod tests {
 
     #[test]
     fn value_stays_small() {
-        assert!(std::mem::size_of::<Value>() <= 40, "{}", std::mem::size_of::<Value>());
+        assert!(
+            std::mem::size_of::<Value>() <= 40,
+            "{}",
+            std::mem::size_of::<Value>()
+        );
     }
 
     #[test]

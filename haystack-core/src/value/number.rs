@@ -31,12 +31,18 @@ impl Number {
     /// A number with a unit. An empty unit means no unit.
     pub fn with_unit(value: f64, unit: impl Into<Arc<str>>) -> Self {
         let unit: Arc<str> = unit.into();
-        Number { value, unit: if unit.is_empty() { None } else { Some(unit) } }
+        Number {
+            value,
+            unit: if unit.is_empty() { None } else { Some(unit) },
+        }
     }
 
     /// A number with an optional, already shared unit (no allocation).
     pub fn with_shared_unit(value: f64, unit: Option<Arc<str>>) -> Self {
-        Number { value, unit: unit.filter(|u| !u.is_empty()) }
+        Number {
+            value,
+            unit: unit.filter(|u| !u.is_empty()),
+        }
     }
 
     /// The numeric value.
@@ -56,7 +62,10 @@ impl Number {
 
     /// This number with another value and the same unit.
     pub fn map_value(&self, value: f64) -> Self {
-        Number { value, unit: self.unit.clone() }
+        Number {
+            value,
+            unit: self.unit.clone(),
+        }
     }
 
     /// Whether the value is an integer that an `i64` holds exactly.

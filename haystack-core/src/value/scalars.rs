@@ -38,14 +38,20 @@ impl Ref {
     pub fn new(id: impl Into<Arc<str>>) -> Result<Self> {
         let id = id.into();
         if !is_ref_id(&id) {
-            return Err(Error::InvalidValue { kind: "Ref", message: format!("invalid id {id:?}") });
+            return Err(Error::InvalidValue {
+                kind: "Ref",
+                message: format!("invalid id {id:?}"),
+            });
         }
         Ok(Ref { id, dis: None })
     }
 
     /// A ref with a display name, not validated (for ids known to be valid, e.g. from a reader).
     pub fn with_dis(id: impl Into<Arc<str>>, dis: impl Into<Arc<str>>) -> Self {
-        Ref { id: id.into(), dis: Some(dis.into()) }
+        Ref {
+            id: id.into(),
+            dis: Some(dis.into()),
+        }
     }
 
     /// A ref from parts, not validated (for ids known to be valid, e.g. from a reader).
@@ -121,7 +127,7 @@ impl fmt::Display for Ref {
 /// assert_eq!(c.to_string(), "C(37.55,-77.45)");
 /// assert!(Coord::new(91.0, 0.0).is_err());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Coord {
     lat: f64,
     lng: f64,
@@ -142,7 +148,10 @@ impl Coord {
                 message: format!("longitude {lng} outside -180..180"),
             });
         }
-        Ok(Coord { lat: lat + 0.0, lng: lng + 0.0 })
+        Ok(Coord {
+            lat: lat + 0.0,
+            lng: lng + 0.0,
+        })
     }
 
     /// Latitude in decimal degrees.
@@ -159,9 +168,17 @@ impl Coord {
 // Coordinates are never NaN (checked by `Coord::new`), so equality is an equivalence relation.
 impl Eq for Coord {}
 
+impl PartialOrd for Coord {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl Ord for Coord {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.lat.total_cmp(&other.lat).then(self.lng.total_cmp(&other.lng))
+        self.lat
+            .total_cmp(&other.lat)
+            .then(self.lng.total_cmp(&other.lng))
     }
 }
 
@@ -211,7 +228,10 @@ impl XStr {
                 message: format!("invalid type name {kind:?}"),
             });
         }
-        Ok(XStr { kind, value: value.into() })
+        Ok(XStr {
+            kind,
+            value: value.into(),
+        })
     }
 
     /// The type name, e.g. `Color`.

@@ -47,7 +47,10 @@ impl<'a> Scanner<'a> {
                 if self.starts_with("-INF") {
                     self.set_pos(start + 4);
                     let unit = self.read_unit();
-                    return Ok(Value::Number(Number::with_shared_unit(f64::NEG_INFINITY, unit)));
+                    return Ok(Value::Number(Number::with_shared_unit(
+                        f64::NEG_INFINITY,
+                        unit,
+                    )));
                 }
                 if !is_digit(self.peek_at(1)) {
                     self.bump();
@@ -86,7 +89,9 @@ impl<'a> Scanner<'a> {
             };
             self.expect(b')')?;
             // `word` is `[A-Z][A-Za-z0-9_]*` by construction.
-            return XStr::new(word, value).map(Value::XStr).map_err(|e| self.error_at(start, e.to_string()));
+            return XStr::new(word, value)
+                .map(Value::XStr)
+                .map_err(|e| self.error_at(start, e.to_string()));
         }
         Ok(match word {
             "N" => Value::Null,
@@ -105,7 +110,9 @@ impl<'a> Scanner<'a> {
         self.expect(b',')?;
         let lng = self.read_coord_deg()?;
         self.expect(b')')?;
-        Coord::new(lat, lng).map(Value::Coord).map_err(|e| self.error_at(start, e.to_string()))
+        Coord::new(lat, lng)
+            .map(Value::Coord)
+            .map_err(|e| self.error_at(start, e.to_string()))
     }
 
     fn read_coord_deg(&mut self) -> Result<f64> {
@@ -117,7 +124,9 @@ impl<'a> Scanner<'a> {
         if self.eat(b'.') && self.skip_while(|b| b.is_ascii_digit()) == 0 {
             return Err(self.expected("digit"));
         }
-        self.slice(start, self.pos()).parse().map_err(|_| self.error_at(start, "invalid coordinate"))
+        self.slice(start, self.pos())
+            .parse()
+            .map_err(|_| self.error_at(start, "invalid coordinate"))
     }
 
     /// Reads unit bytes, interned; `None` if there are none.
@@ -177,7 +186,12 @@ impl<'a> Scanner<'a> {
         // y < 10000 and d < 100 by construction.
         month
             .and_then(|month| Date::from_calendar_date(y as i32, month, d as u8).ok())
-            .ok_or_else(|| self.error_at(start, format!("invalid date '{}'", self.slice(start, self.pos()))))
+            .ok_or_else(|| {
+                self.error_at(
+                    start,
+                    format!("invalid date '{}'", self.slice(start, self.pos())),
+                )
+            })
     }
 
     /// Reads a time `hh:mm[:ss[.fffffffff]]`.
@@ -201,8 +215,12 @@ impl<'a> Scanner<'a> {
             }
         }
         // h, m, s < 100 by construction.
-        Time::from_hms_nano(h as u8, m as u8, s as u8, nanos)
-            .map_err(|_| self.error_at(start, format!("invalid time '{}'", self.slice(start, self.pos()))))
+        Time::from_hms_nano(h as u8, m as u8, s as u8, nanos).map_err(|_| {
+            self.error_at(
+                start,
+                format!("invalid time '{}'", self.slice(start, self.pos())),
+            )
+        })
     }
 
     /// Reads the rest of a datetime after `YYYY-MM-DDT`: time, offset and timezone name.
@@ -230,11 +248,15 @@ impl<'a> Scanner<'a> {
         let tz = if self.peek() == Some(b' ') && matches!(self.peek_at(1), Some(b'A'..=b'Z')) {
             self.bump();
             let s = self.pos();
-            self.skip_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'/'));
+            self.skip_while(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'/')
+            });
             let name = self.slice(s, self.pos());
             self.interner().intern(name)
         } else {
-            default_tz(offset).map(Arc::from).ok_or_else(|| self.expected("timezone name"))?
+            default_tz(offset)
+                .map(Arc::from)
+                .ok_or_else(|| self.expected("timezone name"))?
         };
         let _ = start;
         Ok(DateTime::from_parts(odt, tz))
@@ -277,7 +299,11 @@ impl<'a> Scanner<'a> {
         let end = self.pos();
         let value = if simple && ndigits <= 15 {
             let v = int as f64;
-            if self.bytes().get(start) == Some(&b'-') { -v } else { v }
+            if self.bytes().get(start) == Some(&b'-') {
+                -v
+            } else {
+                v
+            }
         } else {
             let text = self.slice(start, end);
             let parsed = if text.contains('_') {
@@ -453,7 +479,11 @@ fn default_tz(offset: UtcOffset) -> Option<String> {
         return None;
     }
     let h = -secs / 3600;
-    Some(if h > 0 { format!("GMT+{h}") } else { format!("GMT{h}") })
+    Some(if h > 0 {
+        format!("GMT+{h}")
+    } else {
+        format!("GMT{h}")
+    })
 }
 
 /// Builds an [`OffsetDateTime`] at the given local date and time and offset (for tests and

@@ -25,10 +25,8 @@ impl Interner {
 
     /// The shared copy of `s`.
     pub fn intern(&mut self, s: &str) -> Arc<str> {
-        if let Some(last) = &self.last {
-            if &**last == s {
-                return last.clone();
-            }
+        if let Some(last) = self.last.as_ref().filter(|l| &***l == s) {
+            return last.clone();
         }
         let a = match self.set.get(s) {
             Some(a) => a.clone(),
@@ -78,14 +76,27 @@ pub struct Scanner<'a> {
 impl<'a> Scanner<'a> {
     /// A scanner at the start of `src` (line 1, column 1, offset 0).
     pub fn new(src: &'a str) -> Self {
-        Scanner::with_base(src, Position { line: 1, column: 1, offset: 0 }, Interner::new())
+        Scanner::with_base(
+            src,
+            Position {
+                line: 1,
+                column: 1,
+                offset: 0,
+            },
+            Interner::new(),
+        )
     }
 
     /// A scanner over `src`, a piece of a larger input whose first byte is at `base`; positions
     /// in errors are then positions in the larger input. Takes an interner to keep sharing
     /// strings across pieces (get it back with [`Scanner::into_interner`]).
     pub fn with_base(src: &'a str, base: Position, interner: Interner) -> Self {
-        Scanner { src, pos: 0, base, interner }
+        Scanner {
+            src,
+            pos: 0,
+            base,
+            interner,
+        }
     }
 
     /// The interner, to pass to the scanner of the next piece.
@@ -172,7 +183,11 @@ impl<'a> Scanner<'a> {
 
     /// Consumes `s` if the text continues with it.
     pub fn eat_str(&mut self, s: &str) -> bool {
-        if self.bytes().get(self.pos..).is_some_and(|r| r.starts_with(s.as_bytes())) {
+        if self
+            .bytes()
+            .get(self.pos..)
+            .is_some_and(|r| r.starts_with(s.as_bytes()))
+        {
             self.pos += s.len();
             true
         } else {
@@ -182,7 +197,9 @@ impl<'a> Scanner<'a> {
 
     /// Whether the text continues with `s`.
     pub fn starts_with(&self, s: &str) -> bool {
-        self.bytes().get(self.pos..).is_some_and(|r| r.starts_with(s.as_bytes()))
+        self.bytes()
+            .get(self.pos..)
+            .is_some_and(|r| r.starts_with(s.as_bytes()))
     }
 
     /// Consumes `b` or fails with `expected 'b' but found ...`.
@@ -232,10 +249,17 @@ impl<'a> Scanner<'a> {
         let newlines = memchr::memchr_iter(b'\n', before).count();
         let chars = |b: &[u8]| b.iter().filter(|&&c| (c & 0xc0) != 0x80).count();
         let (line, column) = match memchr::memrchr(b'\n', before) {
-            Some(nl) => (self.base.line + newlines, 1 + chars(before.get(nl + 1..).unwrap_or_default())),
+            Some(nl) => (
+                self.base.line + newlines,
+                1 + chars(before.get(nl + 1..).unwrap_or_default()),
+            ),
             None => (self.base.line, self.base.column + chars(before)),
         };
-        Position { line, column, offset: self.base.offset + offset }
+        Position {
+            line,
+            column,
+            offset: self.base.offset + offset,
+        }
     }
 
     /// The current position.
@@ -307,13 +331,63 @@ mod tests {
     #[test]
     fn positions_count_lines_and_chars() {
         let s = Scanner::new("ab\ncé\nx");
-        assert_eq!(s.position_at(0), Position { line: 1, column: 1, offset: 0 });
-        assert_eq!(s.position_at(3), Position { line: 2, column: 1, offset: 3 });
-        assert_eq!(s.position_at(6), Position { line: 2, column: 3, offset: 6 });
-        assert_eq!(s.position_at(7), Position { line: 3, column: 1, offset: 7 });
-        let b = Scanner::with_base("x\ny", Position { line: 5, column: 3, offset: 100 }, Interner::new());
-        assert_eq!(b.position_at(1), Position { line: 5, column: 4, offset: 101 });
-        assert_eq!(b.position_at(2), Position { line: 6, column: 1, offset: 102 });
+        assert_eq!(
+            s.position_at(0),
+            Position {
+                line: 1,
+                column: 1,
+                offset: 0
+            }
+        );
+        assert_eq!(
+            s.position_at(3),
+            Position {
+                line: 2,
+                column: 1,
+                offset: 3
+            }
+        );
+        assert_eq!(
+            s.position_at(6),
+            Position {
+                line: 2,
+                column: 3,
+                offset: 6
+            }
+        );
+        assert_eq!(
+            s.position_at(7),
+            Position {
+                line: 3,
+                column: 1,
+                offset: 7
+            }
+        );
+        let b = Scanner::with_base(
+            "x\ny",
+            Position {
+                line: 5,
+                column: 3,
+                offset: 100,
+            },
+            Interner::new(),
+        );
+        assert_eq!(
+            b.position_at(1),
+            Position {
+                line: 5,
+                column: 4,
+                offset: 101
+            }
+        );
+        assert_eq!(
+            b.position_at(2),
+            Position {
+                line: 6,
+                column: 1,
+                offset: 102
+            }
+        );
     }
 
     #[test]

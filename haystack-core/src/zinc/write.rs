@@ -55,10 +55,8 @@ pub fn write_scalar(out: &mut String, value: &Value) {
 /// fraction), `INF`, `-INF` or `NaN`, then the unit (never after `NaN`).
 pub fn write_number(out: &mut String, n: &Number) {
     write_f64(out, n.value());
-    if let Some(unit) = n.unit() {
-        if !n.value().is_nan() {
-            out.push_str(unit);
-        }
+    if let Some(unit) = n.unit().filter(|_| !n.value().is_nan()) {
+        out.push_str(unit);
     }
 }
 
@@ -123,7 +121,10 @@ fn push_u_escape(out: &mut String, b: u8) {
 
 /// Whether `\c` is a URI escape that is kept as written (the backslash is part of the value).
 pub(crate) fn is_kept_uri_escape(c: u8) -> bool {
-    matches!(c, b':' | b'/' | b'?' | b'#' | b'[' | b']' | b'@' | b'&' | b'=' | b';')
+    matches!(
+        c,
+        b':' | b'/' | b'?' | b'#' | b'[' | b']' | b'@' | b'&' | b'=' | b';'
+    )
 }
 
 /// Appends a back-quoted URI. A backslash before a reserved character (`: / ? # [ ] @ & = ;`)
