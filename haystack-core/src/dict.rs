@@ -28,7 +28,9 @@ const INDEX_THRESHOLD: usize = 12;
 #[derive(Clone, Default)]
 pub struct Dict {
     entries: Vec<(Arc<str>, Value)>,
-    index: Option<HashMap<Arc<str>, u32>>,
+    // Boxed so that a Dict (and so a Value) stays small; only large dicts have an index.
+    #[allow(clippy::box_collection)]
+    index: Option<Box<HashMap<Arc<str>, u32>>>,
 }
 
 /// Builds a [`Dict`] from literal tag names and values; panics on an invalid literal name
@@ -168,7 +170,7 @@ impl Dict {
             for (i, (k, _)) in self.entries.iter().enumerate() {
                 index.insert(k.clone(), i as u32);
             }
-            self.index = Some(index);
+            self.index = Some(Box::new(index));
         } else {
             self.index = None;
         }
