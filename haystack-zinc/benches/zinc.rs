@@ -1,0 +1,3 @@
+//! Zinc decode and encode throughput, side by side with libhaystack.
+
+fn main() {}

@@ -1,0 +1,345 @@
+//! The Zinc parser: nested values and grids on top of `haystack-core`'s scalar [`Scanner`].
+
+use std::sync::Arc;
+
+use haystack_core::zinc::{Interner, Scanner};
+use haystack_core::{Col, Dict, Grid, Position, Value};
+
+use crate::{Error, Limits, Result};
+
+/// A Zinc parser over one text: values, nested collections, grid headers and rows.
+pub(crate) struct Parser<'a, 'l> {
+    pub(crate) s: Scanner<'a>,
+    limits: &'l Limits,
+    depth: usize,
+    row: Vec<Value>,
+}
+
+impl<'a, 'l> Parser<'a, 'l> {
+    pub(crate) fn new(src: &'a str, limits: &'l Limits) -> Self {
+        let src = src.strip_prefix('\u{feff}').unwrap_or(src);
+        Parser::with_scanner(Scanner::new(src), limits)
+    }
+
+    pub(crate) fn with_base(
+        src: &'a str,
+        base: Position,
+        interner: Interner,
+        limits: &'l Limits,
+    ) -> Self {
+        Parser::with_scanner(Scanner::with_base(src, base, interner), limits)
+    }
+
+    fn with_scanner(s: Scanner<'a>, limits: &'l Limits) -> Self {
+        Parser {
+            s,
+            limits,
+            depth: 0,
+            row: Vec::new(),
+        }
+    }
+
+    pub(crate) fn into_interner(self) -> Interner {
+        self.s.into_interner()
+    }
+
+    fn limit(&self, message: String) -> Error {
+        Error::LimitExceeded {
+            position: self.s.position(),
+            message,
+        }
+    }
+
+    fn enter(&mut self) -> Result<()> {
+        if self.depth >= self.limits.max_depth {
+            return Err(self.limit(format!("nesting deeper than {}", self.limits.max_depth)));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn expected(&self, what: &str) -> Error {
+        self.s.expected(what).into()
+    }
+
+    /// Reads any value: a scalar, `[list]`, `{dict}` or `<<grid>>`.
+    pub(crate) fn read_val(&mut self) -> Result<Value> {
+        match self.s.peek() {
+            Some(b'[') => self.read_list(),
+            Some(b'{') => self.read_dict().map(Value::Dict),
+            Some(b'<') if self.s.peek_at(1) == Some(b'<') => self.read_nested_grid(),
+            _ => Ok(self.s.read_scalar()?),
+        }
+    }
+
+    fn read_list(&mut self) -> Result<Value> {
+        self.enter()?;
+        self.s.bump();
+        let mut items = Vec::new();
+        loop {
+            self.s.skip_whitespace();
+            if self.s.eat(b']') {
+                break;
+            }
+            items.push(self.read_val()?);
+            self.s.skip_whitespace();
+            if !self.s.eat(b',') && self.s.peek() != Some(b']') {
+                return Err(self.expected("',' or ']'"));
+            }
+        }
+        self.depth -= 1;
+        Ok(Value::List(items))
+    }
+
+    fn read_name(&mut self) -> Result<Arc<str>> {
+        let name = self.s.read_id()?;
+        Ok(self.s.interner().intern(name))
+    }
+
+    fn read_dict(&mut self) -> Result<Dict> {
+        self.enter()?;
+        self.s.bump();
+        let mut dict = Dict::new();
+        loop {
+            self.s.skip_whitespace();
+            if self.s.eat(b'}') {
+                break;
+            }
+            if !matches!(self.s.peek(), Some(b'a'..=b'z')) {
+                return Err(self.expected("tag name or '}'"));
+            }
+            let name = self.read_name()?;
+            let after_name = self.s.pos();
+            self.s.skip_spaces();
+            let value = if self.s.eat(b':') {
+                self.s.skip_spaces();
+                self.read_val()?
+            } else {
+                self.s.set_pos(after_name);
+                Value::Marker
+            };
+            dict.insert_valid(name, value);
+            let before = self.s.pos();
+            self.s.skip_whitespace();
+            if !self.s.eat(b',') && self.s.peek() != Some(b'}') && self.s.pos() == before {
+                return Err(self.expected("',' or '}'"));
+            }
+        }
+        self.depth -= 1;
+        Ok(dict)
+    }
+
+    fn read_nested_grid(&mut self) -> Result<Value> {
+        self.enter()?;
+        self.s.set_pos(self.s.pos() + 2);
+        self.s.skip_whitespace();
+        let grid = self.read_grid_body(true)?;
+        self.s.skip_whitespace();
+        if !self.s.eat_str(">>") {
+            return Err(self.expected("'>>'"));
+        }
+        self.depth -= 1;
+        Ok(Value::Grid(Box::new(grid)))
+    }
+
+    /// Reads space-separated `name` / `name:val` tags (grid and column meta) into `dict`.
+    fn read_meta_tags(&mut self, dict: &mut Dict) -> Result<()> {
+        loop {
+            let before = self.s.pos();
+            self.s.skip_spaces();
+            if !matches!(self.s.peek(), Some(b'a'..=b'z')) {
+                return Ok(());
+            }
+            if self.s.pos() == before {
+                return Err(self.expected("' '"));
+            }
+            let name = self.read_name()?;
+            let value = if self.s.eat(b':') {
+                self.read_val()?
+            } else {
+                Value::Marker
+            };
+            dict.insert_valid(name, value);
+        }
+    }
+
+    /// Consumes the end of a line: a newline, or the end of input, or (in a nested grid) a
+    /// following `>>`.
+    fn end_line(&mut self, nested: bool) -> Result<()> {
+        if self.s.eat_newline() {
+            return Ok(());
+        }
+        self.s.skip_spaces();
+        if self.s.is_eof() || (nested && self.s.starts_with(">>")) {
+            return Ok(());
+        }
+        Err(self.expected("newline"))
+    }
+
+    /// Reads the grid meta line and the column line.
+    pub(crate) fn read_grid_header(&mut self, nested: bool) -> Result<(Dict, Vec<Col>)> {
+        let meta = self.read_meta_line(nested)?;
+        let cols = self.read_cols_line(nested)?;
+        Ok((meta, cols))
+    }
+
+    /// Reads the grid meta line: `ver:"3.0"` and meta tags, and the end of the line.
+    pub(crate) fn read_meta_line(&mut self, nested: bool) -> Result<Dict> {
+        if !self.s.eat_str("ver:") {
+            return Err(self.expected("'ver:'"));
+        }
+        let ver_at = self.s.pos();
+        let ver = self.s.read_str_literal()?;
+        if ver != "3.0" && ver != "2.0" {
+            return Err(self
+                .s
+                .error_at(ver_at, format!("unsupported Zinc version {ver:?}"))
+                .into());
+        }
+        let mut meta = Dict::new();
+        self.read_meta_tags(&mut meta)?;
+        self.end_line(nested)?;
+        Ok(meta)
+    }
+
+    /// Reads the column line: `name meta, name meta, ...` and the end of the line.
+    pub(crate) fn read_cols_line(&mut self, nested: bool) -> Result<Vec<Col>> {
+        let mut cols: Vec<Col> = Vec::new();
+        loop {
+            self.s.skip_spaces();
+            if cols.len() >= self.limits.max_columns {
+                return Err(self.limit(format!("more than {} columns", self.limits.max_columns)));
+            }
+            let at = self.s.pos();
+            let name = self.read_name()?;
+            let mut col_meta = Dict::new();
+            self.read_meta_tags(&mut col_meta)?;
+            if cols.iter().any(|c| c.name() == &*name) {
+                return Err(self
+                    .s
+                    .error_at(at, format!("duplicate column '{name}'"))
+                    .into());
+            }
+            cols.push(Col::with_meta(name, col_meta)?);
+            self.s.skip_spaces();
+            if !self.s.eat(b',') {
+                break;
+            }
+        }
+        self.end_line(nested)?;
+        Ok(cols)
+    }
+
+    /// Whether the grid ends here, at the start of a line: end of input, a blank line, or
+    /// (nested) `>>`.
+    fn at_grid_end(&mut self, nested: bool) -> bool {
+        let save = self.s.pos();
+        self.s.skip_spaces();
+        let end = match self.s.peek() {
+            None | Some(b'\n' | b'\r') => true,
+            Some(b'>') => nested && self.s.peek_at(1) == Some(b'>'),
+            _ => false,
+        };
+        self.s.set_pos(save);
+        end
+    }
+
+    /// Reads one row of `ncols` cells into `out` (cleared first), and the end of its line.
+    pub(crate) fn read_row(
+        &mut self,
+        ncols: usize,
+        out: &mut Vec<Value>,
+        nested: bool,
+    ) -> Result<()> {
+        out.clear();
+        for i in 0..ncols {
+            self.s.skip_spaces();
+            let cell = match self.s.peek() {
+                Some(b',' | b'\n' | b'\r') | None => Value::Null,
+                Some(b'>') if self.s.peek_at(1) == Some(b'>') => Value::Null,
+                _ => self.read_val()?,
+            };
+            out.push(cell);
+            self.s.skip_spaces();
+            if i + 1 < ncols && !self.s.eat(b',') {
+                return Err(match self.s.peek() {
+                    None | Some(b'\n' | b'\r') => self.s.error(format!(
+                        "row has {} cell{} but the grid has {ncols} columns",
+                        i + 1,
+                        if i == 0 { "" } else { "s" }
+                    )),
+                    _ => self.s.expected("','"),
+                }
+                .into());
+            }
+        }
+        if self.s.peek() == Some(b',') {
+            return Err(self
+                .s
+                .error(format!(
+                    "row has more cells than the grid's {ncols} columns"
+                ))
+                .into());
+        }
+        self.end_line(nested)
+    }
+
+    /// Reads a grid: header then rows up to the end of input, a blank line or (nested) `>>`.
+    pub(crate) fn read_grid_body(&mut self, nested: bool) -> Result<Grid> {
+        let (meta, cols) = self.read_grid_header(nested)?;
+        let ncols = cols.len();
+        let mut grid = Grid::with_cols(meta, cols)?;
+        let mut row = std::mem::take(&mut self.row);
+        while !self.at_grid_end(nested) {
+            if grid.len() >= self.limits.max_rows {
+                return Err(self.limit(format!("more than {} rows", self.limits.max_rows)));
+            }
+            self.read_row(ncols, &mut row, nested)?;
+            grid.push_row_iter(row.drain(..))?;
+        }
+        self.row = row;
+        Ok(unwrap_empty(grid))
+    }
+}
+
+/// A grid whose only column is `empty` (without meta) and which has no rows is the empty grid
+/// (no columns), as written for grids without columns.
+pub(crate) fn unwrap_empty(grid: Grid) -> Grid {
+    match grid.cols() {
+        [c] if grid.is_empty() && c.name() == "empty" && c.meta().is_empty() => {
+            let mut g = Grid::new();
+            *g.meta_mut() = grid.meta().clone();
+            g
+        }
+        _ => grid,
+    }
+}
+
+/// Reads a whole Zinc grid document.
+pub(crate) fn read_grid(src: &str, limits: &Limits) -> Result<Grid> {
+    let mut p = Parser::new(src, limits);
+    p.s.skip_whitespace();
+    let grid = p.read_grid_body(false)?;
+    p.s.skip_whitespace();
+    if !p.s.is_eof() {
+        return Err(p.expected("end of input"));
+    }
+    Ok(grid)
+}
+
+/// Reads one whole Zinc value: a scalar, list, dict, or a grid (`<<..>>` or a bare document
+/// starting with `ver:`).
+pub(crate) fn read_value(src: &str, limits: &Limits) -> Result<Value> {
+    let trimmed = src.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if trimmed.starts_with("ver:") {
+        return read_grid(src, limits).map(|g| Value::Grid(Box::new(g)));
+    }
+    let mut p = Parser::new(src, limits);
+    p.s.skip_whitespace();
+    let v = p.read_val()?;
+    p.s.skip_whitespace();
+    if !p.s.is_eof() {
+        return Err(p.expected("end of input"));
+    }
+    Ok(v)
+}
