@@ -1,1 +1,328 @@
 //! Haystack filters: parser, display, compiled evaluation on dicts and grids, `->` paths.
+//!
+//! A [`Filter`] is parsed once and evaluated many times. Parsing turns every compared value into
+//! a ready-to-compare form, and [`Filter::compile_for`] binds tag names to the columns of one
+//! grid so that evaluating a row is a handful of indexed loads and comparisons.
+//!
+//! ```
+//! use haystack_core::filter::{Filter, GridIndex};
+//! use haystack_core::{Dict, Grid, Number, Ref, Value};
+//!
+//! let site = Dict::from_pairs([
+//!     ("id", Value::Ref(Ref::new("s1")?)),
+//!     ("site", Value::Marker),
+//!     ("geoCity", Value::from("Chicago")),
+//! ])?;
+//! let point = Dict::from_pairs([
+//!     ("id", Value::Ref(Ref::new("p1")?)),
+//!     ("point", Value::Marker),
+//!     ("siteRef", Value::Ref(Ref::new("s1")?)),
+//!     ("curVal", Value::Number(Number::with_unit(72.5, "°F")?)),
+//! ])?;
+//! let grid = Grid::from_dicts(vec![site, point])?;
+//!
+//! let filter: Filter = r#"point and curVal > 70°F and siteRef->geoCity == "Chicago""#.parse()?;
+//! let index = GridIndex::new(&grid);
+//! let hits = filter.select(&grid, &index);
+//! assert_eq!(hits, vec![1]);
+//! // Numbers compare only when their units are equal.
+//! assert!(!"curVal > 70".parse::<Filter>()?.matches(&grid.row_dict(1).unwrap()));
+//! # Ok::<(), haystack_core::Error>(())
+//! ```
+//!
+//! Semantics, following the Haystack 4 Filters chapter:
+//! - `path` matches when the path resolves to any value; `not path` when it resolves to none.
+//! - A comparison is false when the path does not resolve or the kinds differ, except `!=`,
+//!   which is true for any resolved value not equal to the operand.
+//! - Numbers compare only when their units are equal; refs compare by id only.
+//! - `->` follows a Ref through a [`Resolver`], or a nested Dict directly; a list of refs
+//!   follows each ref, and the term matches when any of them matches. A list value on the
+//!   left of a comparison matches when any of its elements matches.
+
+mod compiled;
+mod eval;
+mod parse;
+mod scalar;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use compiled::{CompiledFilter, GridIndex};
+pub use eval::{NoResolver, Resolver};
+pub use parse::{MAX_DEPTH, MAX_LEN};
+
+use crate::error::{Error, Result};
+use crate::value::Value;
+
+/// A comparison operator of a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl CmpOp {
+    /// The operator as written in a filter, e.g. `"<="`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+}
+
+impl fmt::Display for CmpOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.symbol())
+    }
+}
+
+/// Whether `name` is reserved by the filter grammar and so cannot be a path segment.
+fn is_keyword(name: &str) -> bool {
+    matches!(name, "and" | "or" | "not")
+}
+
+/// Whether a value may stand on the right of a comparison: a scalar with an order or equality
+/// that a filter can express (not null, marker, NA, remove or a collection).
+fn is_filter_value(v: &Value) -> bool {
+    !matches!(
+        v,
+        Value::Null
+            | Value::Marker
+            | Value::Na
+            | Value::Remove
+            | Value::List(_)
+            | Value::Dict(_)
+            | Value::Grid(_)
+    ) && !matches!(v, Value::Number(n) if n.value().is_nan())
+}
+
+/// A path of tag names, `siteRef->geoCity`: the first name is a tag of the dict, each further
+/// name a tag of the entity the previous value refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Path(Vec<String>);
+
+impl Path {
+    /// A path from its segments; each must be a tag name and not `and`, `or` or `not`.
+    pub fn new<I, S>(names: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let names: Vec<String> = names.into_iter().map(Into::into).collect();
+        if names.is_empty() {
+            return Err(Error::Invalid(
+                "a filter path needs at least one tag name".into(),
+            ));
+        }
+        for n in &names {
+            if !crate::is_tag_name(n) || is_keyword(n) {
+                return Err(Error::InvalidTagName(n.clone()));
+            }
+        }
+        Ok(Path(names))
+    }
+
+    /// A path from names the parser already checked.
+    fn from_checked(names: Vec<String>) -> Self {
+        Path(names)
+    }
+
+    /// The tag names of the path, first to last (never empty).
+    pub fn names(&self) -> &[String] {
+        &self.0
+    }
+
+    /// The first tag name.
+    pub fn first(&self) -> &str {
+        // Invariant: a Path always has at least one segment (checked by `new` and the parser).
+        self.0.first().map_or("", String::as_str)
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, n) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("->")?;
+            }
+            f.write_str(n)?;
+        }
+        Ok(())
+    }
+}
+
+/// One node of a filter's syntax tree. `And` and `Or` are kept flat (an `And` never directly
+/// holds another `And`) and always have at least two parts, so that printing and parsing back
+/// gives the same tree.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// `path`: the path resolves to a value.
+    Has(Path),
+    /// `not path`: the path resolves to no value.
+    Missing(Path),
+    /// `path op value`.
+    Cmp(Path, CmpOp, Value),
+    /// `a and b and ...`.
+    And(Vec<Node>),
+    /// `a or b or ...`.
+    Or(Vec<Node>),
+}
+
+impl Node {
+    fn and_of(parts: Vec<Node>) -> Node {
+        Self::join(parts, true)
+    }
+
+    fn or_of(parts: Vec<Node>) -> Node {
+        Self::join(parts, false)
+    }
+
+    fn join(parts: Vec<Node>, and: bool) -> Node {
+        let mut flat = Vec::with_capacity(parts.len());
+        for p in parts {
+            match p {
+                Node::And(inner) if and => flat.extend(inner),
+                Node::Or(inner) if !and => flat.extend(inner),
+                other => flat.push(other),
+            }
+        }
+        if flat.len() == 1
+            && let Some(only) = flat.pop()
+        {
+            return only;
+        }
+        if and { Node::And(flat) } else { Node::Or(flat) }
+    }
+
+    fn fmt_in(&self, f: &mut fmt::Formatter<'_>, in_and: bool) -> fmt::Result {
+        match self {
+            Node::Has(p) => write!(f, "{p}"),
+            Node::Missing(p) => write!(f, "not {p}"),
+            Node::Cmp(p, op, v) => {
+                write!(f, "{p} {op} ")?;
+                scalar::write(f, v)
+            }
+            Node::And(parts) => {
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" and ")?;
+                    }
+                    p.fmt_in(f, true)?;
+                }
+                Ok(())
+            }
+            Node::Or(parts) => {
+                if in_and {
+                    f.write_str("(")?;
+                }
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" or ")?;
+                    }
+                    p.fmt_in(f, false)?;
+                }
+                if in_and {
+                    f.write_str(")")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A parsed Haystack filter. Parse with [`str::parse`] or [`Filter::parse`]; build with
+/// [`Filter::has`], [`Filter::missing`], [`Filter::cmp`], [`Filter::and`] and [`Filter::or`].
+/// `Display` prints a text that parses back to an equal filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    node: Node,
+}
+
+impl Filter {
+    /// Parses a filter; errors say where (line, column, offset) and what was expected.
+    pub fn parse(text: &str) -> Result<Self> {
+        parse::Parser::new(text).parse_filter()
+    }
+
+    /// `path`: matches when the path resolves to a value.
+    pub fn has(path: Path) -> Self {
+        Filter {
+            node: Node::Has(path),
+        }
+    }
+
+    /// `not path`: matches when the path resolves to no value.
+    pub fn missing(path: Path) -> Self {
+        Filter {
+            node: Node::Missing(path),
+        }
+    }
+
+    /// `path op value`; the value must be a scalar a filter can compare (not null, marker, NA,
+    /// remove, NaN or a collection).
+    pub fn cmp(path: Path, op: CmpOp, value: Value) -> Result<Self> {
+        if !is_filter_value(&value) {
+            return Err(Error::InvalidValue {
+                kind: "filter value",
+                message: format!("{value} cannot be compared in a filter"),
+            });
+        }
+        Ok(Filter {
+            node: Node::Cmp(path, op, value),
+        })
+    }
+
+    /// `self and other`.
+    pub fn and(self, other: Filter) -> Self {
+        Filter {
+            node: Node::and_of(vec![self.node, other.node]),
+        }
+    }
+
+    /// `self or other`.
+    pub fn or(self, other: Filter) -> Self {
+        Filter {
+            node: Node::or_of(vec![self.node, other.node]),
+        }
+    }
+
+    /// The syntax tree.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+}
+
+impl FromStr for Filter {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Filter::parse(s)
+    }
+}
+
+impl TryFrom<&str> for Filter {
+    type Error = Error;
+    fn try_from(s: &str) -> Result<Self> {
+        Filter::parse(s)
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.node.fmt_in(f, false)
+    }
+}

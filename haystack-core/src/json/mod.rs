@@ -1,1 +1,140 @@
 //! Haystack JSON: v4 ("Hayson") and v3, both directions, and serde support for values.
+//!
+//! [`Value`] implements serde's `Serialize` and `Deserialize` as Hayson, so it works with
+//! `serde_json` and any serde format directly. The functions here add the v3 encoding and
+//! turn serde errors into this crate's [`Error`].
+//!
+//! ```
+//! use haystack_core::{json, Number, Ref, Value, dict};
+//!
+//! let rec = Value::Dict(dict! {
+//!     "id" => Ref::with_dis("p1", "Zone Temp"),
+//!     "point" => Value::Marker,
+//!     "curVal" => Number::with_unit(72.5, "°F"),
+//! });
+//! let v4 = json::to_string(&rec);
+//! assert_eq!(
+//!     v4,
+//!     r#"{"id":{"_kind":"ref","val":"p1","dis":"Zone Temp"},"point":{"_kind":"marker"},"curVal":{"_kind":"number","val":72.5,"unit":"°F"}}"#
+//! );
+//! assert_eq!(json::from_str(&v4)?, rec);
+//!
+//! let v3 = json::to_string_v3(&rec);
+//! assert_eq!(v3, r#"{"id":"r:p1 Zone Temp","point":"m:","curVal":"n:72.5 °F"}"#);
+//! assert_eq!(json::from_str_v3(&v3)?, rec);
+//! # Ok::<(), haystack_core::Error>(())
+//! ```
+//!
+//! Decoding rules:
+//! - v4 objects without `_kind` are dicts; keys that are not tag names are skipped, as the
+//!   specification asks. `_kind` may appear anywhere in an object.
+//! - A v4 `dateTime` without `tz` is in `GMT`. Grids get a `ver` of `"3.0"` in their meta
+//!   when written.
+//! - v3 strings whose second character is not `:` are Strs; Strs containing `:` are written
+//!   with the `s:` prefix. A v3 object with a `cols` array and a `rows` array is a grid.
+//! - Nesting is limited to 128 levels (serde_json's recursion limit) when decoding text.
+
+mod build;
+mod de;
+mod ser;
+mod v3;
+
+use std::io;
+
+use serde::de::DeserializeSeed;
+
+pub use ser::V3;
+
+use crate::error::{Error, Result};
+use crate::value::Value;
+
+/// Which Haystack JSON encoding to read or write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Version {
+    /// Haystack 3 JSON: type-prefixed strings (`"m:"`, `"n:73.2 °F"`).
+    V3,
+    /// Haystack 4 JSON ("Hayson"): `{"_kind": ...}` objects.
+    #[default]
+    V4,
+}
+
+/// The Zinc text of a scalar, from the crate's one scalar writer.
+fn scalar_text(v: &Value) -> String {
+    let mut s = String::new();
+    crate::zinc::write_scalar(&mut s, v);
+    s
+}
+
+/// Reads all of `text` as one Zinc scalar with the crate's one scalar reader.
+fn read_zinc_scalar(text: &str) -> Result<Value> {
+    crate::zinc::read_scalar(text)
+}
+
+fn json_err(e: serde_json::Error) -> Error {
+    Error::Json(e.to_string())
+}
+
+/// Writes `value` as Hayson (JSON v4).
+pub fn to_string(value: &Value) -> String {
+    // Serializing a Value into a String cannot fail: every map key is a string.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// Writes `value` as Haystack JSON v3.
+pub fn to_string_v3(value: &Value) -> String {
+    // Cannot fail, as for `to_string`.
+    serde_json::to_string(&V3(value)).unwrap_or_default()
+}
+
+/// Writes `value` in the given JSON version into `out`.
+pub fn to_writer<W: io::Write>(out: W, value: &Value, version: Version) -> Result<()> {
+    match version {
+        Version::V4 => serde_json::to_writer(out, value),
+        Version::V3 => serde_json::to_writer(out, &V3(value)),
+    }
+    .map_err(json_err)
+}
+
+/// Writes `value` in the given JSON version into a byte vector.
+pub fn to_vec(value: &Value, version: Version) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    // Writing into a Vec cannot fail.
+    let _ = to_writer(&mut out, value, version);
+    out
+}
+
+fn decode(input: &[u8], version: Version) -> Result<Value> {
+    let mut ctx = de::Ctx::new(version == Version::V3);
+    let mut d = serde_json::Deserializer::from_slice(input);
+    let v = de::ValueSeed(&mut ctx)
+        .deserialize(&mut d)
+        .map_err(json_err)?;
+    d.end().map_err(json_err)?;
+    Ok(v)
+}
+
+/// Reads a Hayson (JSON v4) document.
+pub fn from_str(text: &str) -> Result<Value> {
+    decode(text.as_bytes(), Version::V4)
+}
+
+/// Reads a Haystack JSON v3 document.
+pub fn from_str_v3(text: &str) -> Result<Value> {
+    decode(text.as_bytes(), Version::V3)
+}
+
+/// Reads a JSON document of the given version from bytes.
+pub fn from_slice(input: &[u8], version: Version) -> Result<Value> {
+    decode(input, version)
+}
+
+/// Reads a JSON document of the given version from a reader.
+pub fn from_reader<R: io::Read>(reader: R, version: Version) -> Result<Value> {
+    let mut ctx = de::Ctx::new(version == Version::V3);
+    let mut d = serde_json::Deserializer::from_reader(reader);
+    let v = de::ValueSeed(&mut ctx)
+        .deserialize(&mut d)
+        .map_err(json_err)?;
+    d.end().map_err(json_err)?;
+    Ok(v)
+}

@@ -1,0 +1,247 @@
+//! Evaluation of filters on dicts, and filters compiled against one grid's columns.
+
+use std::collections::HashMap;
+
+use super::eval::{Resolver, test, walk};
+use super::{CmpOp, Filter, Node, Path};
+use crate::value::{Ref, Value};
+use crate::{Dict, Grid};
+
+/// Where a path's first tag is found.
+trait Source {
+    fn first(&self, p: &CPath) -> Option<&Value>;
+}
+
+/// A path compiled against a grid: its first tag as a column index (`None` when the grid has no
+/// such column), and the names after the first.
+#[derive(Debug, Clone)]
+struct CPath {
+    col: Option<usize>,
+    rest: Box<[String]>,
+}
+
+#[derive(Debug, Clone)]
+enum CNode {
+    Const(bool),
+    Has(CPath),
+    Missing(CPath),
+    Cmp(CPath, CmpOp, Value),
+    And(Box<[CNode]>),
+    Or(Box<[CNode]>),
+}
+
+/// A [`Filter`] bound to the columns of one grid: tag names are resolved to column indexes once,
+/// so evaluating a row costs only indexed loads and comparisons. Build with
+/// [`Filter::compile_for`]; use it on rows of grids with the same columns.
+#[derive(Debug, Clone)]
+pub struct CompiledFilter {
+    root: CNode,
+    width: usize,
+}
+
+struct Cells<'a>(&'a [Value]);
+
+impl Source for Cells<'_> {
+    #[inline]
+    fn first(&self, p: &CPath) -> Option<&Value> {
+        p.col.and_then(|c| self.0.get(c))
+    }
+}
+
+#[inline]
+fn has<S: Source, R: Resolver + ?Sized>(src: &S, p: &CPath, r: &R) -> bool {
+    match src.first(p) {
+        None | Some(Value::Null) => false,
+        Some(v) if p.rest.is_empty() => !v.is_null(),
+        Some(v) => walk(v, &p.rest, r, &mut |_| true),
+    }
+}
+
+fn eval<S: Source, R: Resolver + ?Sized>(n: &CNode, src: &S, r: &R) -> bool {
+    match n {
+        CNode::Const(b) => *b,
+        CNode::Has(p) => has(src, p, r),
+        CNode::Missing(p) => !has(src, p, r),
+        CNode::Cmp(p, op, operand) => match src.first(p) {
+            None | Some(Value::Null) => false,
+            Some(v) if p.rest.is_empty() => test(v, *op, operand),
+            Some(v) => walk(v, &p.rest, r, &mut |x| test(x, *op, operand)),
+        },
+        CNode::And(parts) => parts.iter().all(|p| eval(p, src, r)),
+        CNode::Or(parts) => parts.iter().any(|p| eval(p, src, r)),
+    }
+}
+
+fn compile(n: &Node, grid: &Grid) -> CNode {
+    let path = |p: &Path| CPath {
+        col: grid.col_index(p.first()),
+        rest: p.names().get(1..).unwrap_or_default().into(),
+    };
+    match n {
+        Node::Has(p) => match grid.col_index(p.first()) {
+            None => CNode::Const(false),
+            Some(_) => CNode::Has(path(p)),
+        },
+        Node::Missing(p) => match grid.col_index(p.first()) {
+            None => CNode::Const(true),
+            Some(_) => CNode::Missing(path(p)),
+        },
+        Node::Cmp(p, op, v) => match grid.col_index(p.first()) {
+            None => CNode::Const(false),
+            Some(_) => CNode::Cmp(path(p), *op, v.clone()),
+        },
+        Node::And(parts) => {
+            let mut out = Vec::with_capacity(parts.len());
+            for p in parts {
+                match compile(p, grid) {
+                    CNode::Const(true) => {}
+                    CNode::Const(false) => return CNode::Const(false),
+                    c => out.push(c),
+                }
+            }
+            match out.len() {
+                0 => CNode::Const(true),
+                1 => out.pop().unwrap_or(CNode::Const(true)),
+                _ => CNode::And(out.into()),
+            }
+        }
+        Node::Or(parts) => {
+            let mut out = Vec::with_capacity(parts.len());
+            for p in parts {
+                match compile(p, grid) {
+                    CNode::Const(false) => {}
+                    CNode::Const(true) => return CNode::Const(true),
+                    c => out.push(c),
+                }
+            }
+            match out.len() {
+                0 => CNode::Const(false),
+                1 => out.pop().unwrap_or(CNode::Const(false)),
+                _ => CNode::Or(out.into()),
+            }
+        }
+    }
+}
+
+impl CompiledFilter {
+    /// Whether a row (its cells, one per column of the grid this was compiled for) matches.
+    #[inline]
+    pub fn matches_cells<R: Resolver + ?Sized>(&self, cells: &[Value], resolver: &R) -> bool {
+        eval(&self.root, &Cells(cells), resolver)
+    }
+
+    /// The positions of the rows of `grid` that match, in order. `grid` must have the columns
+    /// of the grid this filter was compiled for.
+    pub fn select<'a, R: Resolver + ?Sized>(
+        &'a self,
+        grid: &'a Grid,
+        resolver: &'a R,
+    ) -> impl Iterator<Item = usize> + 'a {
+        let width = self.width;
+        let cells = grid.cells();
+        (0..grid.len()).filter(move |&i| {
+            let row = cells.get(i * width..(i + 1) * width).unwrap_or(&[]);
+            self.matches_cells(row, resolver)
+        })
+    }
+
+    /// The number of rows of `grid` that match.
+    pub fn count<R: Resolver + ?Sized>(&self, grid: &Grid, resolver: &R) -> usize {
+        self.select(grid, resolver).count()
+    }
+}
+
+/// Where a dict's tags are found.
+struct DictSrc<'a>(&'a Dict);
+
+fn has_dict<R: Resolver + ?Sized>(d: &Dict, p: &Path, r: &R) -> bool {
+    match d.get(p.first()) {
+        None | Some(Value::Null) => false,
+        Some(v) => walk(v, p.names().get(1..).unwrap_or_default(), r, &mut |_| true),
+    }
+}
+
+fn eval_dict<R: Resolver + ?Sized>(n: &Node, d: &DictSrc<'_>, r: &R) -> bool {
+    match n {
+        Node::Has(p) => has_dict(d.0, p, r),
+        Node::Missing(p) => !has_dict(d.0, p, r),
+        Node::Cmp(p, op, operand) => match d.0.get(p.first()) {
+            None | Some(Value::Null) => false,
+            Some(v) => walk(v, p.names().get(1..).unwrap_or_default(), r, &mut |x| {
+                test(x, *op, operand)
+            }),
+        },
+        Node::And(parts) => parts.iter().all(|p| eval_dict(p, d, r)),
+        Node::Or(parts) => parts.iter().any(|p| eval_dict(p, d, r)),
+    }
+}
+
+impl Filter {
+    /// Whether `dict` matches; `->` paths follow nested dicts only (refs resolve to nothing).
+    pub fn matches(&self, dict: &Dict) -> bool {
+        self.matches_with(dict, &super::NoResolver)
+    }
+
+    /// Whether `dict` matches, following refs in `->` paths through `resolver`.
+    pub fn matches_with<R: Resolver + ?Sized>(&self, dict: &Dict, resolver: &R) -> bool {
+        eval_dict(&self.node, &DictSrc(dict), resolver)
+    }
+
+    /// This filter bound to the columns of `grid`, for fast evaluation over its rows.
+    pub fn compile_for(&self, grid: &Grid) -> CompiledFilter {
+        CompiledFilter {
+            root: compile(&self.node, grid),
+            width: grid.cols().len(),
+        }
+    }
+
+    /// The positions of the rows of `grid` that match, following refs through `resolver`
+    /// (often a [`GridIndex`] of the same grid).
+    pub fn select<R: Resolver + ?Sized>(&self, grid: &Grid, resolver: &R) -> Vec<usize> {
+        self.compile_for(grid).select(grid, resolver).collect()
+    }
+
+    /// A copy of `grid` (meta and columns) with only the rows that match.
+    pub fn filter_grid<R: Resolver + ?Sized>(&self, grid: &Grid, resolver: &R) -> Grid {
+        let compiled = self.compile_for(grid);
+        let mut out = grid.clone();
+        out.retain_rows(|row| compiled.matches_cells(row.cells(), resolver));
+        out
+    }
+}
+
+/// A grid indexed by the `id` of its rows: the [`Resolver`] for filters over a grid of
+/// entities, such as `equip and siteRef->geoCity == "Chicago"`.
+#[derive(Debug, Clone)]
+pub struct GridIndex<'g> {
+    grid: &'g Grid,
+    ids: HashMap<&'g str, usize>,
+}
+
+impl<'g> GridIndex<'g> {
+    /// Indexes the rows of `grid` by their `id` Ref (rows without one are not indexed).
+    pub fn new(grid: &'g Grid) -> Self {
+        GridIndex {
+            grid,
+            ids: grid.id_index(),
+        }
+    }
+
+    /// The row with id `id`.
+    pub fn row_of(&self, id: &str) -> Option<usize> {
+        self.ids.get(id).copied()
+    }
+
+    /// The grid this indexes.
+    pub fn grid(&self) -> &'g Grid {
+        self.grid
+    }
+}
+
+impl Resolver for GridIndex<'_> {
+    fn tag(&self, id: &Ref, name: &str) -> Option<&Value> {
+        let row = *self.ids.get(id.id())?;
+        let col = self.grid.col_index(name)?;
+        self.grid.cell(row, col).filter(|v| !v.is_null())
+    }
+}

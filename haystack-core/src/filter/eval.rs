@@ -1,0 +1,118 @@
+//! Evaluation primitives: comparisons with Haystack filter semantics, and `->` path walking
+//! through a [`Resolver`].
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use super::CmpOp;
+use crate::Dict;
+use crate::value::{Ref, Value};
+
+/// Looks up the tags of the entity a Ref points to, so that `siteRef->geoCity` can follow
+/// `siteRef`. A [`GridIndex`](super::GridIndex) (a grid indexed by `id`) is one resolver; a
+/// `HashMap<String, Dict>` keyed by id is another.
+pub trait Resolver {
+    /// The value of tag `name` of the entity with id `id`, or `None` if there is no such entity
+    /// or it has no such tag.
+    fn tag(&self, id: &Ref, name: &str) -> Option<&Value>;
+}
+
+/// A resolver that knows no entities: `->` paths through refs never match.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoResolver;
+
+impl Resolver for NoResolver {
+    fn tag(&self, _id: &Ref, _name: &str) -> Option<&Value> {
+        None
+    }
+}
+
+impl<R: Resolver + ?Sized> Resolver for &R {
+    fn tag(&self, id: &Ref, name: &str) -> Option<&Value> {
+        (**self).tag(id, name)
+    }
+}
+
+impl Resolver for HashMap<String, Dict> {
+    fn tag(&self, id: &Ref, name: &str) -> Option<&Value> {
+        self.get(id.id()).and_then(|d| d.get(name))
+    }
+}
+
+/// How two values order for a filter: only values of the same kind compare, numbers only with
+/// equal units, refs by id. `None` when they do not compare.
+pub(super) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let same_unit = match (x.shared_unit(), y.shared_unit()) {
+                (None, None) => true,
+                (Some(u), Some(v)) => std::sync::Arc::ptr_eq(u, v) || u == v,
+                _ => false,
+            };
+            if same_unit {
+                x.value().partial_cmp(&y.value())
+            } else {
+                None
+            }
+        }
+        (Value::Str(x), Value::Str(y)) => Some(x.as_str().cmp(y.as_str())),
+        (Value::Ref(x), Value::Ref(y)) => Some(x.id().cmp(y.id())),
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        (Value::Uri(x), Value::Uri(y)) => Some(x.cmp(y)),
+        (Value::Symbol(x), Value::Symbol(y)) => Some(x.cmp(y)),
+        (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
+        (Value::Time(x), Value::Time(y)) => Some(x.cmp(y)),
+        (Value::DateTime(x), Value::DateTime(y)) => x.partial_cmp(y),
+        (Value::Coord(x), Value::Coord(y)) => (x == y).then_some(Ordering::Equal),
+        (Value::XStr(x), Value::XStr(y)) => (x == y).then_some(Ordering::Equal),
+        _ => None,
+    }
+}
+
+/// Whether the resolved value `v` satisfies `v op operand`; a list matches when any element does.
+pub(super) fn test(v: &Value, op: CmpOp, operand: &Value) -> bool {
+    if let Value::List(items) = v {
+        return items.iter().any(|i| test_one(i, op, operand));
+    }
+    test_one(v, op, operand)
+}
+
+#[inline]
+fn test_one(v: &Value, op: CmpOp, operand: &Value) -> bool {
+    let ord = compare(v, operand);
+    match op {
+        CmpOp::Eq => ord == Some(Ordering::Equal),
+        CmpOp::Ne => ord != Some(Ordering::Equal),
+        CmpOp::Lt => ord == Some(Ordering::Less),
+        CmpOp::Le => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
+        CmpOp::Gt => ord == Some(Ordering::Greater),
+        CmpOp::Ge => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
+    }
+}
+
+/// Follows `rest` (the path after its first name) from `v`, calling `f` on every value the
+/// path reaches; returns true as soon as `f` does. A Ref is followed through `resolver`, a Dict
+/// directly, a List through each of its refs and dicts.
+pub(super) fn walk<R: Resolver + ?Sized>(
+    v: &Value,
+    rest: &[String],
+    resolver: &R,
+    f: &mut dyn FnMut(&Value) -> bool,
+) -> bool {
+    let Some((name, tail)) = rest.split_first() else {
+        return !v.is_null() && f(v);
+    };
+    match v {
+        Value::Ref(r) => resolver
+            .tag(r, name)
+            .is_some_and(|next| walk(next, tail, resolver, f)),
+        Value::Dict(d) => d
+            .get(name)
+            .is_some_and(|next| walk(next, tail, resolver, f)),
+        Value::List(items) => items.iter().any(|item| match item {
+            Value::Ref(_) | Value::Dict(_) => walk(item, rest, resolver, f),
+            _ => false,
+        }),
+        _ => false,
+    }
+}

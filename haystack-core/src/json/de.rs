@@ -1,0 +1,334 @@
+//! Decoding Haystack JSON (v4 and v3) straight into [`Value`]s with serde visitors: no
+//! intermediate `serde_json::Value`, borrowed keys and strings where the input allows, tag
+//! names interned once per document.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{
+    DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
+
+use super::build;
+use crate::value::Value;
+use crate::{Dict, is_tag_name};
+
+/// Most distinct tag names interned per document; further names are allocated per use.
+const MAX_INTERNED: usize = 4096;
+
+/// Per-document decoding state.
+pub(super) struct Ctx {
+    v3: bool,
+    names: HashMap<Box<str>, Arc<str>>,
+}
+
+impl Ctx {
+    pub(super) fn new(v3: bool) -> Self {
+        Ctx {
+            v3,
+            names: HashMap::new(),
+        }
+    }
+
+    fn intern(&mut self, name: &str) -> Arc<str> {
+        if let Some(a) = self.names.get(name) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(name);
+        if self.names.len() < MAX_INTERNED {
+            self.names.insert(name.into(), a.clone());
+        }
+        a
+    }
+}
+
+/// Decodes one value with the context's version rules.
+pub(super) struct ValueSeed<'c>(pub(super) &'c mut Ctx);
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor(self.0))
+    }
+}
+
+struct ValueVisitor<'c>(&'c mut Ctx);
+
+fn num(v: f64) -> Value {
+    Value::Number(crate::value::Number::new(v))
+}
+
+impl<'de> Visitor<'de> for ValueVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Haystack JSON value")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(num(v as f64))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(num(v as f64))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(num(v))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        if self.0.v3 {
+            super::v3::decode_str(v).map_err(E::custom)
+        } else {
+            Ok(Value::Str(v.to_owned()))
+        }
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+        if self.0.v3 {
+            super::v3::decode_str(&v).map_err(E::custom)
+        } else {
+            Ok(Value::Str(v))
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(v) = seq.next_element_seed(ValueSeed(&mut *self.0))? {
+            items.push(v);
+        }
+        Ok(Value::List(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let ctx = self.0;
+        let Some(first) = map.next_key_seed(KeySeed)? else {
+            return Ok(Value::Dict(Dict::new()));
+        };
+        if !ctx.v3 && first == "_kind" {
+            let kind = map.next_value_seed(FieldSeed(&mut *ctx))?;
+            let kind = kind
+                .as_str()
+                .ok_or_else(|| A::Error::custom("_kind must be a string"))?;
+            return kinded(ctx, kind, map);
+        }
+        // A dict, or (v4) an object whose `_kind` comes later, or (v3) a grid.
+        let mut dict = Dict::new();
+        let mut kind: Option<String> = None;
+        let mut key = Some(first);
+        while let Some(k) = match key.take() {
+            Some(k) => Some(k),
+            None => map.next_key_seed(KeySeed)?,
+        } {
+            if !ctx.v3 && k == "_kind" {
+                match map.next_value_seed(ValueSeed(&mut *ctx))? {
+                    Value::Str(s) => kind = Some(s),
+                    _ => return Err(A::Error::custom("_kind must be a string")),
+                }
+                continue;
+            }
+            let v = map.next_value_seed(ValueSeed(&mut *ctx))?;
+            if is_tag_name(&k) {
+                let name = ctx.intern(&k);
+                dict.insert_valid(name, v);
+            }
+        }
+        if let Some(kind) = kind {
+            return build::from_dict(&kind, dict).map_err(A::Error::custom);
+        }
+        if ctx.v3 && build::looks_like_v3_grid(&dict) {
+            return build::v3_grid(dict).map_err(A::Error::custom);
+        }
+        Ok(Value::Dict(dict))
+    }
+}
+
+/// An object whose first key is `_kind`: read the rest by field name.
+fn kinded<'de, A: MapAccess<'de>>(
+    ctx: &mut Ctx,
+    kind: &str,
+    mut map: A,
+) -> Result<Value, A::Error> {
+    match kind {
+        "marker" | "na" | "remove" => {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(match kind {
+                "marker" => Value::Marker,
+                "na" => Value::Na,
+                _ => Value::Remove,
+            })
+        }
+        "dict" => {
+            let mut dict = Dict::new();
+            while let Some(k) = map.next_key_seed(KeySeed)? {
+                let v = map.next_value_seed(ValueSeed(&mut *ctx))?;
+                if is_tag_name(&k) {
+                    let name = ctx.intern(&k);
+                    dict.insert_valid(name, v);
+                }
+            }
+            Ok(Value::Dict(dict))
+        }
+        "grid" => {
+            let mut parts = build::GridParts::default();
+            while let Some(k) = map.next_key_seed(KeySeed)? {
+                let slot = match &*k {
+                    "meta" => &mut parts.meta,
+                    "cols" => &mut parts.cols,
+                    "rows" => &mut parts.rows,
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                };
+                *slot = Some(map.next_value_seed(ValueSeed(&mut *ctx))?);
+            }
+            parts
+                .build()
+                .map(|g| Value::Grid(Box::new(g)))
+                .map_err(A::Error::custom)
+        }
+        _ => {
+            let mut f = build::Fields::default();
+            while let Some(k) = map.next_key_seed(KeySeed)? {
+                let slot = match &*k {
+                    "val" => &mut f.val,
+                    "unit" => &mut f.unit,
+                    "dis" => &mut f.dis,
+                    "tz" => &mut f.tz,
+                    "lat" => &mut f.lat,
+                    "lng" => &mut f.lng,
+                    "type" => &mut f.typ,
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                };
+                *slot = Some(map.next_value_seed(FieldSeed(&mut *ctx))?);
+            }
+            build::scalar(kind, f).map_err(A::Error::custom)
+        }
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+/// A field of a kinded object: strings and numbers kept raw (no allocation when borrowed).
+#[derive(Debug)]
+pub(super) enum Field<'de> {
+    /// A JSON string.
+    Str(Cow<'de, str>),
+    /// A JSON number.
+    Num(f64),
+    /// Anything else, decoded as a value.
+    Val(Value),
+}
+
+impl Field<'_> {
+    /// The string, if the field is one.
+    pub(super) fn as_str(&self) -> Option<&str> {
+        match self {
+            Field::Str(s) => Some(s),
+            Field::Val(Value::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number, if the field is a plain JSON number.
+    pub(super) fn as_f64(&self) -> Option<f64> {
+        match self {
+            Field::Num(n) => Some(*n),
+            Field::Val(Value::Number(n)) if n.unit().is_none() => Some(n.value()),
+            _ => None,
+        }
+    }
+}
+
+struct FieldSeed<'c>(&'c mut Ctx);
+
+impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
+    type Value = Field<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(FieldVisitor(self.0))
+    }
+}
+
+struct FieldVisitor<'c>(&'c mut Ctx);
+
+impl<'de> Visitor<'de> for FieldVisitor<'_> {
+    type Value = Field<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Haystack JSON field")
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Field::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Field::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Field::Str(Cow::Owned(v)))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Field::Num(v as f64))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Field::Num(v as f64))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Field::Num(v))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Field::Val(Value::Null))
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Field::Val(Value::Bool(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        ValueVisitor(self.0).visit_seq(seq).map(Field::Val)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        ValueVisitor(self.0).visit_map(map).map(Field::Val)
+    }
+}
+
+/// Deserializes Hayson (Haystack JSON v4).
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ValueSeed(&mut Ctx::new(false)).deserialize(d)
+    }
+}

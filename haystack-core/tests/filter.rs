@@ -1,0 +1,401 @@
+//! Filters: parsing (with positioned errors), display round trips, and evaluation rule by rule on
+//! dicts, grids and through resolvers.
+
+use std::collections::HashMap;
+
+use haystack_core::filter::{CmpOp, Filter, GridIndex, NoResolver, Path};
+use haystack_core::{Dict, Error, Grid, Number, Ref, Value, dict};
+use proptest::prelude::*;
+
+fn r(id: &str) -> Value {
+    Value::Ref(Ref::new(id).unwrap())
+}
+
+fn n(v: f64, unit: &str) -> Value {
+    Value::Number(Number::with_unit(v, unit))
+}
+
+/// The records of the Filters chapter plus a site, equips and points.
+fn records() -> Vec<Dict> {
+    vec![
+        dict! { "id" => r("site"), "dis" => "HQ", "site" => Value::Marker,
+        "geoCity" => "Chicago", "area" => n(5000.0, "ft²") },
+        dict! { "id" => r("ahu1"), "dis" => "AHU-1", "ahu" => Value::Marker,
+        "equip" => Value::Marker, "siteRef" => r("site") },
+        dict! { "id" => r("ahu2"), "dis" => "AHU-2", "ahu" => Value::Marker,
+        "equip" => Value::Marker, "siteRef" => r("nowhere") },
+        dict! { "id" => r("vav"), "airRef" => Value::List(vec![r("ahu1"), r("ahu2")]),
+        "vav" => Value::Marker, "equip" => Value::Marker, "siteRef" => r("site") },
+        dict! { "id" => r("p1"), "point" => Value::Marker, "curVal" => n(75.0, "°F"),
+        "equipRef" => r("ahu1"), "siteRef" => r("site"), "enabled" => true,
+        "installed" => Value::Date(time::macros::date!(2020 - 05 - 01)),
+        "tags" => Value::List(vec![Value::from("a"), Value::from("b")]),
+        "loc" => Value::Dict(dict! { "floor" => 3.0, "room" => "301" }) },
+        dict! { "id" => r("p2"), "point" => Value::Marker, "curVal" => n(20.0, "°C"),
+        "equipRef" => r("ahu2"), "enabled" => false, "note" => "a\"b$c" },
+        dict! { "id" => r("p3"), "point" => Value::Marker, "curVal" => Value::from(75.0),
+        "equipRef" => r("vav"), "uri" => Value::Uri("http://x/y".into()),
+        "at" => Value::Time(time::macros::time!(12:30)) },
+    ]
+}
+
+fn ids_of(grid: &Grid, hits: &[usize]) -> Vec<String> {
+    hits.iter()
+        .map(|&i| {
+            grid.row(i)
+                .and_then(|r| r.id())
+                .map(|r| r.id().to_owned())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn evaluation_rules_table() {
+    let grid = Grid::from_dicts(&records());
+    let index = GridIndex::new(&grid);
+    let dicts = records();
+    let by_id: HashMap<String, Dict> = dicts
+        .iter()
+        .map(|d| (d.id().unwrap().id().to_owned(), d.clone()))
+        .collect();
+    let table: &[(&str, &[&str])] = &[
+        // has / missing
+        ("site", &["site"]),
+        ("ahu", &["ahu1", "ahu2"]),
+        ("not equip", &["site", "p1", "p2", "p3"]),
+        ("nosuchtag", &[]),
+        (
+            "not nosuchtag",
+            &["site", "ahu1", "ahu2", "vav", "p1", "p2", "p3"],
+        ),
+        // and / or / parens / precedence
+        ("equip and not ahu", &["vav"]),
+        ("site or vav", &["site", "vav"]),
+        ("point and curVal == 75°F or site", &["site", "p1"]),
+        (
+            "point and (curVal == 75°F or curVal == 20°C)",
+            &["p1", "p2"],
+        ),
+        ("(ahu or vav) and equip", &["ahu1", "ahu2", "vav"]),
+        // number comparisons require equal units
+        ("curVal == 75°F", &["p1"]),
+        ("curVal == 75", &["p3"]),
+        ("curVal == 75°C", &[]),
+        ("curVal != 75°F", &["p2", "p3"]),
+        ("curVal > 70°F", &["p1"]),
+        ("curVal >= 75", &["p3"]),
+        ("curVal < 100°F", &["p1"]),
+        ("curVal <= 20°C", &["p2"]),
+        ("curVal > 4", &["p3"]),
+        ("area > 1000ft²", &["site"]),
+        // other kinds
+        ("dis == \"AHU-1\"", &["ahu1"]),
+        ("dis > \"AHU-1\"", &["ahu2", "site"]),
+        ("dis != \"HQ\"", &["ahu1", "ahu2"]),
+        ("note == \"a\\\"b\\$c\"", &["p2"]),
+        ("enabled == true", &["p1"]),
+        ("enabled == false", &["p2"]),
+        ("enabled", &["p1", "p2"]),
+        ("installed >= 2020-01-01", &["p1"]),
+        ("installed < 2020-01-01", &[]),
+        ("at < 13:00:00", &["p3"]),
+        ("uri == `http://x/y`", &["p3"]),
+        ("id == @p2", &["p2"]),
+        ("siteRef == @site \"Headquarters\"", &["ahu1", "vav", "p1"]),
+        // comparisons of a different kind are false, except !=
+        ("dis == 1", &[]),
+        ("dis < 1", &[]),
+        // lists match when any element matches
+        ("airRef == @ahu1", &["vav"]),
+        ("airRef == @ahu2", &["vav"]),
+        ("airRef == @ahu3", &[]),
+        ("tags == \"b\"", &["p1"]),
+        // -> paths through refs, ref lists and nested dicts
+        ("equipRef->ahu", &["p1", "p2"]),
+        ("equipRef->siteRef->geoCity == \"Chicago\"", &["p1", "p3"]),
+        ("siteRef->geoCity == \"Chicago\"", &["ahu1", "vav", "p1"]),
+        (
+            "equip and siteRef->geoCity == \"Chicago\"",
+            &["ahu1", "vav"],
+        ),
+        ("not siteRef->site", &["site", "ahu2", "p2", "p3"]),
+        ("airRef->dis == \"AHU-1\"", &["vav"]),
+        ("airRef->dis == \"AHU-2\"", &["vav"]),
+        ("airRef->siteRef->site", &["vav"]),
+        ("loc->floor == 3", &["p1"]),
+        ("loc->room", &["p1"]),
+        ("dis->x", &[]),
+    ];
+    for (text, want) in table {
+        let f: Filter = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+        let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        // Over the grid, compiled, with the grid as resolver.
+        let mut got = ids_of(&grid, &f.select(&grid, &index));
+        got.sort();
+        assert_eq!(got, want, "grid: {text}");
+        // On each dict, with a map of dicts as resolver.
+        let mut got: Vec<String> = dicts
+            .iter()
+            .filter(|d| f.matches_with(d, &by_id))
+            .map(|d| d.id().unwrap().id().to_owned())
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "dicts: {text}");
+        // And it prints to a text that parses back to the same filter.
+        let back: Filter = f.to_string().parse().unwrap();
+        assert_eq!(back, f, "{text} -> {f}");
+    }
+}
+
+#[test]
+fn without_resolver_refs_do_not_resolve() {
+    let d = &records()[4];
+    assert!(!Filter::parse("equipRef->ahu").unwrap().matches(d));
+    assert!(Filter::parse("loc->floor == 3").unwrap().matches(d));
+    assert!(
+        Filter::parse("not equipRef->ahu")
+            .unwrap()
+            .matches_with(d, &NoResolver)
+    );
+}
+
+#[test]
+fn compiled_filter_counts_and_filters_grids() {
+    let grid = Grid::from_dicts(&records());
+    let index = GridIndex::new(&grid);
+    let f = Filter::parse("point and equipRef->ahu").unwrap();
+    let compiled = f.compile_for(&grid);
+    assert_eq!(compiled.count(&grid, &index), 2);
+    let out = f.filter_grid(&grid, &index);
+    assert_eq!(out.len(), 2);
+    assert_eq!(out.cols(), grid.cols());
+    // A tag that is no column compiles to a constant.
+    assert_eq!(
+        Filter::parse("zzz or point")
+            .unwrap()
+            .compile_for(&grid)
+            .count(&grid, &index),
+        3
+    );
+    assert_eq!(
+        Filter::parse("not zzz")
+            .unwrap()
+            .compile_for(&grid)
+            .count(&grid, &index),
+        7
+    );
+    assert_eq!(
+        Filter::parse("zzz == 1")
+            .unwrap()
+            .compile_for(&grid)
+            .count(&grid, &index),
+        0
+    );
+}
+
+#[test]
+fn display_normalizes_and_round_trips() {
+    let table = [
+        ("a", "a"),
+        ("  a   and b ", "a and b"),
+        ("a and (b and c)", "a and b and c"),
+        ("(a or b) or c", "a or b or c"),
+        ("(a or b) and c", "(a or b) and c"),
+        ("a or b and c", "a or b and c"),
+        ("not a->b->c", "not a->b->c"),
+        ("x==1", "x == 1"),
+        ("x != -1.5e3kW", "x != -1500kW"),
+        ("x>=2024-02-29", "x >= 2024-02-29"),
+        ("s == \"a\\nb\"", "s == \"a\\nb\""),
+        ("r == @a:b-c.d~e", "r == @a:b-c.d~e"),
+        ("y == ^hot-water", "y == ^hot-water"),
+        ("t < 23:59:59.5", "t < 23:59:59.5"),
+        (
+            "ts > 2020-07-17T16:55:42.977-04:00 New_York",
+            "ts > 2020-07-17T16:55:42.977-04:00 New_York",
+        ),
+        ("b == true or b == false", "b == true or b == false"),
+        ("((((a))))", "a"),
+    ];
+    for (input, shown) in table {
+        let f = Filter::parse(input).unwrap();
+        assert_eq!(f.to_string(), shown, "{input}");
+        assert_eq!(Filter::parse(shown).unwrap(), f);
+    }
+}
+
+#[test]
+fn parse_errors_say_where_and_what() {
+    let table = [
+        (
+            "",
+            "expected tag name but found end of input at line 1, column 1",
+        ),
+        (
+            "a and",
+            "expected tag name but found end of input at line 1, column 6",
+        ),
+        (
+            "a b",
+            "expected 'and', 'or' or end of input but found 'b' at line 1, column 3",
+        ),
+        (
+            "(a or b",
+            "expected ')' but found end of input at line 1, column 8",
+        ),
+        (
+            "a)",
+            "expected 'and', 'or' or end of input but found ')' at line 1, column 2",
+        ),
+        (
+            "a ==",
+            "expected value after '==' but found end of input at line 1, column 5",
+        ),
+        ("a == and", "expected value after '=='"),
+        (
+            "a->",
+            "expected tag name but found end of input at line 1, column 4",
+        ),
+        (
+            "Site",
+            "expected tag name but found 'S' at line 1, column 1",
+        ),
+        (
+            "a and\n  or",
+            "expected tag name but found keyword 'or' at line 2, column 3",
+        ),
+        (
+            "a == M",
+            "expected value after '==' but found M at line 1, column 6",
+        ),
+        (
+            "a == NaN",
+            "expected value after '==' but found NaN at line 1, column 6",
+        ),
+        ("a == 2021-13-01", "expected value after '==': invalid date"),
+        (
+            "a = 1",
+            "expected 'and', 'or' or end of input but found '=' at line 1, column 3",
+        ),
+    ];
+    for (input, want) in table {
+        let e = Filter::parse(input).unwrap_err();
+        assert!(matches!(e, Error::Parse(_)), "{input}: {e:?}");
+        assert!(
+            e.to_string().starts_with(want),
+            "{input:?}: got {e}, want {want}"
+        );
+    }
+    let deep = "(".repeat(200) + "a" + &")".repeat(200);
+    let e = Filter::parse(&deep).unwrap_err();
+    assert!(e.to_string().contains("nested deeper than 128"), "{e}");
+    assert_eq!(e.position().map(|p| p.column), Some(129));
+}
+
+#[test]
+fn builders_validate() {
+    let p = Path::new(["siteRef", "geoCity"]).unwrap();
+    let f = Filter::cmp(p, CmpOp::Eq, Value::from("Chicago"))
+        .unwrap()
+        .and(
+            Filter::has(Path::new(["equip"]).unwrap())
+                .or(Filter::missing(Path::new(["x"]).unwrap())),
+        );
+    assert_eq!(
+        f.to_string(),
+        "siteRef->geoCity == \"Chicago\" and (equip or not x)"
+    );
+    assert!(Path::new(["and"]).is_err());
+    assert!(Path::new(["Bad"]).is_err());
+    assert!(Path::new(Vec::<String>::new()).is_err());
+    assert!(Filter::cmp(Path::new(["a"]).unwrap(), CmpOp::Eq, Value::Marker).is_err());
+    assert!(Filter::cmp(Path::new(["a"]).unwrap(), CmpOp::Eq, Value::List(vec![])).is_err());
+}
+
+fn arb_name() -> impl Strategy<Value = String> + Clone {
+    prop_oneof![
+        Just("a".to_string()),
+        Just("siteRef".to_string()),
+        Just("true".to_string()),
+        Just("curVal".to_string()),
+        "[a-z][a-zA-Z0-9_]{0,6}"
+            .prop_filter("keyword", |s| !matches!(s.as_str(), "and" | "or" | "not")),
+    ]
+}
+
+fn arb_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        any::<bool>().prop_map(Value::Bool),
+        (
+            -1.0e9f64..1.0e9,
+            prop_oneof![Just(""), Just("°F"), Just("kW"), Just("m²"), Just("%")]
+        )
+            .prop_map(|(v, u)| Value::Number(Number::with_unit(v, u))),
+        any::<i32>().prop_map(|v| Value::from(f64::from(v))),
+        ".{0,8}".prop_map(Value::Str),
+        "[a-zA-Z0-9_:.~-]{1,10}".prop_map(|id| Value::Ref(Ref::new(id).unwrap())),
+        "[a-z/:.]{0,10}".prop_map(Value::Uri),
+        "[a-z][a-z-]{0,6}".prop_map(Value::Symbol),
+        (1900i32..2100, 1u16..366)
+            .prop_map(|(y, d)| Value::Date(time::Date::from_ordinal_date(y, d).unwrap())),
+        (0u8..24, 0u8..60, 0u8..60, 0u32..1000).prop_map(|(h, m, s, ms)| Value::Time(
+            time::Time::from_hms_milli(h, m, s, ms as u16).unwrap()
+        )),
+    ]
+}
+
+fn arb_filter() -> impl Strategy<Value = Filter> {
+    let path = || prop::collection::vec(arb_name(), 1..4).prop_map(|n| Path::new(n).unwrap());
+    let leaf = prop_oneof![
+        path().prop_map(Filter::has),
+        path().prop_map(Filter::missing),
+        (
+            path(),
+            prop_oneof![
+                Just(CmpOp::Eq),
+                Just(CmpOp::Ne),
+                Just(CmpOp::Lt),
+                Just(CmpOp::Le),
+                Just(CmpOp::Gt),
+                Just(CmpOp::Ge)
+            ],
+            arb_value()
+        )
+            .prop_map(|(p, op, v)| Filter::cmp(p, op, v).unwrap()),
+    ];
+    leaf.prop_recursive(5, 40, 4, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| a.and(b)),
+            (inner.clone(), inner).prop_map(|(a, b)| a.or(b)),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn filter_text_filter_round_trip(f in arb_filter()) {
+        let text = f.to_string();
+        let back = Filter::parse(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        prop_assert_eq!(&back, &f, "{}", text);
+        prop_assert_eq!(back.to_string(), text);
+    }
+
+    #[test]
+    fn parser_never_panics(s in "\\PC{0,40}") {
+        let _ = Filter::parse(&s);
+    }
+
+    #[test]
+    fn compiled_and_dict_evaluation_agree(f in arb_filter()) {
+        let dicts = records();
+        let grid = Grid::from_dicts(&dicts);
+        let index = GridIndex::new(&grid);
+        let hits = f.select(&grid, &index);
+        let by_id: HashMap<String, Dict> =
+            dicts.iter().map(|d| (d.id().unwrap().id().to_owned(), d.clone())).collect();
+        let expect: Vec<usize> = (0..dicts.len()).filter(|&i| f.matches_with(&dicts[i], &by_id)).collect();
+        prop_assert_eq!(hits, expect);
+    }
+}
