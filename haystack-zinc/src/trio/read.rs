@@ -99,9 +99,9 @@ fn read_records(text: &str, base: Position, limits: &Limits, depth: usize) -> Re
         } else if rest == "Zinc:" || rest == "Trio:" {
             let (block, first) = take_block(&lines, &mut i, false);
             let body = block.join("\n");
-            let pos = first.unwrap_or(rest_pos);
+            let (pos, indent) = first.unwrap_or((rest_pos, 0));
             if rest == "Zinc:" {
-                nested_zinc(&body, pos, limits)?
+                nested_zinc(&body, pos, indent, limits)?
             } else {
                 if depth + 1 >= limits.max_depth {
                     return Err(Error::LimitExceeded {
@@ -137,7 +137,9 @@ fn take_block(
     lines: &[Line<'_>],
     i: &mut usize,
     skip_comments: bool,
-) -> (Vec<String>, Option<Position>) {
+) -> (Vec<String>, Option<(Position, usize)>) {
+    // For bracketed values (`skip_comments`), lines are kept whole so positions stay exact.
+    let strip = !skip_comments;
     let mut taken: Vec<&str> = Vec::new();
     let mut first = None;
     let mut last_content = 0;
@@ -168,7 +170,8 @@ fn take_block(
         .filter(|t| !is_blank(t))
         .map(|t| t.len() - t.trim_start_matches([' ', '\t']).len())
         .min()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        * usize::from(strip);
     let block = taken
         .iter()
         .map(|t| {
@@ -184,24 +187,24 @@ fn take_block(
         offset: p.offset + indent,
         ..p
     });
-    (block, first)
+    (block, first.map(|p| (p, indent)))
 }
 
-fn nested_zinc(body: &str, pos: Position, limits: &Limits) -> Result<Value> {
-    crate::read::read_value(body, limits).map_err(|e| rebase(e, pos))
+fn nested_zinc(body: &str, pos: Position, indent: usize, limits: &Limits) -> Result<Value> {
+    crate::read::read_value(body, limits).map_err(|e| rebase(e, pos, indent))
 }
 
-/// Moves the position of an error in a nested text to the position in the whole input (line
-/// and offset exact when the nested text starts a line at `pos`).
-fn rebase(e: Error, pos: Position) -> Error {
+/// Moves the position of an error in a nested block (each line of which lost `indent` bytes of
+/// indentation, the first starting at `pos`) to the position in the whole input.
+fn rebase(e: Error, pos: Position, indent: usize) -> Error {
     let fix = |p: Position| Position {
         line: pos.line + p.line - 1,
         column: if p.line == 1 {
             pos.column + p.column - 1
         } else {
-            p.column
+            p.column + indent
         },
-        offset: pos.offset + p.offset,
+        offset: pos.offset + p.offset + indent * (p.line - 1),
     };
     match e {
         Error::Parse(mut p) => {
