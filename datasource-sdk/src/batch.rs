@@ -1,0 +1,253 @@
+//! Batches and the rules that cut them: record count, encoded bytes, and time.
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// When a batch is sent: whichever limit is reached first.
+///
+/// The size of a record is its JSON encoding plus one byte for the newline that separates records
+/// (the original counted the characters of its buffered text the same way). A batch never holds
+/// more than `max_records` records nor more than `max_bytes` bytes; a record that alone exceeds
+/// `max_bytes` goes to the dead-letter sink instead. The timer starts when the first record of a
+/// batch arrives: that record waits at most `timeout` before its batch is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Most records in one batch (default 10,000; the original had no count limit).
+    pub max_records: NonZeroUsize,
+    /// Most encoded bytes in one batch (default 256,000, as the original).
+    pub max_bytes: usize,
+    /// How long the first record of a batch may wait (default 2 s, as the original).
+    pub timeout: Duration,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        Self {
+            max_records: NonZeroUsize::new(10_000).unwrap_or(NonZeroUsize::MIN),
+            max_bytes: 256_000,
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The identity of a batch, stable across every retry of it, so a sink can drop duplicates.
+///
+/// Made of a random id of the writer that built it and the batch's sequence number in that writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BatchId {
+    /// Random id of the writer instance.
+    pub writer: u64,
+    /// Sequence number of the batch in that writer, from 0.
+    pub seq: u64,
+}
+
+impl fmt::Display for BatchId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}-{:010}", self.writer, self.seq)
+    }
+}
+
+/// A batch of JSON-encoded records for one table, handed to a [`crate::Sink`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    id: BatchId,
+    table: Arc<str>,
+    created: SystemTime,
+    records: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl Batch {
+    /// A batch from already-encoded JSON records (each one JSON value, without newline).
+    pub fn new(id: BatchId, table: impl Into<Arc<str>>, records: Vec<Vec<u8>>) -> Self {
+        let bytes = records.iter().map(|r| r.len() + 1).sum();
+        Self {
+            id,
+            table: table.into(),
+            created: SystemTime::now(),
+            records,
+            bytes,
+        }
+    }
+
+    /// The stable id of this batch.
+    pub fn id(&self) -> BatchId {
+        self.id
+    }
+
+    /// The table the records belong to.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The shared table name.
+    pub(crate) fn table_arc(&self) -> &Arc<str> {
+        &self.table
+    }
+
+    /// When the batch was cut (wall clock); stable across retries (S3 keys use its date).
+    pub fn created(&self) -> SystemTime {
+        self.created
+    }
+
+    /// The JSON-encoded records, in the order they were written.
+    pub fn records(&self) -> impl ExactSizeIterator<Item = &[u8]> {
+        self.records.iter().map(Vec::as_slice)
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the batch holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Encoded size: the sum of record lengths plus one newline per record.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The records as JSON lines (each record followed by `\n`).
+    pub fn to_json_lines(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.bytes);
+        for r in &self.records {
+            out.extend_from_slice(r);
+            out.push(b'\n');
+        }
+        out
+    }
+
+    /// Each record decoded as a JSON value.
+    pub fn to_values(&self) -> crate::Result<Vec<serde_json::Value>> {
+        self.records
+            .iter()
+            .map(|r| serde_json::from_slice(r).map_err(crate::Error::from))
+            .collect()
+    }
+}
+
+/// Records gathered for one table until a limit cuts them into a batch.
+#[derive(Debug)]
+pub(crate) struct Open<T> {
+    /// Records so far.
+    pub records: Vec<Vec<u8>>,
+    /// Encoded bytes so far (record lengths plus newlines).
+    pub bytes: usize,
+    /// When the first record arrived plus the timeout.
+    pub deadline: Option<T>,
+}
+
+impl<T> Default for Open<T> {
+    fn default() -> Self {
+        Self {
+            records: Vec::new(),
+            bytes: 0,
+            deadline: None,
+        }
+    }
+}
+
+/// Adds `record` (cost = encoded length + 1) to `open`, cutting batches into `cut` as the limits
+/// require: the current batch is cut first when the record would not fit, and the batch holding
+/// the record is cut at once when it is full. The caller must have checked that
+/// `cost <= limits.max_bytes` (bigger records go to the dead-letter sink).
+///
+/// `deadline` is the time at which a batch started now must be sent.
+pub(crate) fn push_record<T: Copy>(
+    open: &mut Open<T>,
+    record: Vec<u8>,
+    limits: &BatchLimits,
+    deadline: T,
+    cut: &mut Vec<Vec<Vec<u8>>>,
+) {
+    let cost = record.len() + 1;
+    if !open.records.is_empty() && open.bytes + cost > limits.max_bytes {
+        cut.push(take(open));
+    }
+    if open.records.is_empty() {
+        open.deadline = Some(deadline);
+    }
+    open.bytes += cost;
+    open.records.push(record);
+    if open.records.len() >= limits.max_records.get() || open.bytes >= limits.max_bytes {
+        cut.push(take(open));
+    }
+}
+
+/// Empties `open`, returning its records.
+pub(crate) fn take<T>(open: &mut Open<T>) -> Vec<Vec<u8>> {
+    open.bytes = 0;
+    open.deadline = None;
+    std::mem::take(&mut open.records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(max_records: usize, max_bytes: usize) -> BatchLimits {
+        BatchLimits {
+            max_records: NonZeroUsize::new(max_records).unwrap(),
+            max_bytes,
+            timeout: Duration::from_secs(2),
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_original() {
+        let l = BatchLimits::default();
+        assert_eq!(l.max_bytes, 256_000);
+        assert_eq!(l.timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn cuts_before_a_record_that_does_not_fit() {
+        let l = limits(100, 10);
+        let mut open = Open::default();
+        let mut cut = Vec::new();
+        push_record(&mut open, b"123".to_vec(), &l, 0u32, &mut cut);
+        push_record(&mut open, b"123".to_vec(), &l, 0u32, &mut cut);
+        assert!(cut.is_empty());
+        assert_eq!(open.bytes, 8);
+        // 8 + 4 > 10: the open batch is cut first, the record starts the next one.
+        push_record(&mut open, b"123".to_vec(), &l, 0u32, &mut cut);
+        assert_eq!(cut.len(), 1);
+        assert_eq!(cut[0].len(), 2);
+        assert_eq!(open.records.len(), 1);
+        // Exactly full (4 + 6 = 10): cut at once.
+        push_record(&mut open, b"12345".to_vec(), &l, 0u32, &mut cut);
+        assert_eq!(cut.len(), 2);
+        assert!(open.records.is_empty());
+    }
+
+    #[test]
+    fn cuts_when_full_by_count() {
+        let l = limits(2, 1000);
+        let mut open = Open::default();
+        let mut cut = Vec::new();
+        for _ in 0..5 {
+            push_record(&mut open, b"1".to_vec(), &l, 0u32, &mut cut);
+        }
+        assert_eq!(cut.len(), 2);
+        assert_eq!(open.records.len(), 1);
+    }
+
+    #[test]
+    fn batch_accessors() {
+        let b = Batch::new(
+            BatchId { writer: 1, seq: 2 },
+            "t",
+            vec![b"{\"a\":1}".to_vec(), b"2".to_vec()],
+        );
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.bytes(), 10);
+        assert_eq!(b.to_json_lines(), b"{\"a\":1}\n2\n");
+        assert_eq!(b.id().to_string(), "0000000000000001-0000000002");
+        assert_eq!(b.to_values().unwrap()[1], serde_json::json!(2));
+    }
+}

@@ -1,0 +1,293 @@
+//! The batching writer: per-table batches, backpressure, retries, flush and close.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::event::{Event, EventKind, Events};
+use crate::{BatchLimits, Error, Result, RetryPolicy, Sink};
+
+mod report;
+mod worker;
+
+pub use report::{CloseReport, TableReport};
+
+/// Largest buffer a writer accepts (the semaphore counts bytes in `u32` steps).
+pub const MAX_BUFFER_BYTES: usize = u32::MAX as usize;
+
+/// Settings of a [`Writer`]; plain data with defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterSettings {
+    /// When batches are cut.
+    pub batch: BatchLimits,
+    /// Most encoded bytes held at once, buffered or in flight (default 8 MiB). `write` waits
+    /// while the buffer is full. Must be at least `batch.max_bytes` and at most
+    /// [`MAX_BUFFER_BYTES`].
+    pub buffer_bytes: usize,
+    /// How failed deliveries are retried.
+    pub retry: RetryPolicy,
+    /// Events kept for a slow handler or subscriber before the oldest are dropped (default
+    /// 1024).
+    pub event_capacity: usize,
+}
+
+impl Default for WriterSettings {
+    fn default() -> Self {
+        Self {
+            batch: BatchLimits::default(),
+            buffer_bytes: 8 * 1024 * 1024,
+            retry: RetryPolicy::default(),
+            event_capacity: 1024,
+        }
+    }
+}
+
+/// Builds a [`Writer`].
+#[derive(Debug)]
+pub struct WriterBuilder {
+    sink: Arc<dyn Sink>,
+    dead_letter: Option<Arc<dyn Sink>>,
+    settings: WriterSettings,
+}
+
+impl WriterBuilder {
+    /// Replaces all settings.
+    pub fn with_settings(mut self, settings: WriterSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Sets the batch limits.
+    pub fn with_batch_limits(mut self, limits: BatchLimits) -> Self {
+        self.settings.batch = limits;
+        self
+    }
+
+    /// Sets the buffer size in bytes (backpressure threshold).
+    pub fn with_buffer_bytes(mut self, bytes: usize) -> Self {
+        self.settings.buffer_bytes = bytes;
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.settings.retry = retry;
+        self
+    }
+
+    /// Where records go that cannot be delivered: records too large for any batch, and the
+    /// records of batches that failed for good. Without one, such records are dropped and
+    /// counted ([`TableReport::dropped`]), and a `dead-letter` event carries the reason.
+    pub fn with_dead_letter(mut self, sink: impl Sink) -> Self {
+        self.dead_letter = Some(Arc::new(sink));
+        self
+    }
+
+    /// Starts the writer's delivery task on the current tokio runtime.
+    pub fn build(self) -> Result<Writer> {
+        let s = &self.settings;
+        if s.batch.max_bytes == 0 {
+            return Err(Error::InvalidInput("batch.max_bytes must be > 0".into()));
+        }
+        if s.buffer_bytes < s.batch.max_bytes || s.buffer_bytes > MAX_BUFFER_BYTES {
+            return Err(Error::InvalidInput(format!(
+                "buffer_bytes must be between batch.max_bytes ({}) and {MAX_BUFFER_BYTES}",
+                s.batch.max_bytes
+            )));
+        }
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::InvalidInput("a Writer needs a tokio runtime".into()))?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let buffer = Arc::new(Semaphore::new(s.buffer_bytes));
+        let events = Arc::new(Events::new(s.event_capacity));
+        let shared = Arc::new(Shared {
+            tx,
+            buffer: Arc::clone(&buffer),
+            closed: AtomicBool::new(false),
+            buffer_bytes: s.buffer_bytes,
+            peak: AtomicUsize::new(0),
+            written: AtomicU64::new(0),
+            events: Arc::clone(&events),
+        });
+        let worker = worker::Worker::new(
+            rx,
+            self.sink,
+            self.dead_letter,
+            self.settings,
+            events,
+            buffer,
+        );
+        runtime.spawn(worker.run());
+        Ok(Writer { shared })
+    }
+}
+
+/// A command from the handles to the delivery task.
+#[derive(Debug)]
+enum Command {
+    Write {
+        table: Box<str>,
+        record: Vec<u8>,
+        permits: usize,
+    },
+    Flush(oneshot::Sender<Result<()>>),
+    Close {
+        deadline: Instant,
+        reply: oneshot::Sender<CloseReport>,
+    },
+}
+
+#[derive(Debug)]
+struct Shared {
+    tx: mpsc::UnboundedSender<Command>,
+    buffer: Arc<Semaphore>,
+    closed: AtomicBool,
+    buffer_bytes: usize,
+    peak: AtomicUsize,
+    written: AtomicU64,
+    events: Arc<Events>,
+}
+
+/// Counters of a writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Records accepted by `write`.
+    pub written: u64,
+    /// Bytes held now (buffered or in flight).
+    pub buffered_bytes: usize,
+    /// The most bytes ever held at once.
+    pub peak_buffered_bytes: usize,
+    /// The configured buffer size.
+    pub buffer_bytes: usize,
+    /// Events lost by slow handlers or subscribers.
+    pub events_dropped: u64,
+    /// Event handler calls that panicked.
+    pub handler_panics: u64,
+}
+
+/// Batches records per table and delivers them to a [`Sink`], at least once and in order per
+/// table, holding at most its configured buffer.
+///
+/// Cheap to clone; all clones feed the same delivery task. Call [`Writer::close`] before the
+/// program ends: it drains what is buffered and reports what could not be delivered. If every
+/// clone is dropped without `close`, the delivery task still drains on its own (unreported).
+#[derive(Debug, Clone)]
+pub struct Writer {
+    shared: Arc<Shared>,
+}
+
+impl Writer {
+    /// A builder delivering to `sink`.
+    pub fn builder(sink: impl Sink) -> WriterBuilder {
+        WriterBuilder {
+            sink: Arc::new(sink),
+            dead_letter: None,
+            settings: WriterSettings::default(),
+        }
+    }
+
+    /// Encodes `record` as JSON and queues it for `table`; waits while the buffer is full.
+    ///
+    /// Returns [`Error::Encode`] when the record cannot be encoded and [`Error::Closed`] after
+    /// [`Writer::close`].
+    pub async fn write<R: Serialize + ?Sized>(&self, table: &str, record: &R) -> Result<()> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let encoded = serde_json::to_vec(record)?;
+        self.write_encoded(table, encoded).await
+    }
+
+    /// Queues one already-encoded JSON value for `table` (the bytes are not checked).
+    pub async fn write_encoded(&self, table: &str, record: Vec<u8>) -> Result<()> {
+        let s = &self.shared;
+        if s.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let permits = (record.len() + 1).min(s.buffer_bytes);
+        // `permits <= buffer_bytes <= u32::MAX` (checked in `build`).
+        let n = u32::try_from(permits).unwrap_or(u32::MAX);
+        let permit = match s.buffer.try_acquire_many(n) {
+            Ok(p) => p,
+            Err(_) => s.buffer.acquire_many(n).await.map_err(|_| Error::Closed)?,
+        };
+        permit.forget();
+        let held = s.buffer_bytes - s.buffer.available_permits();
+        s.peak.fetch_max(held, Ordering::Relaxed);
+        s.written.fetch_add(1, Ordering::Relaxed);
+        s.tx.send(Command::Write {
+            table: table.into(),
+            record,
+            permits,
+        })
+        .map_err(|_| Error::Closed)
+    }
+
+    /// Sends every open batch now and waits until everything written before this call is
+    /// delivered. Returns [`Error::Undelivered`] if any batch written before it failed for good.
+    pub async fn flush(&self) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.shared
+            .tx
+            .send(Command::Flush(reply))
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Stops accepting records, delivers what is buffered until `deadline`, and reports what was
+    /// and was not delivered. Batches still pending at the deadline are abandoned and returned
+    /// in the report. A second `close` returns [`Error::Closed`].
+    pub async fn close(&self, deadline: Instant) -> Result<CloseReport> {
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return Err(Error::Closed);
+        }
+        let (reply, rx) = oneshot::channel();
+        self.shared
+            .tx
+            .send(Command::Close { deadline, reply })
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+
+    /// Calls `handler` for every event of `kind`, on the writer's event thread. A handler that
+    /// panics is counted and called again for later events; a slow one never delays delivery.
+    pub fn on(&self, kind: EventKind, handler: impl Fn(&Event) + Send + Sync + 'static) {
+        self.shared.events.on(kind, Arc::new(handler));
+    }
+
+    /// Every event from now on, as a stream. A subscriber that falls behind by more than the
+    /// event capacity misses the oldest events (counted in [`WriterStats::events_dropped`]).
+    pub fn events(&self) -> impl Stream<Item = Event> + Send + 'static + use<> {
+        let stats = Arc::clone(&self.shared.events.stats);
+        BroadcastStream::new(self.shared.events.subscribe()).filter_map(move |item| {
+            let stats = Arc::clone(&stats);
+            async move {
+                match item {
+                    Ok(event) => Some(event),
+                    Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
+                        stats.dropped.fetch_add(n, Ordering::Relaxed);
+                        None
+                    }
+                }
+            }
+        })
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> WriterStats {
+        let s = &self.shared;
+        WriterStats {
+            written: s.written.load(Ordering::Relaxed),
+            buffered_bytes: s.buffer_bytes.saturating_sub(s.buffer.available_permits()),
+            peak_buffered_bytes: s.peak.load(Ordering::Relaxed),
+            buffer_bytes: s.buffer_bytes,
+            events_dropped: s.events.stats.dropped.load(Ordering::Relaxed),
+            handler_panics: s.events.stats.handler_panics.load(Ordering::Relaxed),
+        }
+    }
+}
