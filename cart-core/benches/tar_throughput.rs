@@ -1,0 +1,2 @@
+//! Tar throughput (placeholder until the benchmark lands).
+fn main() {}

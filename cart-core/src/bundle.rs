@@ -1,0 +1,416 @@
+//! Streaming tar output.
+//!
+//! A [`TarPlan`] lists the members of a cart's tar; [`TarPlan::write`] streams it into any
+//! [`Write`], reading one file at a time through a fixed buffer, so memory does not grow with the
+//! cart. Members sit under a top directory named after the download file name without `.tar`;
+//! names that do not fit a ustar header get a PAX `path` record. The exact length is known before
+//! writing ([`TarPlan::len`]), so servers can send `Content-Length`.
+//!
+//! ```
+//! use cart_core::{BundlePath, DownloadName, TarMember, TarOptions, TarPlan};
+//! let dir = tempfile::tempdir().unwrap();
+//! std::fs::write(dir.path().join("x"), b"hello").unwrap();
+//! let plan = TarPlan::new(
+//!     &DownloadName::new("my_cart.tar").unwrap(),
+//!     vec![TarMember::new(BundlePath::new("1/2/foo.txt").unwrap(), dir.path().join("x"), 5)],
+//!     TarOptions::deterministic(0),
+//! );
+//! let bytes = plan.write(Vec::new(), &|| false).unwrap();
+//! assert_eq!(bytes.len() as u64, plan.len());
+//! let mut archive = tar::Archive::new(&bytes[..]);
+//! let names: Vec<String> = archive.entries().unwrap()
+//!     .map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+//! assert_eq!(names, ["my_cart", "my_cart/1", "my_cart/1/2", "my_cart/1/2/foo.txt"]);
+//! ```
+
+use crate::{BundlePath, DownloadName, Error, Result};
+use std::collections::HashSet;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::PathBuf;
+
+/// Size of the output buffer between the tar builder and the destination.
+pub const WRITE_BUFFER: usize = 1024 * 1024;
+
+const BLOCK: u64 = 512;
+
+/// One file of the tar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TarMember {
+    /// Its path under the top directory.
+    pub path: BundlePath,
+    /// Where its bytes are on disk.
+    pub source: PathBuf,
+    /// Its size; the file must still have exactly this size when written.
+    pub size: u64,
+}
+
+impl TarMember {
+    /// A member.
+    pub fn new(path: BundlePath, source: PathBuf, size: u64) -> Self {
+        TarMember { path, source, size }
+    }
+}
+
+/// How headers are filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TarOptions {
+    /// `Some(t)`: every entry gets modification time `t` (seconds), for byte-identical output
+    /// from identical input. `None`: files keep their modification times.
+    pub fixed_mtime: Option<u64>,
+}
+
+impl TarOptions {
+    /// Deterministic output: every mtime is `mtime`, owners 0, modes 0644/0755.
+    pub fn deterministic(mtime: u64) -> Self {
+        TarOptions {
+            fixed_mtime: Some(mtime),
+        }
+    }
+}
+
+/// The members of a tar and how to write it.
+#[derive(Debug, Clone)]
+pub struct TarPlan {
+    top: String,
+    members: Vec<TarMember>,
+    options: TarOptions,
+}
+
+enum Entry<'a> {
+    Dir(String),
+    File(String, &'a TarMember),
+}
+
+fn pad(n: u64) -> u64 {
+    n.div_ceil(BLOCK) * BLOCK
+}
+
+fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
+    // "<len> <key>=<value>\n" where <len> counts itself.
+    let rest = key.len() + value.len() + 3;
+    let mut len = rest + 1;
+    while len != rest + len.to_string().len() {
+        len = rest + len.to_string().len();
+    }
+    let mut out = format!("{len} {key}=").into_bytes();
+    out.extend_from_slice(value);
+    out.push(b'\n');
+    out
+}
+
+/// A ustar header for `name`, plus the PAX `path` record when the name does not fit.
+fn header_for(name: &str) -> (tar::Header, Option<Vec<u8>>) {
+    let mut header = tar::Header::new_ustar();
+    if name.is_ascii() && header.set_path(name).is_ok() {
+        return (header, None);
+    }
+    if let Some(ustar) = header.as_ustar_mut() {
+        let bytes = name.as_bytes();
+        let n = bytes.len().min(ustar.name.len());
+        if let (Some(dst), Some(src)) = (ustar.name.get_mut(..n), bytes.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+    }
+    (header, Some(pax_record("path", name.as_bytes())))
+}
+
+impl TarPlan {
+    /// A plan for a download named `name` (top directory: its stem).
+    pub fn new(name: &DownloadName, members: Vec<TarMember>, options: TarOptions) -> Self {
+        TarPlan {
+            top: name.stem().to_owned(),
+            members,
+            options,
+        }
+    }
+
+    /// The members.
+    pub fn members(&self) -> &[TarMember] {
+        &self.members
+    }
+
+    /// Directories first seen, then each file, in member order.
+    fn entries(&self) -> Vec<Entry<'_>> {
+        let mut out = vec![Entry::Dir(self.top.clone())];
+        let mut dirs: HashSet<String> = HashSet::new();
+        for m in &self.members {
+            let p = m.path.as_str();
+            for (i, _) in p.match_indices('/') {
+                // `i` indexes an ASCII '/', a char boundary.
+                let d = format!("{}/{}", self.top, &p[..i]);
+                if dirs.insert(d.clone()) {
+                    out.push(Entry::Dir(d));
+                }
+            }
+            out.push(Entry::File(format!("{}/{}", self.top, p), m));
+        }
+        out
+    }
+
+    /// The exact number of bytes [`write`](Self::write) produces.
+    pub fn len(&self) -> u64 {
+        let mut total = 2 * BLOCK;
+        for e in self.entries() {
+            let (name, size) = match &e {
+                Entry::Dir(n) => (n.as_str(), 0),
+                Entry::File(n, m) => (n.as_str(), m.size),
+            };
+            if let (_, Some(pax)) = header_for(name) {
+                total += BLOCK + pad(pax.len() as u64);
+            }
+            total += BLOCK + pad(size);
+        }
+        total
+    }
+
+    /// Whether the plan has no files.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Streams the tar into `out` and returns it. `cancelled` is polled before each write; when it
+    /// says yes, writing stops with [`Error::Cancelled`]. A member whose file is missing or has
+    /// changed size fails the write (the output is then incomplete and must be discarded).
+    pub fn write<W: Write>(&self, out: W, cancelled: &dyn Fn() -> bool) -> Result<W> {
+        let guarded = CancelWriter {
+            inner: out,
+            cancelled,
+        };
+        let mut builder = tar::Builder::new(BufWriter::with_capacity(WRITE_BUFFER, guarded));
+        let result = self.write_entries(&mut builder);
+        let finish = result.and_then(|()| builder.into_inner().map_err(Error::from));
+        let buf = finish.map_err(|e| if cancelled() { Error::Cancelled } else { e })?;
+        let guarded = buf.into_inner().map_err(|e| {
+            if cancelled() {
+                Error::Cancelled
+            } else {
+                Error::Io(e.into_error())
+            }
+        })?;
+        Ok(guarded.inner)
+    }
+
+    fn write_entries<W: Write>(&self, builder: &mut tar::Builder<W>) -> Result<()> {
+        for e in self.entries() {
+            match e {
+                Entry::Dir(name) => {
+                    let (mut h, pax) = header_for(&name);
+                    self.append_pax(builder, &name, pax)?;
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_mode(0o755);
+                    h.set_size(0);
+                    h.set_mtime(self.options.fixed_mtime.unwrap_or(0));
+                    finish_header(&mut h);
+                    builder.append(&h, io::empty())?;
+                }
+                Entry::File(name, m) => {
+                    let file = std::fs::File::open(&m.source)?;
+                    let meta = file.metadata()?;
+                    if meta.len() != m.size {
+                        return Err(Error::SizeMismatch {
+                            id: m.path.to_string(),
+                            expected: m.size,
+                            actual: meta.len(),
+                        });
+                    }
+                    let mtime = self.options.fixed_mtime.unwrap_or_else(|| {
+                        meta.modified()
+                            .ok()
+                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                            .map_or(0, |d| d.as_secs())
+                    });
+                    let (mut h, pax) = header_for(&name);
+                    self.append_pax(builder, &name, pax)?;
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_mode(0o644);
+                    h.set_size(m.size);
+                    h.set_mtime(mtime);
+                    finish_header(&mut h);
+                    let mut counted = CountingReader {
+                        inner: file.take(m.size),
+                        n: 0,
+                    };
+                    builder.append(&h, &mut counted)?;
+                    if counted.n != m.size {
+                        return Err(Error::SizeMismatch {
+                            id: m.path.to_string(),
+                            expected: m.size,
+                            actual: counted.n,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn append_pax<W: Write>(
+        &self,
+        builder: &mut tar::Builder<W>,
+        name: &str,
+        pax: Option<Vec<u8>>,
+    ) -> Result<()> {
+        let Some(data) = pax else { return Ok(()) };
+        let (mut h, _) = header_for(name);
+        h.set_entry_type(tar::EntryType::XHeader);
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        h.set_mtime(self.options.fixed_mtime.unwrap_or(0));
+        finish_header(&mut h);
+        builder.append(&h, &data[..])?;
+        Ok(())
+    }
+}
+
+fn finish_header(h: &mut tar::Header) {
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_cksum();
+}
+
+struct CountingReader<R> {
+    inner: R,
+    n: u64,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+}
+
+struct CancelWriter<'a, W> {
+    inner: W,
+    cancelled: &'a dyn Fn() -> bool,
+}
+
+impl<W: Write> Write for CancelWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if (self.cancelled)() {
+            return Err(io::Error::other("cancelled"));
+        }
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        if (self.cancelled)() {
+            return Err(io::Error::other("cancelled"));
+        }
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_in(dir: &std::path::Path, files: &[(&str, &[u8])], name: &str) -> TarPlan {
+        let members = files
+            .iter()
+            .enumerate()
+            .map(|(i, (p, data))| {
+                let src = dir.join(format!("src{i}"));
+                std::fs::write(&src, data).unwrap();
+                TarMember::new(BundlePath::new(p).unwrap(), src, data.len() as u64)
+            })
+            .collect();
+        TarPlan::new(
+            &DownloadName::new(name).unwrap(),
+            members,
+            TarOptions::deterministic(1_700_000_000),
+        )
+    }
+
+    #[test]
+    fn long_and_unicode_names_round_trip_with_exact_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = format!("{}/{}", "d".repeat(200), "f".repeat(200));
+        let files: Vec<(&str, &[u8])> = vec![
+            (&long, b"long"),
+            ("caf\u{e9}/\u{65e5}\u{672c}.txt", b"unicode"),
+            ("a/b/c.bin", &[7u8; 1000]),
+            ("empty", b""),
+        ];
+        let plan = plan_in(dir.path(), &files, "cart.tar");
+        let bytes = plan.write(Vec::new(), &|| false).unwrap();
+        assert_eq!(bytes.len() as u64, plan.len());
+        let mut ar = tar::Archive::new(&bytes[..]);
+        let mut got = Vec::new();
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            if e.header().entry_type().is_file() {
+                got.push((path, data));
+            }
+        }
+        let want: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|(p, d)| (format!("cart/{p}"), d.to_vec()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn deterministic_output_is_identical() {
+        let d1 = tempfile::tempdir().unwrap();
+        let d2 = tempfile::tempdir().unwrap();
+        let files: Vec<(&str, &[u8])> = vec![("x/y", b"1"), ("z", b"22")];
+        let a = plan_in(d1.path(), &files, "n.tar")
+            .write(Vec::new(), &|| false)
+            .unwrap();
+        let b = plan_in(d2.path(), &files, "n.tar")
+            .write(Vec::new(), &|| false)
+            .unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn cancellation_and_size_changes_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_in(dir.path(), &[("a", &[1u8; 10])], "n.tar");
+        assert!(matches!(
+            plan.write(Vec::new(), &|| true),
+            Err(Error::Cancelled)
+        ));
+        std::fs::write(dir.path().join("src0"), [1u8; 11]).unwrap();
+        assert!(matches!(
+            plan.write(Vec::new(), &|| false),
+            Err(Error::SizeMismatch { .. })
+        ));
+    }
+
+    /// A writer that accepts at most 7 bytes per call, like a slow pipe.
+    struct Short(Vec<u8>);
+    impl Write for Short {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(7);
+            self.0.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn short_writes_produce_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_in(dir.path(), &[("a", &[3u8; 5000]), ("b/c", b"x")], "n.tar");
+        let full = plan.write(Vec::new(), &|| false).unwrap();
+        let short = plan.write(Short(Vec::new()), &|| false).unwrap();
+        assert_eq!(full, short.0);
+    }
+
+    #[test]
+    fn pax_record_length_counts_itself() {
+        for n in [1, 5, 90, 95, 996, 1000] {
+            let rec = pax_record("path", "x".repeat(n).as_bytes());
+            let text = String::from_utf8(rec.clone()).unwrap();
+            let len: usize = text.split(' ').next().unwrap().parse().unwrap();
+            assert_eq!(len, rec.len());
+        }
+    }
+}

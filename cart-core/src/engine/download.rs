@@ -1,0 +1,255 @@
+//! Downloads: the in-use guard and the streamed tar.
+
+use super::Inner;
+use crate::store;
+use crate::{
+    Cart, CartStatus, CartUid, DownloadName, Error, Result, TarMember, TarOptions, TarPlan,
+};
+use bytes::{Bytes, BytesMut};
+use futures::Stream;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Size of the chunks a download stream yields.
+pub const STREAM_CHUNK: usize = 256 * 1024;
+/// Chunks buffered between the tar writer thread and the stream's reader.
+pub const STREAM_DEPTH: usize = 4;
+
+/// Marks a cart in use while alive: it is not evicted, and deleting it cancels [`token`](Self::token).
+#[derive(Debug)]
+pub struct InUseGuard {
+    inner: Arc<Inner>,
+    uid: CartUid,
+    token: CancellationToken,
+}
+
+impl InUseGuard {
+    pub(super) fn new(inner: Arc<Inner>, uid: &CartUid) -> Result<Self> {
+        let token = {
+            let mut in_use = inner.lock_in_use();
+            if in_use.evicting.contains(uid) {
+                return Err(Error::NotFound(format!("cart {uid} is being evicted")));
+            }
+            let entry = in_use
+                .counts
+                .entry(uid.clone())
+                .or_insert_with(|| (0, CancellationToken::new()));
+            entry.0 += 1;
+            entry.1.clone()
+        };
+        Ok(InUseGuard {
+            inner,
+            uid: uid.clone(),
+            token,
+        })
+    }
+    /// The cart.
+    pub fn uid(&self) -> &CartUid {
+        &self.uid
+    }
+    /// Cancelled when the cart is deleted.
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+}
+
+impl Drop for InUseGuard {
+    fn drop(&mut self) {
+        let mut in_use = self.inner.lock_in_use();
+        if let Some(entry) = in_use.counts.get_mut(&self.uid) {
+            entry.0 = entry.0.saturating_sub(1);
+            if entry.0 == 0 {
+                in_use.counts.remove(&self.uid);
+            }
+        }
+    }
+}
+
+/// A ready cart opened for download. Holds an [`InUseGuard`] until dropped or consumed.
+#[derive(Debug)]
+pub struct Download {
+    cart: Cart,
+    name: DownloadName,
+    plan: TarPlan,
+    prebuilt: Option<PathBuf>,
+    guard: InUseGuard,
+}
+
+pub(super) async fn open(
+    inner: &Arc<Inner>,
+    uid: &CartUid,
+    name: Option<DownloadName>,
+) -> Result<Download> {
+    let check = |cart: Option<Cart>| -> Result<Cart> {
+        match cart {
+            None => Err(Error::NotFound(format!("cart {uid}"))),
+            Some(c) if c.status == CartStatus::Deleted => {
+                Err(Error::NotFound(format!("cart {uid}")))
+            }
+            Some(c) if c.status != CartStatus::Ready => Err(Error::NotReady { status: c.status }),
+            Some(c) => Ok(c),
+        }
+    };
+    check(inner.store.load(uid).await?.map(|(c, _)| c))?;
+    let guard = InUseGuard::new(Arc::clone(inner), uid)?;
+    // Re-check under the guard: a delete or eviction may have won the race.
+    let now = inner.now();
+    let cart = store::modify(inner.store.as_ref(), uid, |c| {
+        check(Some(c.clone()))?;
+        c.last_used = now;
+        Ok(())
+    })
+    .await?;
+    let name = name.unwrap_or_else(|| cart.default_download_name());
+    let members = cart
+        .files
+        .iter()
+        .map(|f| {
+            TarMember::new(
+                f.path.clone(),
+                inner.volume.file_path(uid, &f.path),
+                f.size.unwrap_or(0),
+            )
+        })
+        .collect();
+    let options = if inner.config.deterministic_tar {
+        TarOptions::deterministic(cart.created.unix_seconds())
+    } else {
+        TarOptions::default()
+    };
+    let plan = TarPlan::new(&name, members, options);
+    let prebuilt = (cart.bundle
+        && cart.bundle_size == Some(plan.len())
+        && name.stem() == cart.default_download_name().stem())
+    .then(|| inner.volume.bundle_path(uid));
+    Ok(Download {
+        cart,
+        name,
+        plan,
+        prebuilt,
+        guard,
+    })
+}
+
+impl Download {
+    /// The cart.
+    pub fn cart(&self) -> &Cart {
+        &self.cart
+    }
+    /// The download file name (for `Content-Disposition`).
+    pub fn name(&self) -> &DownloadName {
+        &self.name
+    }
+    /// The exact size of the tar (for `Content-Length`).
+    pub fn content_length(&self) -> u64 {
+        self.plan.len()
+    }
+    /// The pre-built tar file, when this download is exactly it (for range requests). Keep the
+    /// `Download` alive while reading it so the cart is not evicted.
+    pub fn prebuilt_path(&self) -> Option<&std::path::Path> {
+        self.prebuilt.as_deref()
+    }
+    /// The in-use guard (its token is cancelled when the cart is deleted).
+    pub fn guard(&self) -> &InUseGuard {
+        &self.guard
+    }
+
+    /// Writes the tar into `out` on the calling thread (blocking I/O). Fails with
+    /// [`Error::Cancelled`] if the cart is deleted meanwhile.
+    pub fn write_blocking<W: Write>(&self, mut out: W) -> Result<W> {
+        let token = self.guard.token.clone();
+        let cancelled = move || token.is_cancelled();
+        match &self.prebuilt {
+            Some(path) => {
+                let mut file = std::fs::File::open(path)?;
+                let mut buf = vec![0u8; STREAM_CHUNK];
+                loop {
+                    if cancelled() {
+                        return Err(Error::Cancelled);
+                    }
+                    let n = file.read(&mut buf)?;
+                    let Some(chunk) = buf.get(..n) else { break };
+                    if n == 0 {
+                        break;
+                    }
+                    out.write_all(chunk)?;
+                }
+                out.flush()?;
+                Ok(out)
+            }
+            None => self.plan.write(out, &cancelled),
+        }
+    }
+
+    /// Writes the tar into `out` on the blocking thread pool.
+    pub async fn write_to<W: Write + Send + 'static>(self, out: W) -> Result<W> {
+        tokio::task::spawn_blocking(move || self.write_blocking(out))
+            .await
+            .map_err(|e| Error::Io(io::Error::other(e)))?
+    }
+
+    /// The tar as a stream of chunks of at most [`STREAM_CHUNK`] bytes, written by a blocking
+    /// thread into a channel of [`STREAM_DEPTH`] chunks (so memory stays bounded). Ends with an
+    /// `Err` item if writing fails or the cart is deleted; dropping the stream stops the writer.
+    pub fn into_stream(self) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+        let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(STREAM_DEPTH);
+        tokio::task::spawn_blocking(move || {
+            let writer = ChannelWriter {
+                tx: tx.clone(),
+                buf: BytesMut::with_capacity(STREAM_CHUNK),
+            };
+            let result = self.write_blocking(writer).and_then(|mut w| {
+                w.send_buffered()?;
+                Ok(())
+            });
+            if let Err(e) = result {
+                let kind = match e {
+                    Error::Cancelled => io::ErrorKind::Interrupted,
+                    _ => io::ErrorKind::Other,
+                };
+                // The receiver may be gone (client hung up); nothing is left to tell then.
+                let _ = tx.blocking_send(Err(io::Error::new(kind, e.to_string())));
+            }
+        });
+        futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+    }
+}
+
+struct ChannelWriter {
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    buf: BytesMut,
+}
+
+impl ChannelWriter {
+    fn send_buffered(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = self.buf.split().freeze();
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "download stream dropped"))
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = STREAM_CHUNK.saturating_sub(self.buf.len());
+        let n = data.len().min(room);
+        self.buf
+            .extend_from_slice(data.get(..n).unwrap_or_default());
+        if self.buf.len() >= STREAM_CHUNK {
+            self.send_buffered()?;
+            self.buf.reserve(STREAM_CHUNK);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.send_buffered()
+    }
+}

@@ -1,0 +1,477 @@
+//! The engine: stages carts' files, builds tars, serves downloads, evicts old carts.
+//!
+//! Work for each cart runs in its own task, at most
+//! [`EngineConfig::max_concurrent_carts`] carts and [`EngineConfig::max_concurrent_files`] file
+//! transfers at a time. Deleting a cart cancels its task and any download in progress (the
+//! download stream ends with an error, never a silently short tar), then removes its files.
+//! After a restart, call [`Engine::recover`]: carts left `waiting`, `staging` or `bundling` are
+//! requeued, or end in `error` when they have been interrupted too often.
+
+mod download;
+mod space;
+mod work;
+
+pub use download::{Download, InUseGuard};
+
+use crate::store::{self, CartStore};
+use crate::volume::{FsSpace, SpaceProbe, Volume};
+use crate::{
+    Archive, Cart, CartRequest, CartStatus, CartUid, Clock, Error, FileStatus, FileStep, Result,
+    Step, SystemClock,
+};
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Engine settings. `Default` gives the values documented on each field.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// This server's name in work leases (default `"local"`). Servers sharing a store need
+    /// distinct names; a restarted server with the same name takes its old carts back at once.
+    pub node_id: String,
+    /// Carts worked on at once (default 4).
+    pub max_concurrent_carts: NonZeroUsize,
+    /// File transfers at once, over all carts (default 8).
+    pub max_concurrent_files: NonZeroUsize,
+    /// How long a file may take to become ready after staging (default 1 hour).
+    pub stage_timeout: Duration,
+    /// First wait between readiness polls; doubles up to `poll_max` (default 1 s).
+    pub poll_initial: Duration,
+    /// Longest wait between readiness polls (default 60 s).
+    pub poll_max: Duration,
+    /// Longest silence while reading a file's bytes (default 5 minutes).
+    pub read_idle_timeout: Duration,
+    /// Attempts for an archive call that fails with a retryable error (default 3).
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubles each time (default 1 s).
+    pub retry_backoff: Duration,
+    /// Carts used more recently than this are never evicted (`LRU_BUFFER_TIME`, default 0).
+    pub lru_buffer: Duration,
+    /// How long a work lease lasts unless renewed (renewed every third of it; default 60 s).
+    pub lease_ttl: Duration,
+    /// Restarts a cart's work survives before it ends in `error` (default 3).
+    pub max_restarts: u32,
+    /// Byte-identical tars (every mtime = the cart's creation time) instead of file mtimes
+    /// (default false).
+    pub deterministic_tar: bool,
+    /// Bytes of the volume always left free (default 0).
+    pub space_reserve: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            node_id: "local".to_owned(),
+            max_concurrent_carts: NonZeroUsize::new(4).unwrap_or(NonZeroUsize::MIN),
+            max_concurrent_files: NonZeroUsize::new(8).unwrap_or(NonZeroUsize::MIN),
+            stage_timeout: Duration::from_secs(3600),
+            poll_initial: Duration::from_secs(1),
+            poll_max: Duration::from_secs(60),
+            read_idle_timeout: Duration::from_secs(300),
+            max_attempts: 3,
+            retry_backoff: Duration::from_secs(1),
+            lru_buffer: Duration::ZERO,
+            lease_ttl: Duration::from_secs(60),
+            max_restarts: 3,
+            deterministic_tar: false,
+            space_reserve: 0,
+        }
+    }
+}
+
+/// Builds an [`Engine`].
+#[derive(Debug)]
+pub struct EngineBuilder {
+    store: Arc<dyn CartStore>,
+    archive: Arc<dyn Archive>,
+    volume: Option<PathBuf>,
+    config: EngineConfig,
+    space: Arc<dyn SpaceProbe>,
+    clock: Arc<dyn Clock>,
+}
+
+impl EngineBuilder {
+    /// The volume directory (`VOLUME_PATH`); required.
+    pub fn volume(mut self, path: impl Into<PathBuf>) -> Self {
+        self.volume = Some(path.into());
+        self
+    }
+    /// Settings.
+    pub fn config(mut self, config: EngineConfig) -> Self {
+        self.config = config;
+        self
+    }
+    /// How free space is measured (default: the real file system).
+    pub fn space_probe(mut self, probe: impl SpaceProbe) -> Self {
+        self.space = Arc::new(probe);
+        self
+    }
+    /// The wall clock for timestamps and LRU age (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// The engine. Fails when no volume was given or it cannot be created.
+    pub fn build(self) -> Result<Engine> {
+        let root = self
+            .volume
+            .ok_or_else(|| Error::invalid("volume", "no volume path given"))?;
+        let volume = Volume::new(root)?;
+        let (changed, _) = watch::channel(0u64);
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                files: Semaphore::new(self.config.max_concurrent_files.get()),
+                carts: Semaphore::new(self.config.max_concurrent_carts.get()),
+                store: self.store,
+                archive: self.archive,
+                volume,
+                config: self.config,
+                space: self.space,
+                clock: self.clock,
+                running: Mutex::new(HashMap::new()),
+                in_use: Mutex::new(InUse::default()),
+                space_lock: tokio::sync::Mutex::new(()),
+                reserved: AtomicU64::new(0),
+                generation: AtomicU64::new(0),
+                changed,
+            }),
+        })
+    }
+}
+
+struct Running {
+    generation: u64,
+    token: CancellationToken,
+    handle: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct InUse {
+    counts: HashMap<CartUid, (usize, CancellationToken)>,
+    evicting: HashSet<CartUid>,
+}
+
+pub(crate) struct Inner {
+    store: Arc<dyn CartStore>,
+    archive: Arc<dyn Archive>,
+    volume: Volume,
+    config: EngineConfig,
+    space: Arc<dyn SpaceProbe>,
+    clock: Arc<dyn Clock>,
+    files: Semaphore,
+    carts: Semaphore,
+    running: Mutex<HashMap<CartUid, Running>>,
+    in_use: Mutex<InUse>,
+    space_lock: tokio::sync::Mutex<()>,
+    reserved: AtomicU64,
+    generation: AtomicU64,
+    changed: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.store)
+            .field("archive", &self.archive)
+            .field("volume", &self.volume)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    fn now(&self) -> crate::Timestamp {
+        self.clock.now()
+    }
+    fn notify(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<CartUid, Running>> {
+        // A panic while holding this lock cannot leave the map inconsistent (single inserts and
+        // removes), so a poisoned lock is recovered.
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn lock_in_use(&self) -> std::sync::MutexGuard<'_, InUse> {
+        // As above: plain counter updates only.
+        self.in_use.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn is_running(&self, uid: &CartUid) -> bool {
+        self.lock_running().contains_key(uid)
+    }
+    fn is_in_use(&self, uid: &CartUid) -> bool {
+        self.lock_in_use().counts.contains_key(uid)
+    }
+}
+
+/// What [`Engine::recover`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Carts whose work was (re)started.
+    pub resumed: Vec<CartUid>,
+    /// Carts put in `error`, with the message.
+    pub failed: Vec<(CartUid, String)>,
+}
+
+/// Stages carts and serves their tars. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Starts building an engine on a store and an archive.
+    pub fn builder(store: impl CartStore, archive: impl Archive) -> EngineBuilder {
+        EngineBuilder {
+            store: Arc::new(store),
+            archive: Arc::new(archive),
+            volume: None,
+            config: EngineConfig::default(),
+            space: Arc::new(FsSpace),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The volume.
+    pub fn volume(&self) -> &Volume {
+        &self.inner.volume
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn CartStore {
+        self.inner.store.as_ref()
+    }
+
+    /// Records a new cart and starts its work. [`Error::AlreadyExists`] when a cart with this
+    /// uid exists and is not deleted (a deleted cart's uid may be reused).
+    pub async fn submit(&self, uid: CartUid, request: CartRequest) -> Result<Cart> {
+        let cart = Cart::new(uid.clone(), request, self.inner.now());
+        self.inner.store.insert(&cart).await?;
+        self.inner.notify();
+        self.spawn(uid);
+        Ok(cart)
+    }
+
+    /// The cart as stored (a deleted cart has status [`CartStatus::Deleted`]).
+    pub async fn status(&self, uid: &CartUid) -> Result<Option<Cart>> {
+        Ok(self.inner.store.load(uid).await?.map(|(c, _)| c))
+    }
+
+    /// Waits until the cart is no longer `waiting`, `staging` or `bundling` and returns it.
+    /// [`Error::NotFound`] when there is no such cart.
+    pub async fn wait_settled(&self, uid: &CartUid) -> Result<Cart> {
+        let mut rx = self.inner.changed.subscribe();
+        loop {
+            rx.borrow_and_update();
+            let cart = self
+                .status(uid)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("cart {uid}")))?;
+            if cart.status.active().is_none() {
+                return Ok(cart);
+            }
+            if rx.changed().await.is_err() {
+                return Err(Error::Cancelled);
+            }
+        }
+    }
+
+    /// Deletes a cart: cancels its work and downloads, marks it `deleted`, removes its files.
+    /// Whether a (not yet deleted) cart existed.
+    pub async fn delete(&self, uid: &CartUid) -> Result<bool> {
+        let now = self.inner.now();
+        let marked = store::modify(self.inner.store.as_ref(), uid, |cart| {
+            if cart.status == CartStatus::Deleted {
+                return Err(Error::NotFound(format!("cart {uid}")));
+            }
+            mark_deleted(cart, now);
+            Ok(())
+        })
+        .await;
+        let existed = match marked {
+            Ok(_) => true,
+            Err(Error::NotFound(_)) => false,
+            Err(e) => return Err(e),
+        };
+        self.inner.notify();
+        self.stop(uid).await;
+        if let Some((_, token)) = self.inner.lock_in_use().counts.get(uid) {
+            token.cancel();
+        }
+        self.inner.volume.remove_cart(uid).await?;
+        Ok(existed)
+    }
+
+    /// Cancels and awaits a cart's task, if any.
+    async fn stop(&self, uid: &CartUid) {
+        let running = self.inner.lock_running().remove(uid);
+        if let Some(mut r) = running {
+            r.token.cancel();
+            if let Some(h) = r.handle.take()
+                && let Err(e) = h.await
+            {
+                tracing::error!(%uid, "cart task failed: {e}");
+            }
+        }
+    }
+
+    /// Stops all work without changing any cart's status (it resumes at the next
+    /// [`recover`](Self::recover)), and waits for the tasks to end.
+    pub async fn shutdown(&self) {
+        let uids: Vec<CartUid> = self.inner.lock_running().keys().cloned().collect();
+        for uid in uids {
+            self.stop(&uid).await;
+        }
+    }
+
+    /// Marks the cart in use (downloads): it will not be evicted until the guard drops, and
+    /// deleting it cancels the guard's token. [`Error::NotFound`] while it is being evicted.
+    pub fn acquire(&self, uid: &CartUid) -> Result<InUseGuard> {
+        InUseGuard::new(Arc::clone(&self.inner), uid)
+    }
+
+    /// Picks up carts that need work: `waiting`, `staging` or `bundling` with no live lease by
+    /// another node. Interrupted carts are requeued (unfinished files back to `waiting`, staged
+    /// files whose copy is missing or the wrong size too); after
+    /// [`EngineConfig::max_restarts`] interruptions a cart ends in `error`. Call at start and,
+    /// with several servers, periodically.
+    pub async fn recover(&self) -> Result<RecoveryReport> {
+        let mut report = RecoveryReport::default();
+        let now = self.inner.now();
+        for cart in self.inner.store.list().await? {
+            let Some(active) = cart.status.active() else {
+                continue;
+            };
+            if self.inner.is_running(&cart.uid) {
+                continue;
+            }
+            if let Some(l) = &cart.lease
+                && l.owner != self.inner.config.node_id
+                && l.expires > now
+            {
+                continue;
+            }
+            let interrupted = active != crate::ActiveStatus::Waiting;
+            let max = self.inner.config.max_restarts;
+            let files_on_disk: Vec<bool> = cart
+                .files
+                .iter()
+                .map(|f| {
+                    let p = self.inner.volume.file_path(&cart.uid, &f.path);
+                    std::fs::metadata(p).is_ok_and(|m| Some(m.len()) == f.size)
+                })
+                .collect();
+            let result = store::modify(self.inner.store.as_ref(), &cart.uid, |c| {
+                let Some(active) = c.status.active() else {
+                    return Err(Error::Conflict("settled meanwhile".into()));
+                };
+                if active == crate::ActiveStatus::Waiting {
+                    return Ok(());
+                }
+                c.restarts = c.restarts.saturating_add(1);
+                if c.restarts > max {
+                    let msg = crate::messages::failed_to_pull(&format!(
+                        "work was interrupted {} times by restarts",
+                        c.restarts
+                    ));
+                    c.apply(&Step::fail(active, msg), now)?;
+                    c.lease = None;
+                    return Ok(());
+                }
+                c.apply(&Step::requeue(active), now)?;
+                c.bundle_size = None;
+                for (f, on_disk) in c.files.iter_mut().zip(&files_on_disk) {
+                    let lost = f.status == FileStatus::Staged && !on_disk;
+                    if f.status == FileStatus::Staging || lost {
+                        f.apply(&FileStep::Reset)?;
+                    }
+                }
+                Ok(())
+            })
+            .await;
+            match result {
+                Ok(c) if c.status == CartStatus::Error => {
+                    report.failed.push((c.uid.clone(), c.message.clone()));
+                }
+                Ok(c) => {
+                    if interrupted {
+                        tracing::info!(uid = %c.uid, "requeued interrupted cart");
+                    }
+                    self.spawn(c.uid.clone());
+                    report.resumed.push(c.uid);
+                }
+                Err(Error::Conflict(_)) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.inner.notify();
+        Ok(report)
+    }
+
+    fn spawn(&self, uid: CartUid) {
+        let inner = Arc::clone(&self.inner);
+        let generation = inner.generation.fetch_add(1, Ordering::Relaxed);
+        let token = CancellationToken::new();
+        let mut running = inner.lock_running();
+        if running.contains_key(&uid) {
+            return;
+        }
+        let task_inner = Arc::clone(&inner);
+        let task_uid = uid.clone();
+        let task_token = token.clone();
+        let handle = tokio::spawn(async move {
+            work::run_cart(&task_inner, &task_uid, &task_token).await;
+            let mut running = task_inner.lock_running();
+            if running
+                .get(&task_uid)
+                .is_some_and(|r| r.generation == generation)
+            {
+                running.remove(&task_uid);
+            }
+            drop(running);
+            task_inner.notify();
+        });
+        running.insert(
+            uid,
+            Running {
+                generation,
+                token,
+                handle: Some(handle),
+            },
+        );
+    }
+
+    /// Opens a ready cart for download as `name` (default: the cart's
+    /// [`default_download_name`](Cart::default_download_name)). [`Error::NotFound`] for an
+    /// unknown or deleted cart, [`Error::NotReady`] before `ready`. Records the use for LRU.
+    pub async fn download(
+        &self,
+        uid: &CartUid,
+        name: Option<crate::DownloadName>,
+    ) -> Result<Download> {
+        download::open(&self.inner, uid, name).await
+    }
+
+    /// Evicts least-recently-used carts until `bytes` are free (see [`EngineConfig::lru_buffer`]).
+    /// [`Error::NoSpace`] when not enough can be evicted.
+    pub async fn make_room(&self, bytes: u64) -> Result<()> {
+        space::reserve(&self.inner, bytes, None).await.map(drop)
+    }
+}
+
+pub(crate) fn mark_deleted(cart: &mut Cart, now: crate::Timestamp) {
+    cart.status = CartStatus::Deleted;
+    cart.message.clear();
+    cart.updated = now;
+    cart.lease = None;
+}

@@ -1,0 +1,349 @@
+//! A cart's work: claim, stage and pull every file, build the tar, finish.
+
+use super::{Inner, space};
+use crate::messages::{NO_SPACE, failed_to_pull};
+use crate::store;
+use crate::{
+    ArchiveId, Cart, CartFile, CartStatus, CartUid, Error, FileStatus, FileStep, Result, Step,
+    TarMember, TarOptions, TarPlan,
+};
+use futures::{StreamExt, TryStreamExt};
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+use tokio::time::{Instant, sleep, timeout, timeout_at};
+use tokio_util::sync::CancellationToken;
+
+/// Runs a cart to `ready` or `error`; returns early, leaving the status as is, when cancelled
+/// (delete or shutdown) or when another node holds the lease.
+pub(super) async fn run_cart(inner: &Arc<Inner>, uid: &CartUid, token: &CancellationToken) {
+    let _permit = tokio::select! {
+        _ = token.cancelled() => return,
+        p = inner.carts.acquire() => match p {
+            Ok(p) => p,
+            Err(_) => return,
+        },
+    };
+    let owner = inner.config.node_id.clone();
+    let ttl = inner.config.lease_ttl;
+    match store::claim(inner.store.as_ref(), uid, &owner, inner.now(), ttl).await {
+        Ok(_) => {}
+        Err(Error::Conflict(_) | Error::NotFound(_)) => return,
+        Err(e) => {
+            tracing::error!(%uid, "cannot claim cart: {e}");
+            return;
+        }
+    }
+    let result = tokio::select! {
+        biased;
+        _ = token.cancelled() => Err(Error::Cancelled),
+        r = renew_lease(inner, uid, &owner) => r,
+        r = process(inner, uid, token) => r,
+    };
+    match result {
+        Ok(()) | Err(Error::Cancelled) => {}
+        Err(e) => fail_cart(inner, uid, &e).await,
+    }
+    if let Err(e) = store::release(inner.store.as_ref(), uid, &owner).await {
+        tracing::warn!(%uid, "cannot release lease: {e}");
+    }
+}
+
+/// Renews the lease every third of its lifetime; returns only when it is lost.
+async fn renew_lease(inner: &Arc<Inner>, uid: &CartUid, owner: &str) -> Result<()> {
+    let ttl = inner.config.lease_ttl;
+    loop {
+        sleep(ttl / 3).await;
+        match store::claim(inner.store.as_ref(), uid, owner, inner.now(), ttl).await {
+            Ok(_) => {}
+            Err(Error::Conflict(_) | Error::NotFound(_)) => {
+                tracing::warn!(%uid, "lost the work lease; stopping");
+                return Err(Error::Cancelled);
+            }
+            Err(e) => tracing::warn!(%uid, "cannot renew lease: {e}"),
+        }
+    }
+}
+
+/// The message clients see for a failure.
+fn message_for(e: &Error) -> String {
+    match e {
+        Error::NoSpace => NO_SPACE.to_owned(),
+        other => failed_to_pull(&other.to_string()),
+    }
+}
+
+async fn fail_cart(inner: &Arc<Inner>, uid: &CartUid, e: &Error) {
+    let msg = message_for(e);
+    let now = inner.now();
+    let result = store::modify(inner.store.as_ref(), uid, |c| {
+        let Some(active) = c.status.active() else {
+            return Ok(());
+        };
+        c.apply(&Step::fail(active, msg.clone()), now)
+    })
+    .await;
+    match result {
+        Ok(_) | Err(Error::NotFound(_)) => {}
+        Err(err) => tracing::error!(%uid, "cannot record failure {msg:?}: {err}"),
+    }
+    inner.notify();
+}
+
+async fn step(inner: &Arc<Inner>, uid: &CartUid, step: Step) -> Result<Cart> {
+    let now = inner.now();
+    let cart = store::modify(inner.store.as_ref(), uid, |c| c.apply(&step, now)).await?;
+    inner.notify();
+    Ok(cart)
+}
+
+async fn file_step(inner: &Arc<Inner>, uid: &CartUid, index: usize, fs: FileStep) -> Result<()> {
+    let now = inner.now();
+    store::modify(inner.store.as_ref(), uid, |c| {
+        if c.status != CartStatus::Staging {
+            return Err(Error::Cancelled);
+        }
+        c.updated = now;
+        c.files
+            .get_mut(index)
+            .ok_or_else(|| Error::NotFound(format!("file {index}")))?
+            .apply(&fs)
+    })
+    .await
+    .map(drop)
+}
+
+async fn process(inner: &Arc<Inner>, uid: &CartUid, token: &CancellationToken) -> Result<()> {
+    let (cart, _) = inner
+        .store
+        .load(uid)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("cart {uid}")))?;
+    let cart = match cart.status {
+        CartStatus::Waiting => step(inner, uid, Step::start_staging()).await?,
+        CartStatus::Staging => cart,
+        // Requeued carts come back as `waiting`; anything else is not ours to work on.
+        _ => return Ok(()),
+    };
+    tokio::fs::create_dir_all(inner.volume.cart_dir(uid).join("tmp")).await?;
+    let pending: Vec<(usize, CartFile)> = cart
+        .files
+        .iter()
+        .cloned()
+        .enumerate()
+        .filter(|(_, f)| f.status != FileStatus::Staged)
+        .collect();
+    let width = inner.config.max_concurrent_files.get();
+    futures::stream::iter(pending)
+        .map(|(i, f)| stage_file(inner, uid, i, f))
+        .buffer_unordered(width)
+        .try_collect::<Vec<()>>()
+        .await?;
+    if token.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    if cart.bundle {
+        let cart = step(inner, uid, Step::start_bundling()).await?;
+        let size = bundle(inner, &cart, token).await.map_err(|e| match e {
+            Error::NoSpace | Error::Cancelled => e,
+            other => Error::Io(std::io::Error::other(format!("building tar: {other}"))),
+        })?;
+        let now = inner.now();
+        store::modify(inner.store.as_ref(), uid, |c| {
+            c.apply(&Step::bundled(), now)?;
+            c.bundle_size = Some(size);
+            Ok(())
+        })
+        .await?;
+        inner.notify();
+    } else {
+        step(inner, uid, Step::staged()).await?;
+    }
+    Ok(())
+}
+
+async fn bundle(inner: &Arc<Inner>, cart: &Cart, token: &CancellationToken) -> Result<u64> {
+    let uid = &cart.uid;
+    let members = cart
+        .files
+        .iter()
+        .map(|f| {
+            TarMember::new(
+                f.path.clone(),
+                inner.volume.file_path(uid, &f.path),
+                f.size.unwrap_or(0),
+            )
+        })
+        .collect();
+    let options = if inner.config.deterministic_tar {
+        TarOptions::deterministic(cart.created.unix_seconds())
+    } else {
+        TarOptions::default()
+    };
+    let plan = TarPlan::new(&cart.default_download_name(), members, options);
+    let size = plan.len();
+    let _room = space::reserve(inner, size, Some(uid)).await?;
+    let partial = inner
+        .volume
+        .cart_dir(uid)
+        .join("tmp")
+        .join("bundle.tar.part");
+    let dest = inner.volume.bundle_path(uid);
+    let token = token.clone();
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let file = std::fs::File::create(&partial)?;
+        let file = plan.write(file, &|| token.is_cancelled())?;
+        file.sync_all()?;
+        std::fs::rename(&partial, &dest)?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+    Ok(size)
+}
+
+/// Retries `f` on retryable errors, up to `max_attempts`, with doubling backoff.
+async fn retry<T, F, Fut>(inner: &Inner, mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let max = inner.config.max_attempts.max(1);
+    let mut delay = inner.config.retry_backoff;
+    let mut attempt = 1;
+    loop {
+        match f().await {
+            Err(e) if e.is_retryable() && attempt < max => {
+                tracing::debug!("retrying after {e} (attempt {attempt} of {max})");
+                sleep(delay).await;
+                delay = delay.saturating_mul(2);
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn stage_file(inner: &Arc<Inner>, uid: &CartUid, index: usize, file: CartFile) -> Result<()> {
+    let _permit = inner.files.acquire().await.map_err(|_| Error::Cancelled)?;
+    if file.status == FileStatus::Waiting {
+        file_step(inner, uid, index, FileStep::Start).await?;
+    }
+    match pull_file(inner, uid, index, &file).await {
+        Ok(size) => file_step(inner, uid, index, FileStep::Staged { size }).await,
+        Err(Error::Cancelled) => Err(Error::Cancelled),
+        Err(e) => {
+            let msg = e.to_string();
+            if let Err(err) = file_step(inner, uid, index, FileStep::Fail(msg)).await {
+                tracing::warn!(%uid, "cannot record file failure: {err}");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn pull_file(
+    inner: &Arc<Inner>,
+    uid: &CartUid,
+    index: usize,
+    file: &CartFile,
+) -> Result<u64> {
+    let id = &file.id;
+    let archive = inner.archive.as_ref();
+    let status = retry(inner, || archive.status(id)).await?;
+    let _room = space::reserve(inner, status.size.unwrap_or(0), Some(uid)).await?;
+    let size = if status.ready {
+        status.size
+    } else {
+        retry(inner, || archive.stage(id)).await?;
+        wait_ready(inner, id).await?
+    };
+    retry(inner, || pull_once(inner, uid, index, file, size)).await
+}
+
+/// Polls until the file is ready, with doubling waits, until the stage deadline.
+async fn wait_ready(inner: &Inner, id: &ArchiveId) -> Result<Option<u64>> {
+    let limit = inner.config.stage_timeout;
+    let deadline = Instant::now() + limit;
+    let poll = async {
+        let mut wait = inner.config.poll_initial;
+        loop {
+            sleep(wait).await;
+            wait = wait.saturating_mul(2).min(inner.config.poll_max);
+            let st = retry(inner, || inner.archive.status(id)).await?;
+            if st.ready {
+                return Ok(st.size);
+            }
+        }
+    };
+    timeout_at(deadline, poll).await.map_err(|_| {
+        Error::Timeout(format!(
+            "file {id} was not ready {}s after staging",
+            limit.as_secs()
+        ))
+    })?
+}
+
+async fn pull_once(
+    inner: &Inner,
+    uid: &CartUid,
+    index: usize,
+    file: &CartFile,
+    expected: Option<u64>,
+) -> Result<u64> {
+    let id = file.id.as_str();
+    let partial = inner.volume.partial_path(uid, index);
+    let idle = inner.config.read_idle_timeout;
+    let mut stream = timeout(idle, inner.archive.read(&file.id))
+        .await
+        .map_err(|_| Error::Timeout(format!("opening file {id}")))??;
+    let out = tokio::fs::File::create(&partial).await?;
+    let mut out = tokio::io::BufWriter::with_capacity(1 << 20, out);
+    let mut hasher = file.hash.as_ref().map(|h| h.kind().hasher());
+    let mut written: u64 = 0;
+    loop {
+        let next = timeout(idle, stream.next()).await.map_err(|_| {
+            Error::Timeout(format!(
+                "no data for {}s while reading file {id}",
+                idle.as_secs()
+            ))
+        })?;
+        let Some(chunk) = next else { break };
+        let chunk = chunk?;
+        written += chunk.len() as u64;
+        if let Some(exp) = expected
+            && written > exp
+        {
+            return Err(Error::SizeMismatch {
+                id: id.to_owned(),
+                expected: exp,
+                actual: written,
+            });
+        }
+        if let Some(h) = hasher.as_mut() {
+            h.update(&chunk);
+        }
+        out.write_all(&chunk).await?;
+    }
+    out.flush().await?;
+    let out = out.into_inner();
+    out.sync_all().await?;
+    drop(out);
+    if let Some(exp) = expected
+        && written != exp
+    {
+        return Err(Error::SizeMismatch {
+            id: id.to_owned(),
+            expected: exp,
+            actual: written,
+        });
+    }
+    if let (Some(h), Some(want)) = (hasher, file.hash.as_ref()) {
+        h.verify(want, id)?;
+    }
+    let dest = inner.volume.file_path(uid, &file.path);
+    if let Some(parent) = dest.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    tokio::fs::rename(&partial, &dest).await?;
+    Ok(written)
+}

@@ -1,0 +1,519 @@
+//! Validated identifiers, the cart request, and the stored cart and file records.
+
+use crate::hash::{ExpectedHash, HashType};
+use crate::status::{CartStatus, FileStatus, FileStep, Step};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::fmt;
+
+/// Longest accepted cart uid, in bytes.
+pub const MAX_UID_LEN: usize = 128;
+/// Longest accepted bundle path, in bytes.
+pub const MAX_PATH_LEN: usize = 4096;
+/// Longest accepted path segment, in bytes (the usual file system limit).
+pub const MAX_SEGMENT_LEN: usize = 255;
+/// Longest accepted archive id, in bytes.
+pub const MAX_ARCHIVE_ID_LEN: usize = 1024;
+/// Longest accepted download file name, in bytes.
+pub const MAX_FILE_NAME_LEN: usize = 200;
+/// Most files accepted in one cart.
+pub const MAX_FILES: usize = 100_000;
+
+macro_rules! string_newtype {
+    ($name:ident, $what:literal) => {
+        impl $name {
+            /// The validated string.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                Self::new(s)
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = Error;
+            fn try_from(s: String) -> Result<Self> {
+                Self::new(&s)
+            }
+        }
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+/// A cart's unique id: 1 to [`MAX_UID_LEN`] characters of `A-Z a-z 0-9 . _ -`, not starting with
+/// `.` (so it is always a safe single directory name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CartUid(String);
+string_newtype!(CartUid, "uid");
+
+impl CartUid {
+    /// Validates a uid.
+    pub fn new(s: &str) -> Result<Self> {
+        if s.is_empty() || s.len() > MAX_UID_LEN {
+            return Err(Error::invalid(
+                "uid",
+                format!("must be 1 to {MAX_UID_LEN} bytes"),
+            ));
+        }
+        if s.starts_with('.') {
+            return Err(Error::invalid("uid", "must not start with '.'"));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
+            return Err(Error::invalid(
+                "uid",
+                format!("character {c:?} not allowed (use A-Z a-z 0-9 . _ -)"),
+            ));
+        }
+        Ok(CartUid(s.to_owned()))
+    }
+}
+
+/// Where a file goes inside the bundle: relative, normalized, `/`-separated, with no `.`/`..` or
+/// empty segments, no backslashes, NUL or other control characters, at most [`MAX_PATH_LEN`]
+/// bytes and [`MAX_SEGMENT_LEN`] bytes per segment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BundlePath(String);
+string_newtype!(BundlePath, "path");
+
+impl BundlePath {
+    /// Validates a bundle path.
+    pub fn new(s: &str) -> Result<Self> {
+        let bad = |reason: &str| Err(Error::invalid("path", format!("{s:?}: {reason}")));
+        if s.is_empty() {
+            return bad("empty");
+        }
+        if s.len() > MAX_PATH_LEN {
+            return bad("too long");
+        }
+        if s.starts_with('/') {
+            return bad("absolute paths are not allowed");
+        }
+        if s.contains('\\') {
+            return bad("backslashes are not allowed");
+        }
+        if s.chars().any(char::is_control) {
+            return bad("NUL and control characters are not allowed");
+        }
+        for seg in s.split('/') {
+            match seg {
+                "" => return bad("empty segments are not allowed"),
+                "." | ".." => return bad("'.' and '..' segments are not allowed"),
+                _ if seg.len() > MAX_SEGMENT_LEN => return bad("segment too long"),
+                _ => {}
+            }
+        }
+        Ok(BundlePath(s.to_owned()))
+    }
+
+    /// The `/`-separated segments.
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/')
+    }
+}
+
+/// Whether `path` is acceptable as a [`BundlePath`].
+pub fn is_safe_bundle_path(path: &str) -> bool {
+    BundlePath::new(path).is_ok()
+}
+
+/// A file's id in the archive (the JSON may give a string or an integer): 1 to
+/// [`MAX_ARCHIVE_ID_LEN`] bytes without control characters. Backends add their own rules (the
+/// local directory archive requires a safe relative path).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ArchiveId(String);
+string_newtype!(ArchiveId, "id");
+
+impl ArchiveId {
+    /// Validates an archive id.
+    pub fn new(s: &str) -> Result<Self> {
+        if s.is_empty() || s.len() > MAX_ARCHIVE_ID_LEN {
+            return Err(Error::invalid(
+                "id",
+                format!("must be 1 to {MAX_ARCHIVE_ID_LEN} bytes"),
+            ));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(Error::invalid("id", "control characters are not allowed"));
+        }
+        Ok(ArchiveId(s.to_owned()))
+    }
+}
+
+/// A download file name (`?filename=`): it goes into `Content-Disposition` and names the tar's
+/// top directory, so it is 1 to [`MAX_FILE_NAME_LEN`] characters of `A-Z a-z 0-9 . _ - +`, not
+/// starting with `.`, and its stem (the name without a trailing `.tar`) is not empty.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DownloadName(String);
+string_newtype!(DownloadName, "filename");
+
+impl DownloadName {
+    /// Validates a download file name.
+    pub fn new(s: &str) -> Result<Self> {
+        if s.is_empty() || s.len() > MAX_FILE_NAME_LEN {
+            return Err(Error::invalid(
+                "filename",
+                format!("must be 1 to {MAX_FILE_NAME_LEN} bytes"),
+            ));
+        }
+        if s.starts_with('.') {
+            return Err(Error::invalid("filename", "must not start with '.'"));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+')))
+        {
+            return Err(Error::invalid(
+                "filename",
+                format!("character {c:?} not allowed (use A-Z a-z 0-9 . _ - +)"),
+            ));
+        }
+        let name = DownloadName(s.to_owned());
+        if name.stem().is_empty() {
+            return Err(Error::invalid("filename", "the name without .tar is empty"));
+        }
+        Ok(name)
+    }
+
+    /// The default name for a cart, `data_YYYY_MM_DD_HH_MM_SS.tar`, from a time.
+    pub fn default_for(at: Timestamp) -> Self {
+        let t = at.to_offset_date_time();
+        DownloadName(format!(
+            "data_{:04}_{:02}_{:02}_{:02}_{:02}_{:02}.tar",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ))
+    }
+
+    /// The tar's top directory: the name without a trailing `.tar`.
+    pub fn stem(&self) -> &str {
+        self.0.strip_suffix(".tar").unwrap_or(&self.0)
+    }
+}
+
+/// Milliseconds since the Unix epoch (UTC).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// From milliseconds since the epoch.
+    pub fn from_unix_millis(ms: i64) -> Self {
+        Timestamp(ms)
+    }
+    /// Milliseconds since the epoch.
+    pub fn unix_millis(self) -> i64 {
+        self.0
+    }
+    /// The current wall-clock time.
+    pub fn now() -> Self {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Timestamp(ms)
+    }
+    /// This time plus a duration (saturating).
+    pub fn plus(self, d: std::time::Duration) -> Self {
+        let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        Timestamp(self.0.saturating_add(ms))
+    }
+    /// As a `time::OffsetDateTime` in UTC (the epoch when out of range).
+    pub fn to_offset_date_time(self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    }
+    /// Whole seconds since the epoch, clamped at zero (for tar headers).
+    pub fn unix_seconds(self) -> u64 {
+        u64::try_from(self.0.div_euclid(1000)).unwrap_or(0)
+    }
+}
+
+/// One requested file, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRequest {
+    /// The file's id in the archive.
+    pub id: ArchiveId,
+    /// Where it goes inside the bundle.
+    pub path: BundlePath,
+    /// The expected digest, when the request gave one.
+    pub hash: Option<ExpectedHash>,
+}
+
+/// A validated cart request: the body of `POST /{uid}`.
+///
+/// ```
+/// let req = cart_core::CartRequest::from_json(
+///     br#"{"fileids": [{"id": 7, "path": "1/2/3/foo.txt", "hashtype": "md5",
+///          "hashsum": "900150983cd24fb0d6963f7d28e17f72"}], "bundle": true}"#,
+/// ).unwrap();
+/// assert_eq!(req.files[0].id.as_str(), "7");
+/// assert!(req.bundle);
+/// let err = cart_core::CartRequest::from_json(br#"{"fileids": [{"id": "a", "path": "../x"}]}"#)
+///     .unwrap_err();
+/// assert!(err.to_string().starts_with("Error parsing file Ids with error: "));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartRequest {
+    /// The files, in request order.
+    pub files: Vec<FileRequest>,
+    /// Whether to build the tar ahead of download.
+    pub bundle: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    fileids: Vec<RawFile>,
+    #[serde(default)]
+    bundle: bool,
+}
+
+#[derive(Deserialize)]
+struct RawFile {
+    id: serde_json::Value,
+    path: String,
+    #[serde(default)]
+    hashtype: Option<String>,
+    #[serde(default)]
+    hashsum: Option<String>,
+}
+
+impl CartRequest {
+    /// Parses and validates the JSON body. Every failure is [`Error::InvalidRequest`].
+    pub fn from_json(body: &[u8]) -> Result<Self> {
+        let raw: RawRequest =
+            serde_json::from_slice(body).map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        let mut files = Vec::with_capacity(raw.fileids.len().min(MAX_FILES));
+        for (i, f) in raw.fileids.into_iter().enumerate() {
+            files.push(Self::file(f).map_err(|e| reason(i, e))?);
+        }
+        Self::new(files, raw.bundle)
+    }
+
+    fn file(f: RawFile) -> Result<FileRequest> {
+        let id = match f.id {
+            serde_json::Value::String(s) => ArchiveId::new(&s)?,
+            serde_json::Value::Number(n) if n.is_u64() || n.is_i64() => {
+                ArchiveId::new(&n.to_string())?
+            }
+            _ => return Err(Error::invalid("id", "must be a string or an integer")),
+        };
+        let path = BundlePath::new(&f.path)?;
+        let hash = match (f.hashtype, f.hashsum) {
+            (None, None) => None,
+            (Some(t), Some(s)) => Some(ExpectedHash::new(HashType::parse(&t)?, &s)?),
+            _ => {
+                return Err(Error::invalid(
+                    "hash",
+                    "hashtype and hashsum must be given together",
+                ));
+            }
+        };
+        Ok(FileRequest { id, path, hash })
+    }
+
+    /// Validates a request built in code: 1 to [`MAX_FILES`] files, paths unique, and no path
+    /// inside another file's path (`a` and `a/b` cannot both be files).
+    pub fn new(files: Vec<FileRequest>, bundle: bool) -> Result<Self> {
+        if files.is_empty() {
+            return Err(Error::InvalidRequest("no files requested".into()));
+        }
+        if files.len() > MAX_FILES {
+            return Err(Error::InvalidRequest(format!(
+                "more than {MAX_FILES} files requested"
+            )));
+        }
+        let mut seen: HashSet<&str> = HashSet::with_capacity(files.len());
+        for f in &files {
+            if !seen.insert(f.path.as_str()) {
+                return Err(Error::InvalidRequest(format!(
+                    "duplicate path {:?}",
+                    f.path.as_str()
+                )));
+            }
+        }
+        for f in &files {
+            let p = f.path.as_str();
+            for (i, _) in p.match_indices('/') {
+                // `i` is the byte index of an ASCII '/', so slicing there is on a char boundary.
+                let parent = &p[..i];
+                if seen.contains(parent) {
+                    return Err(Error::InvalidRequest(format!(
+                        "path {p:?} is inside the file {parent:?}"
+                    )));
+                }
+            }
+        }
+        Ok(CartRequest { files, bundle })
+    }
+}
+
+fn reason(index: usize, e: Error) -> Error {
+    match e {
+        Error::InvalidRequest(r) => Error::InvalidRequest(r),
+        other => Error::InvalidRequest(format!("fileids[{index}]: {other}")),
+    }
+}
+
+/// A lease on a cart's work, held by one server until `expires` (renewed while working).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The node id of the holder.
+    pub owner: String,
+    /// When the lease lapses unless renewed.
+    pub expires: Timestamp,
+}
+
+/// One file of a cart as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartFile {
+    /// The file's id in the archive.
+    pub id: ArchiveId,
+    /// Where it goes inside the bundle.
+    pub path: BundlePath,
+    /// The expected digest, if any.
+    pub hash: Option<ExpectedHash>,
+    /// The size, once known.
+    pub size: Option<u64>,
+    /// Its status.
+    pub status: FileStatus,
+    /// Why it failed (empty otherwise).
+    pub error: String,
+}
+
+impl CartFile {
+    /// Applies a legal file step; [`Error::Conflict`] when illegal from the current status.
+    pub fn apply(&mut self, step: &FileStep) -> Result<()> {
+        let next = step.apply(self.status).ok_or_else(|| {
+            Error::Conflict(format!(
+                "file {} cannot go {:?} from {}",
+                self.id, step, self.status
+            ))
+        })?;
+        self.status = next;
+        match step {
+            FileStep::Staged { size } => self.size = Some(*size),
+            FileStep::Fail(msg) => self.error = msg.clone(),
+            FileStep::Reset => self.error.clear(),
+            FileStep::Start => {}
+        }
+        Ok(())
+    }
+}
+
+/// A cart as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cart {
+    /// Its uid.
+    pub uid: CartUid,
+    /// Its files, in request order.
+    pub files: Vec<CartFile>,
+    /// Whether the tar is built ahead of download.
+    pub bundle: bool,
+    /// Its status.
+    pub status: CartStatus,
+    /// The message clients see (`X-Pacifica-Message`); empty unless in error.
+    pub message: String,
+    /// When it was created.
+    pub created: Timestamp,
+    /// When it last changed.
+    pub updated: Timestamp,
+    /// When it was last created, downloaded or otherwise used (for LRU eviction).
+    pub last_used: Timestamp,
+    /// Size of the pre-built tar once bundled.
+    pub bundle_size: Option<u64>,
+    /// Who is working on it, if anyone.
+    pub lease: Option<Lease>,
+    /// How often its work was interrupted by a restart.
+    #[serde(default)]
+    pub restarts: u32,
+}
+
+impl Cart {
+    /// A new `waiting` cart for a request.
+    pub fn new(uid: CartUid, request: CartRequest, now: Timestamp) -> Self {
+        let files = request
+            .files
+            .into_iter()
+            .map(|f| CartFile {
+                id: f.id,
+                path: f.path,
+                hash: f.hash,
+                size: None,
+                status: FileStatus::Waiting,
+                error: String::new(),
+            })
+            .collect();
+        Cart {
+            uid,
+            files,
+            bundle: request.bundle,
+            status: CartStatus::Waiting,
+            message: String::new(),
+            created: now,
+            updated: now,
+            last_used: now,
+            bundle_size: None,
+            lease: None,
+            restarts: 0,
+        }
+    }
+
+    /// Applies a legal step; [`Error::Conflict`] when the cart is not in the step's `from` status.
+    pub fn apply(&mut self, step: &Step, now: Timestamp) -> Result<()> {
+        if self.status != step.from() {
+            return Err(Error::Conflict(format!(
+                "cart {} is {}, expected {}",
+                self.uid,
+                self.status,
+                step.from()
+            )));
+        }
+        self.status = step.to();
+        self.message = step.message().to_owned();
+        self.updated = now;
+        Ok(())
+    }
+
+    /// The default download name of this cart (from its creation time); a pre-built tar uses
+    /// its stem as top directory.
+    pub fn default_download_name(&self) -> DownloadName {
+        DownloadName::default_for(self.created)
+    }
+
+    /// Total size of the files whose size is known.
+    pub fn known_size(&self) -> u64 {
+        self.files.iter().filter_map(|f| f.size).sum()
+    }
+}

@@ -1,0 +1,324 @@
+//! The conformance suite every [`CartStore`] passes, and a scriptable in-memory [`Archive`].
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! cart_core::testing::conformance(&cart_core::MemoryStore::new()).await;
+//! # });
+//! ```
+
+use crate::archive::{Archive, ArchiveStatus, ByteStream};
+use crate::store::{self, CartStore, Version};
+use crate::{
+    ArchiveId, Cart, CartRequest, CartStatus, CartUid, Error, FileStatus, FileStep, Result, Step,
+    Timestamp,
+};
+use bytes::Bytes;
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+fn uid(prefix: &str) -> CartUid {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    CartUid::new(&format!("{prefix}-{}-{n}", std::process::id())).expect("valid test uid")
+}
+
+/// A two-file cart request.
+pub fn sample_request() -> CartRequest {
+    CartRequest::from_json(
+        br#"{"fileids": [{"id": "foo.txt", "path": "1/2/3/foo.txt"},
+                         {"id": "bar.csv", "path": "1/2/3/bar.csv", "hashtype": "sha1",
+                          "hashsum": "a9993e364706816aba3e25717850c26c9cd0d89d"}]}"#,
+    )
+    .expect("valid sample request")
+}
+
+fn sample(prefix: &str) -> Cart {
+    Cart::new(
+        uid(prefix),
+        sample_request(),
+        Timestamp::from_unix_millis(1_000),
+    )
+}
+
+/// Runs every scenario.
+pub async fn conformance(store: &dyn CartStore) {
+    insert_load_round_trip(store).await;
+    insert_existing_is_rejected(store).await;
+    deleted_uid_can_be_reused(store).await;
+    save_is_conditional(store).await;
+    save_missing_is_not_found(store).await;
+    list_and_remove(store).await;
+    steps_and_file_steps(store).await;
+    leases_are_exclusive(store).await;
+    concurrent_modify_loses_nothing(store).await;
+}
+
+/// A cart reads back equal to what was inserted.
+pub async fn insert_load_round_trip(store: &dyn CartStore) {
+    let cart = sample("roundtrip");
+    store.insert(&cart).await.expect("insert");
+    let (back, _) = store.load(&cart.uid).await.expect("load").expect("present");
+    assert_eq!(back, cart);
+    assert!(store.load(&uid("absent")).await.expect("load").is_none());
+}
+
+/// A live uid cannot be inserted twice.
+pub async fn insert_existing_is_rejected(store: &dyn CartStore) {
+    let cart = sample("dup");
+    store.insert(&cart).await.expect("insert");
+    let err = store.insert(&cart).await.expect_err("second insert");
+    assert!(matches!(err, Error::AlreadyExists(_)), "{err:?}");
+}
+
+/// A deleted cart's uid is free again.
+pub async fn deleted_uid_can_be_reused(store: &dyn CartStore) {
+    let mut cart = sample("reuse");
+    let v = store.insert(&cart).await.expect("insert");
+    cart.status = CartStatus::Deleted;
+    store.save(&cart, v).await.expect("save");
+    let fresh = sample("ignored");
+    let fresh = Cart {
+        uid: cart.uid.clone(),
+        ..fresh
+    };
+    store.insert(&fresh).await.expect("reinsert over deleted");
+    let (back, _) = store.load(&cart.uid).await.expect("load").expect("present");
+    assert_eq!(back.status, CartStatus::Waiting);
+}
+
+/// `save` with a stale version fails with `Conflict`.
+pub async fn save_is_conditional(store: &dyn CartStore) {
+    let mut cart = sample("cas");
+    let v1 = store.insert(&cart).await.expect("insert");
+    cart.message = "first".into();
+    let v2 = store.save(&cart, v1).await.expect("save");
+    assert_ne!(v1, v2);
+    cart.message = "stale".into();
+    let err = store.save(&cart, v1).await.expect_err("stale save");
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    let (back, v) = store.load(&cart.uid).await.expect("load").expect("present");
+    assert_eq!(back.message, "first");
+    assert_eq!(v, v2);
+}
+
+/// `save` of a cart that does not exist fails with `NotFound`.
+pub async fn save_missing_is_not_found(store: &dyn CartStore) {
+    let cart = sample("missing");
+    let err = store.save(&cart, Version(1)).await.expect_err("save");
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+}
+
+/// `list` shows inserted carts; `remove` forgets them.
+pub async fn list_and_remove(store: &dyn CartStore) {
+    let a = sample("list");
+    let b = sample("list");
+    store.insert(&a).await.expect("insert");
+    store.insert(&b).await.expect("insert");
+    let listed = store.list().await.expect("list");
+    assert!(listed.iter().any(|c| c.uid == a.uid));
+    assert!(listed.iter().any(|c| c.uid == b.uid));
+    assert!(store.remove(&a.uid).await.expect("remove"));
+    assert!(!store.remove(&a.uid).await.expect("remove again"));
+    assert!(store.load(&a.uid).await.expect("load").is_none());
+    let listed = store.list().await.expect("list");
+    assert!(!listed.iter().any(|c| c.uid == a.uid));
+}
+
+/// Steps apply only from their `from` status, through `modify`.
+pub async fn steps_and_file_steps(store: &dyn CartStore) {
+    let cart = sample("steps");
+    store.insert(&cart).await.expect("insert");
+    let now = Timestamp::from_unix_millis(2_000);
+    let c = store::modify(store, &cart.uid, |c| c.apply(&Step::start_staging(), now))
+        .await
+        .expect("stage");
+    assert_eq!(c.status, CartStatus::Staging);
+    let err = store::modify(store, &cart.uid, |c| c.apply(&Step::bundled(), now))
+        .await
+        .expect_err("bundled from staging");
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    store::modify(store, &cart.uid, |c| {
+        let f = c.files.get_mut(0).expect("file");
+        f.apply(&FileStep::Start)?;
+        f.apply(&FileStep::Staged { size: 5 })
+    })
+    .await
+    .expect("file steps");
+    let (back, _) = store.load(&cart.uid).await.expect("load").expect("present");
+    assert_eq!(back.files[0].status, FileStatus::Staged);
+    assert_eq!(back.files[0].size, Some(5));
+    assert_eq!(back.files[1].status, FileStatus::Waiting);
+    assert_eq!(back.updated, now);
+}
+
+/// Only one owner holds a lease until it expires or is released.
+pub async fn leases_are_exclusive(store: &dyn CartStore) {
+    let cart = sample("lease");
+    store.insert(&cart).await.expect("insert");
+    let t0 = Timestamp::from_unix_millis(10_000);
+    let ttl = Duration::from_secs(30);
+    store::claim(store, &cart.uid, "a", t0, ttl)
+        .await
+        .expect("a claims");
+    let err = store::claim(store, &cart.uid, "b", t0.plus(Duration::from_secs(1)), ttl)
+        .await
+        .expect_err("b blocked");
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    store::claim(store, &cart.uid, "a", t0.plus(Duration::from_secs(2)), ttl)
+        .await
+        .expect("a renews");
+    store::claim(store, &cart.uid, "b", t0.plus(Duration::from_secs(40)), ttl)
+        .await
+        .expect("b takes the expired lease");
+    store::release(store, &cart.uid, "a").await.expect("noop");
+    let (back, _) = store.load(&cart.uid).await.expect("load").expect("present");
+    assert_eq!(back.lease.map(|l| l.owner), Some("b".to_owned()));
+    store::release(store, &cart.uid, "b")
+        .await
+        .expect("release");
+    store::claim(store, &cart.uid, "a", t0.plus(Duration::from_secs(41)), ttl)
+        .await
+        .expect("a claims after release");
+}
+
+/// Concurrent read-modify-writes through `modify` all land.
+pub async fn concurrent_modify_loses_nothing(store: &dyn CartStore) {
+    let cart = sample("concurrent");
+    store.insert(&cart).await.expect("insert");
+    let tasks = (0..8).map(|i| {
+        let uid = cart.uid.clone();
+        async move {
+            store::modify(store, &uid, |c| {
+                c.message.push_str(&format!("{i},"));
+                Ok(())
+            })
+            .await
+        }
+    });
+    for r in futures::future::join_all(tasks).await {
+        r.expect("modify");
+    }
+    let (back, _) = store.load(&cart.uid).await.expect("load").expect("present");
+    let mut parts: Vec<_> = back.message.split(',').filter(|s| !s.is_empty()).collect();
+    parts.sort_unstable();
+    assert_eq!(parts, ["0", "1", "2", "3", "4", "5", "6", "7"]);
+}
+
+/// How a [`MemoryArchive`] file behaves.
+#[derive(Debug, Clone, Default)]
+pub struct Behavior {
+    /// Status polls answered "not ready" after staging; `None`: ready at once;
+    /// `Some(u32::MAX)`: never.
+    pub ready_after_polls: Option<u32>,
+    /// Calls that fail with a retryable archive error (like a 5xx) before succeeding.
+    pub failures: u32,
+    /// Every call fails with a retryable error.
+    pub always_fail: bool,
+    /// Reported size instead of the real one.
+    pub reported_size: Option<u64>,
+    /// Serve these bytes instead of the stored ones (a corrupt copy).
+    pub served: Option<Bytes>,
+    /// The read stream never yields.
+    pub stall: bool,
+}
+
+#[derive(Debug)]
+struct Stored {
+    data: Bytes,
+    behavior: Behavior,
+    staged: bool,
+    polls: u32,
+    failures: u32,
+}
+
+/// An archive in memory whose files can misbehave on purpose (see [`Behavior`]).
+#[derive(Debug, Default)]
+pub struct MemoryArchive {
+    files: Mutex<HashMap<String, Stored>>,
+}
+
+impl MemoryArchive {
+    /// An empty archive.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Adds a well-behaved file.
+    pub fn insert(&self, id: &str, data: impl Into<Bytes>) {
+        self.insert_with(id, data, Behavior::default());
+    }
+    /// Adds a file with a behavior.
+    pub fn insert_with(&self, id: &str, data: impl Into<Bytes>, behavior: Behavior) {
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        files.insert(
+            id.to_owned(),
+            Stored {
+                data: data.into(),
+                behavior,
+                staged: false,
+                polls: 0,
+                failures: 0,
+            },
+        );
+    }
+
+    fn with<T>(&self, id: &ArchiveId, f: impl FnOnce(&mut Stored) -> Result<T>) -> Result<T> {
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        let s = files
+            .get_mut(id.as_str())
+            .ok_or_else(|| Error::NotFound(format!("archive file {id}")))?;
+        if s.behavior.always_fail || s.failures < s.behavior.failures {
+            s.failures += 1;
+            return Err(Error::Archive {
+                message: format!("500 Internal Server Error for {id}"),
+                retryable: true,
+            });
+        }
+        f(s)
+    }
+}
+
+#[async_trait::async_trait]
+impl Archive for MemoryArchive {
+    async fn stage(&self, id: &ArchiveId) -> Result<()> {
+        self.with(id, |s| {
+            s.staged = true;
+            Ok(())
+        })
+    }
+
+    async fn status(&self, id: &ArchiveId) -> Result<ArchiveStatus> {
+        self.with(id, |s| {
+            let ready = match s.behavior.ready_after_polls {
+                None => true,
+                Some(n) => {
+                    if s.staged {
+                        s.polls = s.polls.saturating_add(1);
+                    }
+                    s.staged && n != u32::MAX && s.polls > n
+                }
+            };
+            Ok(ArchiveStatus {
+                size: Some(s.behavior.reported_size.unwrap_or(s.data.len() as u64)),
+                ready,
+                message: String::new(),
+            })
+        })
+    }
+
+    async fn read(&self, id: &ArchiveId) -> Result<ByteStream> {
+        self.with(id, |s| {
+            if s.behavior.stall {
+                return Ok(futures::stream::pending().boxed());
+            }
+            let data = s.behavior.served.clone().unwrap_or_else(|| s.data.clone());
+            let chunks: Vec<Result<Bytes>> = data
+                .chunks(4096)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            Ok(futures::stream::iter(chunks).boxed())
+        })
+    }
+}
