@@ -6,4 +6,5 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+pub mod haystack;
 pub mod store;

@@ -1,0 +1,81 @@
+//! The Haystack HTTP API over a versioned store.
+//!
+//! `cargo run -p examples --bin haystack-server -- --db ./haystack-db` (or `HAYSTACK_DB=<store
+//! url>`; `HAYSTACK_TS=<store url>` keeps the series in a separate store). With `--sample`, an
+//! empty store is first filled with the sample site.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use clap::Parser;
+use examples::haystack::{db::Db, sample, server};
+
+/// Serve the Haystack HTTP API (about, ops, formats, read, nav, hisRead) over a versioned store.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Store URL of the entities: ./dir, file:///dir or s3://bucket/prefix.
+    #[arg(long, env = "HAYSTACK_DB", default_value = "./haystack-db")]
+    db: String,
+    /// Store URL of the time series (defaults to the entity store).
+    #[arg(long, env = "HAYSTACK_TS")]
+    ts: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "HAYSTACK_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Import the generated sample site first when the store is empty.
+    #[arg(long)]
+    sample: bool,
+    /// Log filter (`info`, `debug`, ...).
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(args.log_level.as_str())
+        .with_writer(std::io::stderr)
+        .init();
+    match run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("haystack-server: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let store = examples::store::open(&args.db).await?;
+    let ts = match &args.ts {
+        Some(url) => examples::store::open(url).await?,
+        None => store.clone(),
+    };
+    let db = Arc::new(Db::new(store, ts));
+    if args.sample && db.snapshot(None).await?.is_none() {
+        let dir = tempfile_dir()?;
+        let site = sample::write_to(&dir, &sample::generate(time::OffsetDateTime::now_utc()))?;
+        let report = db.import(&site.to_string_lossy(), &|_| {}).await?;
+        tracing::info!(?report, "imported the sample site");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    tracing::info!(
+        "serving the Haystack API on http://{}/",
+        listener.local_addr()?
+    );
+    axum::serve(listener, server::router(db))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("haystack-sample-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,8 @@
+//! The Haystack examples' shared parts: file formats, the versioned database with its import,
+//! `hisRead` ranges, the HTTP API and the sample site.
+
+pub mod db;
+pub mod formats;
+pub mod range;
+pub mod sample;
+pub mod server;
