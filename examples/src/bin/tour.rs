@@ -1,26 +1,153 @@
-//! A tour of every crate on embedded defaults: no AWS, no emulator.
+//! A tour of every crate on embedded defaults: no AWS, no emulator. Each section prints what the
+//! crate did.
 
-fn main() {
-    println!("== haystack-core");
+use std::sync::Arc;
+
+use examples::haystack::db::Db;
+use examples::haystack::formats::Format;
+use examples::haystack::sample;
+use examples::store::{LocalStore, VersionedStore};
+use haystack_core::filter::{Filter, GridIndex};
+use haystack_core::{Dict, Grid, Number, Ref, Value};
+
+type TourResult = Result<(), Box<dyn std::error::Error>>;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let sections: [(
+        &str,
+        fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = TourResult>>>,
+    ); 3] = [
+        ("haystack-core", || Box::pin(async { haystack_core_tour() })),
+        ("haystack-zinc", || Box::pin(async { haystack_zinc_tour() })),
+        ("haystack server and import (examples)", || {
+            Box::pin(haystack_store_tour())
+        }),
+    ];
+    let mut failed = false;
+    for (name, run) in sections {
+        println!("== {name}");
+        if let Err(e) = run().await {
+            eprintln!("  FAILED: {e}");
+            failed = true;
+        }
+    }
+    if failed {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}
+
+fn haystack_core_tour() -> TourResult {
+    let site = Ref::with_dis("hq", "Headquarters");
+    let mut rows = Vec::new();
+    for (id, dis, temp) in [
+        ("p1", "Zone 1 Temp", 72.5),
+        ("p2", "Zone 2 Temp", 68.0),
+        ("p3", "Zone 3 Temp", 75.1),
+    ] {
+        let mut d = Dict::new();
+        d.insert("id", Ref::new(id)?)?;
+        d.insert("dis", dis)?;
+        d.insert("point", Value::Marker)?;
+        d.insert("siteRef", site.clone())?;
+        d.insert("curVal", Number::with_unit(temp, "°F"))?;
+        rows.push(d);
+    }
+    let mut hq = Dict::new();
+    hq.insert("id", site.clone())?;
+    hq.insert("site", Value::Marker)?;
+    hq.insert("geoCity", "New York")?;
+    rows.push(hq);
+    let grid = Grid::from_dicts(rows.iter());
     println!(
-        "  `siteRef` is a tag name: {}",
-        haystack_core::is_tag_name("siteRef")
+        "  built a grid of {} rows and {} columns",
+        grid.len(),
+        grid.cols().len()
     );
-    println!("== haystack-zinc");
-    println!("  Zinc media type: {}", haystack_zinc::MIME_TYPE);
-    println!("== package-database");
+
+    let filter = Filter::parse("point and curVal > 70°F and siteRef->geoCity == \"New York\"")?;
+    let index = GridIndex::new(&grid);
+    let matched = filter.filter_grid(&grid, &index);
+    let names: Vec<&str> = matched.rows().filter_map(|r| r.dis()).collect();
+    println!("  filter `{filter}` matched {names:?}");
+
+    let celsius = haystack_core::units::convert(72.5, "°F", "°C")?;
+    println!("  72.5 °F is {celsius:.2} °C");
+    let json = haystack_core::json::to_string(&Value::from(matched));
     println!(
-        "  spec id of `My_Spec.Name`: {}",
-        package_database::canonicalize_name("My_Spec.Name")
+        "  as Hayson JSON: {} bytes, starts {}",
+        json.len(),
+        &json[..json.len().min(60)]
     );
-    println!("== datasource-sdk");
+    Ok(())
+}
+
+fn haystack_zinc_tour() -> TourResult {
+    let zinc = "ver:\"3.0\" dis:\"Sites\"\nid,dis,area,site\n@a \"HQ\",\"HQ\",3702ft²,M\n@b \"Lab\",\"Lab\",1200m²,M\n";
+    let grid = haystack_zinc::from_str(zinc)?;
     println!(
-        "  default batch limits: {:?}",
-        datasource_sdk::BatchLimits::default()
+        "  read a Zinc grid with {} rows; written back it is identical: {}",
+        grid.len(),
+        haystack_zinc::to_string(&grid) == zinc
     );
-    println!("== cart-core");
+    let trio = Format::Trio.write_grid(&grid)?;
     println!(
-        "  `../etc/passwd` is a safe bundle path: {}",
-        cart_core::is_safe_bundle_path("../etc/passwd")
+        "  as Trio:\n{}",
+        trio.lines()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
+    let back = Format::Trio.read_grid(&trio)?;
+    println!("  Trio read back: {} records", back.len());
+    match haystack_zinc::from_str("ver:\"3.0\"\nid,dis\n@a,\"unterminated\n") {
+        Ok(_) => println!("  (unexpected: broken Zinc parsed)"),
+        Err(e) => println!("  broken Zinc is refused with its position: {e}"),
+    }
+    Ok(())
+}
+
+async fn haystack_store_tour() -> TourResult {
+    let work = std::env::temp_dir().join(format!("haystack-tour-{}", std::process::id()));
+    let source_dir = work.join("sample");
+    let mut site = sample::generate(time::OffsetDateTime::now_utc());
+    let source = sample::write_to(&source_dir, &site)?
+        .to_string_lossy()
+        .into_owned();
+    let store: Arc<dyn VersionedStore> = Arc::new(LocalStore::open(work.join("store"))?);
+    let db = Db::new(store.clone(), store.clone());
+
+    let first = db.import(&source, &|_| {}).await?;
+    println!(
+        "  imported the sample: {} entities, {} series",
+        first.added,
+        first.series_updated.len()
+    );
+    let again = db.import(&source, &|_| {}).await?;
+    println!("  imported again: new version written = {}", again.changed);
+    let v1 = db.snapshot(None).await?.ok_or("no snapshot")?;
+
+    let mut dicts = site.entities.to_dicts();
+    if let Some(first_site) = dicts.first_mut() {
+        first_site.insert("dis", "Headquarters (renamed)")?;
+    }
+    site.entities = Grid::from_dicts(dicts.iter());
+    sample::write_to(&source_dir, &site)?;
+    let second = db.import(&source, &|_| {}).await?;
+    println!("  imported a change: {} entity modified", second.modified);
+
+    let filter = Filter::parse("site")?;
+    for (label, at) in [("first version", Some(v1.written)), ("latest", None)] {
+        let snap = db.snapshot(at).await?.ok_or("no snapshot")?;
+        let names: Vec<String> = filter
+            .filter_grid(&snap.grid, &GridIndex::new(&snap.grid))
+            .rows()
+            .filter_map(|r| r.dis().map(str::to_owned))
+            .collect();
+        println!("  read `site` at the {label}: {names:?}");
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
 }
