@@ -3,14 +3,20 @@
 //!
 //! Output: `$OUT_DIR/units_table.rs`, included by `src/units.rs`. It defines
 //! `QUANTITIES` (one `Quantity` per `-- name (dim)` section, in file order), one `Q<n>` array
-//! of `Unit`s per quantity, and `INDEX`, every unit name and symbol sorted by byte order with
-//! the unit it names, for binary search. Malformed or ambiguous input (duplicate names, bad
-//! dimensions, non-finite scales, invalid identifier characters) fails the build.
+//! of `Unit`s per quantity, `INDEX`, every unit name and symbol sorted by byte order with the
+//! unit it names, and `SLOTS`, an open-addressing hash table (linear probing, at most half
+//! full) of positions in `INDEX`, laid out with the hash of `src/units/hash.rs` and the seed
+//! (`SEED`) that gives the shortest longest probe (`MAX_PROBES`). Malformed or ambiguous input
+//! (duplicate names, bad dimensions, non-finite scales, invalid identifier characters) fails
+//! the build.
 
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::fmt::Write as _;
 use std::path::Path;
+
+#[path = "src/units/hash.rs"]
+mod hash;
 
 /// Base dimensions in Fantom's order; a dimension is a product of these with integer exponents.
 const BASES: [&str; 7] = ["kg", "m", "sec", "K", "A", "mol", "cd"];
@@ -30,6 +36,7 @@ struct QuantityDef {
 fn main() -> Result<(), Box<dyn Error>> {
     println!("cargo::rerun-if-changed=data/units.txt");
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=src/units/hash.rs");
     let text = std::fs::read_to_string("data/units.txt")?;
     let quantities = parse(&text)?;
     let code = generate(&quantities)?;
@@ -195,6 +202,41 @@ fn generate(quantities: &[QuantityDef]) -> Result<String, Box<dyn Error>> {
     for (id, (qi, ui)) in &index {
         writeln!(code, "    ({id:?}, &Q{qi}[{ui}]),")?;
     }
-    writeln!(code, "];")?;
+    writeln!(code, "];\n")?;
+
+    let ids: Vec<&str> = index.keys().copied().collect();
+    let (seed, slots, max_probes) = (0..256u64)
+        .map(|seed| layout(&ids, seed))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .min_by_key(|(_, _, probes)| *probes)
+        .ok_or("no hash layout")?;
+    writeln!(code, "const SEED: u64 = {seed};")?;
+    writeln!(code, "const MAX_PROBES: usize = {max_probes};")?;
+    writeln!(code, "const EMPTY: u16 = u16::MAX;")?;
+    writeln!(code, "static SLOTS: [u16; {}] = {slots:?};", slots.len())?;
     Ok(code)
+}
+
+/// Lays `ids` (by position) into a power-of-two table at most half full with linear probing;
+/// returns the seed, the table (`u16::MAX` marks an empty slot) and the longest probe sequence.
+fn layout(ids: &[&str], seed: u64) -> Result<(u64, Vec<u16>, usize), String> {
+    let size = (ids.len() * 2).next_power_of_two();
+    if ids.len() >= usize::from(u16::MAX) {
+        return Err("too many unit identifiers for u16 slots".into());
+    }
+    let mask = size - 1;
+    let mut slots = vec![u16::MAX; size];
+    let mut max_probes = 0;
+    for (position, id) in ids.iter().enumerate() {
+        let mut slot = (hash::fnv1a(seed, id) as usize) & mask;
+        let mut probes = 1;
+        while slots[slot] != u16::MAX {
+            slot = (slot + 1) & mask;
+            probes += 1;
+        }
+        slots[slot] = u16::try_from(position).map_err(|e| e.to_string())?;
+        max_probes = max_probes.max(probes);
+    }
+    Ok((seed, slots, max_probes))
 }

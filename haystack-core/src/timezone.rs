@@ -57,6 +57,7 @@
 //! gap (it is read with the offset before the gap). [`Tz::resolve_local`] reports the raw
 //! outcome for callers that want another policy.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
@@ -92,26 +93,29 @@ const PREFERRED: [&str; 2] = ["Europe/Istanbul", "Asia/Nicosia"];
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tz(chrono_tz::Tz);
 
-/// Every Haystack timezone sorted by Haystack name, built once from chrono-tz's zone list.
-static ZONES: LazyLock<Vec<(&'static str, Tz)>> = LazyLock::new(|| {
-    let mut zones: Vec<(&'static str, Tz)> = Vec::new();
+/// The Haystack timezones, built once from chrono-tz's zone list.
+struct Zones {
+    /// Sorted by Haystack name.
+    sorted: Vec<Tz>,
+    /// Haystack name to zone.
+    by_name: HashMap<&'static str, Tz>,
+}
+
+static ZONES: LazyLock<Zones> = LazyLock::new(|| {
+    let mut by_name: HashMap<&'static str, Tz> = HashMap::new();
     for zone in chrono_tz::TZ_VARIANTS.iter().copied() {
         let name = zone.name();
         if !in_regions(name) {
             continue;
         }
-        let city = city(name);
-        match zones.iter_mut().find(|(c, _)| *c == city) {
-            Some(entry) => {
-                if wins(name, entry.1.0.name()) {
-                    entry.1 = Tz(zone);
-                }
-            }
-            None => zones.push((city, Tz(zone))),
+        let entry = by_name.entry(city(name)).or_insert(Tz(zone));
+        if wins(name, entry.0.name()) {
+            *entry = Tz(zone);
         }
     }
-    zones.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    zones
+    let mut sorted: Vec<Tz> = by_name.values().copied().collect();
+    sorted.sort_unstable();
+    Zones { sorted, by_name }
 });
 
 fn in_regions(iana: &str) -> bool {
@@ -138,7 +142,7 @@ fn wins(candidate: &str, current: &str) -> bool {
 
 /// Every Haystack timezone, sorted by Haystack name.
 pub fn all() -> impl ExactSizeIterator<Item = Tz> {
-    ZONES.iter().map(|(_, tz)| *tz)
+    ZONES.sorted.iter().copied()
 }
 
 /// How a local wall-clock time maps to instants in a zone; see [`Tz::resolve_local`].
@@ -169,10 +173,9 @@ impl Tz {
     /// The zone with Haystack name `name`, e.g. `New_York`, `UTC` or `GMT+5`. Case-sensitive.
     pub fn from_haystack(name: &str) -> Result<Tz> {
         ZONES
-            .binary_search_by(|(city, _)| (*city).cmp(name))
-            .ok()
-            .and_then(|i| ZONES.get(i))
-            .map(|(_, tz)| *tz)
+            .by_name
+            .get(name)
+            .copied()
             .ok_or_else(|| Error::UnknownTimezone(name.to_owned()))
     }
 

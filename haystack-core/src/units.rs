@@ -6,7 +6,8 @@
 //! units, each with a full name (`kilowatt_hour`) and zero or more symbols (`kWh`). Any name or
 //! symbol finds its unit; by Haystack convention the *last* symbol is the preferred one, and it
 //! is what [`Unit`]'s `Display` writes. The table is generated from the text at build time
-//! (`build.rs`), never typed by hand; lookup is a binary search over the sorted identifiers.
+//! (`build.rs`), never typed by hand; lookup is one hash and, on average, under two probes of
+//! a static open-addressing table laid out at build time.
 //!
 //! ```
 //! use haystack_core::units::{self, convert, lookup};
@@ -21,6 +22,7 @@
 //! assert!((convert(212.0, "°F", "°C")? - 100.0).abs() < 1e-9);
 //! assert!(convert(1.0, "kWh", "kW").is_err()); // energy is not power
 //! assert!(units::unit("furlong").is_none());
+//! assert_eq!((units::quantities().len(), units::all().count()), (60, 457));
 //! # Ok(())
 //! # }
 //! ```
@@ -42,6 +44,7 @@ use std::hash::{Hash, Hasher};
 use crate::error::{Error, Result};
 
 mod dimension;
+mod hash;
 
 pub use dimension::Dimension;
 
@@ -62,18 +65,29 @@ pub struct Quantity {
     units: &'static [Unit],
 }
 
-// The generated table: `QUANTITIES`, one `Q<n>` unit array per quantity, and `INDEX`, every
-// identifier sorted by byte order. See `build.rs`.
+// The generated table: `QUANTITIES`, one `Q<n>` unit array per quantity, `INDEX`, every
+// identifier sorted by byte order, and the hash table `SLOTS` over `INDEX`. See `build.rs`.
 include!(concat!(env!("OUT_DIR"), "/units_table.rs"));
 
 /// The unit named by `id`, a full name (`kilowatt_hour`) or any symbol (`kWh`). Case-sensitive:
 /// `MW` is a megawatt, `mW` a milliwatt.
 pub fn unit(id: &str) -> Option<&'static Unit> {
-    INDEX
-        .binary_search_by(|(key, _)| (*key).cmp(id))
-        .ok()
-        .and_then(|i| INDEX.get(i))
-        .map(|(_, u)| *u)
+    // Linear probing from the id's hash; no id of the table is further than MAX_PROBES slots
+    // from its hash, so a longer search means the id is absent.
+    let mask = SLOTS.len() - 1;
+    let mut slot = (hash::fnv1a(SEED, id) as usize) & mask;
+    for _ in 0..MAX_PROBES {
+        let position = *SLOTS.get(slot)?;
+        if position == EMPTY {
+            return None;
+        }
+        let (key, unit) = INDEX.get(usize::from(position))?;
+        if *key == id {
+            return Some(unit);
+        }
+        slot = (slot + 1) & mask;
+    }
+    None
 }
 
 /// Like [`unit`], but an unknown identifier is [`Error::UnknownUnit`].
@@ -266,6 +280,19 @@ mod tests {
     #[test]
     fn index_is_sorted_and_unique() {
         assert!(INDEX.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn hash_table_holds_every_identifier_once_and_is_at_most_half_full() {
+        assert!(SLOTS.len().is_power_of_two());
+        let mut used: Vec<u16> = SLOTS.iter().copied().filter(|s| *s != EMPTY).collect();
+        used.sort_unstable();
+        assert!(used.iter().copied().map(usize::from).eq(0..INDEX.len()));
+        assert!(INDEX.len() * 2 <= SLOTS.len());
+        assert!((1..=8).contains(&MAX_PROBES), "{MAX_PROBES}");
+        for (id, u) in INDEX.iter() {
+            assert!(std::ptr::eq(unit(id).unwrap(), *u), "{id}");
+        }
     }
 
     #[test]
