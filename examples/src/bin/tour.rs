@@ -14,24 +14,19 @@ type TourResult = Result<(), Box<dyn std::error::Error>>;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let sections: [(
-        &str,
-        fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = TourResult>>>,
-    ); 3] = [
-        ("haystack-core", || Box::pin(async { haystack_core_tour() })),
-        ("haystack-zinc", || Box::pin(async { haystack_zinc_tour() })),
-        ("haystack server and import (examples)", || {
-            Box::pin(haystack_store_tour())
-        }),
-    ];
     let mut failed = false;
-    for (name, run) in sections {
-        println!("== {name}");
-        if let Err(e) = run().await {
+    let mut check = |result: TourResult| {
+        if let Err(e) = result {
             eprintln!("  FAILED: {e}");
             failed = true;
         }
-    }
+    };
+    println!("== haystack-core");
+    check(haystack_core_tour());
+    println!("== haystack-zinc");
+    check(haystack_zinc_tour());
+    println!("== haystack server and import (examples)");
+    check(haystack_store_tour().await);
     if failed {
         std::process::ExitCode::FAILURE
     } else {
