@@ -122,8 +122,9 @@ impl Grid {
 
     /// A grid with one column per tag name seen in `dicts` (in first-seen order) and one row per
     /// dict.
-    pub fn from_dicts<'a>(dicts: impl IntoIterator<Item = &'a Dict>) -> Self {
-        let dicts: Vec<&Dict> = dicts.into_iter().collect();
+    pub fn from_dicts<D: std::borrow::Borrow<Dict>>(dicts: impl IntoIterator<Item = D>) -> Self {
+        let dicts: Vec<D> = dicts.into_iter().collect();
+        let dicts: Vec<&Dict> = dicts.iter().map(|d| d.borrow()).collect();
         let mut g = Grid::new();
         for d in &dicts {
             for (k, _) in d.iter_shared() {
@@ -280,6 +281,48 @@ impl Grid {
         }
         self.rows += 1;
         Ok(())
+    }
+
+    /// Appends a row by moving the cells out of `cells` (left empty, its capacity kept for the
+    /// next row); errors if the width is wrong (the cells are then left in place).
+    pub fn append_row(&mut self, cells: &mut Vec<Value>) -> Result<()> {
+        let w = self.cols.len();
+        if w == 0 || cells.len() != w {
+            return Err(Error::Invalid(format!(
+                "row has {} cells but the grid has {w} columns",
+                cells.len()
+            )));
+        }
+        self.cells.append(cells);
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Appends a row whose cells `fill` pushes onto the given vector (the grid's own storage, so
+    /// nothing is copied). Errors if `fill` fails or pushes a number of cells other than the
+    /// number of columns; the grid is then left unchanged.
+    pub fn push_row_with<E: From<Error>>(
+        &mut self,
+        fill: impl FnOnce(&mut Vec<Value>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let w = self.cols.len();
+        let start = self.cells.len();
+        let res = fill(&mut self.cells);
+        let n = self.cells.len().saturating_sub(start);
+        if res.is_err() || n != w || w == 0 {
+            self.cells.truncate(start);
+            res?;
+            return Err(
+                Error::Invalid(format!("row has {n} cells but the grid has {w} columns")).into(),
+            );
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Reserves room for `rows` more rows.
+    pub fn reserve_rows(&mut self, rows: usize) {
+        self.cells.reserve(rows.saturating_mul(self.cols.len()));
     }
 
     /// Appends a row from a dict, adding a column for each tag the grid lacks.

@@ -12,7 +12,6 @@ pub(crate) struct Parser<'a, 'l> {
     pub(crate) s: Scanner<'a>,
     limits: &'l Limits,
     depth: usize,
-    row: Vec<Value>,
 }
 
 impl<'a, 'l> Parser<'a, 'l> {
@@ -35,7 +34,6 @@ impl<'a, 'l> Parser<'a, 'l> {
             s,
             limits,
             depth: 0,
-            row: Vec::new(),
         }
     }
 
@@ -251,7 +249,6 @@ impl<'a, 'l> Parser<'a, 'l> {
         out: &mut Vec<Value>,
         nested: bool,
     ) -> Result<()> {
-        out.clear();
         for i in 0..ncols {
             self.s.skip_spaces();
             let cell = match self.s.peek() {
@@ -289,15 +286,18 @@ impl<'a, 'l> Parser<'a, 'l> {
         let (meta, cols) = self.read_grid_header(nested)?;
         let ncols = cols.len();
         let mut grid = Grid::with_cols(meta, cols)?;
-        let mut row = std::mem::take(&mut self.row);
+        if !nested && ncols > 0 {
+            // Every row takes at least one byte per cell (a comma or the newline), and one line.
+            let rest = self.s.bytes().get(self.s.pos()..).unwrap_or_default();
+            let lines = memchr::memchr_iter(b'\n', rest).count() + 1;
+            grid.reserve_rows(lines.min(rest.len() / ncols));
+        }
         while !self.at_grid_end(nested) {
             if grid.len() >= self.limits.max_rows {
                 return Err(self.limit(format!("more than {} rows", self.limits.max_rows)));
             }
-            self.read_row(ncols, &mut row, nested)?;
-            grid.push_row_iter(row.drain(..))?;
+            grid.push_row_with(|cells| self.read_row(ncols, cells, nested))?;
         }
-        self.row = row;
         Ok(unwrap_empty(grid))
     }
 }

@@ -218,6 +218,7 @@ impl<R: Read> GridReader<R> {
             self.interner.take().unwrap_or_default(),
             limits,
         );
+        row.clear();
         let res = p.read_row(self.cols.len(), row, false);
         let trailing = (res.is_ok() && !p.s.is_eof()).then(|| p.s.expected("end of line"));
         self.interner = Some(p.into_interner());
@@ -247,7 +248,7 @@ impl<R: Read> GridReader<R> {
                     message: format!("more than {} rows", self.limits.max_rows),
                 });
             }
-            grid.push_row_iter(row.drain(..))?;
+            grid.append_row(&mut row)?;
         }
         Ok(unwrap_empty(grid))
     }

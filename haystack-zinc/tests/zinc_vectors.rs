@@ -437,3 +437,26 @@ fn grid_writer_streams() {
         "ver:\"3.0\" x\na,b dis:\"B\"\n,2\n"
     );
 }
+
+#[test]
+fn realistic_grid_round_trips() {
+    let mut g = haystack_core::testing::realistic_grid(600);
+    // `ver` is Zinc syntax, not data: the reader does not put it in the meta.
+    g.meta_mut().remove("ver");
+    let text = to_string(&g);
+    let back = from_str(&text).unwrap();
+    assert_eq!(back.meta(), g.meta());
+    assert_eq!(back.cols(), g.cols());
+    for (a, b) in g.rows().zip(back.rows()) {
+        for ((c, x), y) in g.cols().iter().zip(a.cells()).zip(b.cells()) {
+            assert_eq!(
+                x,
+                y,
+                "row {} col {}: {x} read back as {y}",
+                a.index(),
+                c.name()
+            );
+        }
+    }
+    assert_eq!(back, g);
+}

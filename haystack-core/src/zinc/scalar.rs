@@ -1,5 +1,6 @@
 //! Reading Zinc scalar literals with a [`Scanner`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
@@ -319,6 +320,11 @@ impl<'a> Scanner<'a> {
 
     /// Reads a quoted string literal `"..."` with Zinc escapes.
     pub fn read_str_literal(&mut self) -> Result<String> {
+        self.read_str_cow().map(Cow::into_owned)
+    }
+
+    /// Reads a quoted string literal, borrowing it from the input when it has no escapes.
+    pub fn read_str_cow(&mut self) -> Result<Cow<'a, str>> {
         self.expect(b'"')?;
         let bytes = self.bytes();
         let mut out: Option<String> = None;
@@ -337,9 +343,9 @@ impl<'a> Scanner<'a> {
                     return Ok(match out {
                         Some(mut s) => {
                             s.push_str(tail);
-                            s
+                            Cow::Owned(s)
                         }
-                        None => tail.to_owned(),
+                        None => Cow::Borrowed(tail),
                     });
                 }
                 Some(b'\\') => {
@@ -458,9 +464,11 @@ impl<'a> Scanner<'a> {
             return Err(self.expected("ref id"));
         }
         let id = self.slice(start, self.pos());
+        let id = self.interner().intern(id);
         let dis = if self.peek() == Some(b' ') && self.peek_at(1) == Some(b'"') {
             self.bump();
-            Some(Arc::from(self.read_str_literal()?))
+            let dis = self.read_str_cow()?;
+            Some(self.interner().intern(&dis))
         } else {
             None
         };

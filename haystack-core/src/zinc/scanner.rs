@@ -1,45 +1,71 @@
 //! [`Scanner`]: a byte cursor over Zinc text with positions and error helpers.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::{Error, Position, Result};
 
-/// Interns small repeated strings (units, timezone names, tag names) so that values read from one
-/// document share them instead of allocating each time. Bounded: past
-/// [`Interner::MAX_ENTRIES`] new strings are allocated without being remembered.
+/// Interns small repeated strings (units, timezone names, tag names, ref ids and display names)
+/// so that values read from one document share them instead of allocating each time.
+///
+/// A direct-mapped cache of [`Interner::SLOTS`] entries: a string whose slot holds another
+/// string replaces it, so memory stays bounded and unique strings cannot crowd out repeated
+/// ones for long.
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
-    set: HashSet<Arc<str>>,
-    last: Option<Arc<str>>,
+    slots: Vec<Option<Arc<str>>>,
+}
+
+/// A fast, non-cryptographic hash of a short string (FxHash-style, 8 bytes at a time).
+fn fx_hash(s: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = s.len() as u64;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        for (d, s) in w.iter_mut().zip(rest) {
+            *d = *s;
+        }
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    h
 }
 
 impl Interner {
-    /// How many distinct strings are remembered at most.
-    pub const MAX_ENTRIES: usize = 4096;
+    /// How many strings are remembered at most.
+    pub const SLOTS: usize = 4096;
 
-    /// An empty interner.
+    /// Strings longer than this are never remembered.
+    pub const MAX_LEN: usize = 96;
+
+    /// An empty interner (it allocates its table on first use).
     pub fn new() -> Self {
         Interner::default()
     }
 
     /// The shared copy of `s`.
     pub fn intern(&mut self, s: &str) -> Arc<str> {
-        if let Some(last) = self.last.as_ref().filter(|l| &***l == s) {
-            return last.clone();
+        if s.len() > Self::MAX_LEN {
+            return Arc::from(s);
         }
-        let a = match self.set.get(s) {
-            Some(a) => a.clone(),
-            None => {
+        if self.slots.is_empty() {
+            self.slots = vec![None; Self::SLOTS];
+        }
+        let i = (fx_hash(s.as_bytes()) >> 52) as usize % Self::SLOTS;
+        match self.slots.get_mut(i) {
+            Some(Some(a)) if &**a == s => a.clone(),
+            Some(slot) => {
                 let a: Arc<str> = Arc::from(s);
-                if self.set.len() < Self::MAX_ENTRIES && s.len() <= 64 {
-                    self.set.insert(a.clone());
-                }
+                *slot = Some(a.clone());
                 a
             }
-        };
-        self.last = Some(a.clone());
-        a
+            None => Arc::from(s),
+        }
     }
 }
 
