@@ -329,6 +329,17 @@ impl<R: Read> GridReader<R> {
                     }
                 }
             }
+            if st.depth == 0 {
+                // Outside strings and brackets: jump to the next newline or quote, unless a
+                // bracket comes first.
+                let rest = buf.get(i..).unwrap_or_default();
+                let stop = memchr::memchr3(b'\n', b'"', b'`', rest).unwrap_or(rest.len());
+                let seg = rest.get(..stop).unwrap_or_default();
+                i += memchr::memchr3(b'[', b'{', b'<', seg).unwrap_or(stop);
+                if i >= buf.len() {
+                    continue;
+                }
+            }
             match buf.get(i) {
                 Some(&b @ (b'"' | b'`')) => st.quote = b,
                 Some(b'[' | b'{' | b'<') => st.depth += 1,
