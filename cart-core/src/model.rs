@@ -491,6 +491,7 @@ impl Cart {
     }
 
     /// Applies a legal step; [`Error::Conflict`] when the cart is not in the step's `from` status.
+    /// A step that settles the cart (`ready`, `error`) also drops its work lease.
     pub fn apply(&mut self, step: &Step, now: Timestamp) -> Result<()> {
         if self.status != step.from() {
             return Err(Error::Conflict(format!(
@@ -503,6 +504,9 @@ impl Cart {
         self.status = step.to();
         self.message = step.message().to_owned();
         self.updated = now;
+        if self.status.active().is_none() {
+            self.lease = None;
+        }
         Ok(())
     }
 

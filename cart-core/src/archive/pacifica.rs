@@ -4,18 +4,27 @@ use super::{Archive, ArchiveStatus, ByteStream};
 use crate::{ArchiveId, Error, Result};
 use futures::{StreamExt, TryStreamExt};
 use reqwest::{Client, StatusCode, Url, header::CONTENT_LENGTH};
+use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The Pacifica archive interface (`ARCHIVE_INTERFACE_URL`): `POST {url}{id}` stages,
 /// `HEAD {url}{id}` reports `X-Pacifica-File-Storage-Media` (`disk` = ready) and
 /// `X-Content-Length`, `GET {url}{id}` streams the bytes. Ids are percent-encoded as one path
 /// segment. 5xx answers, timeouts and connection errors are retryable; the archive interface
 /// answers 500 for unknown ids, so those are retried and then reported with its message.
+///
+/// `pacifica-archiveinterface` 0.4.2 keeps the open file on one shared backend object, so
+/// concurrent requests corrupt each other (observed: one GET returning another file's bytes).
+/// Requests are therefore limited to [`max_concurrent_requests`](PacificaArchiveBuilder::max_concurrent_requests)
+/// at a time (default 1); a `GET` holds its slot until its body is consumed or dropped.
 #[derive(Debug, Clone)]
 pub struct PacificaArchive {
     base: Url,
     client: Client,
     request_timeout: Duration,
+    slots: Arc<Semaphore>,
 }
 
 /// Builds a [`PacificaArchive`].
@@ -25,9 +34,15 @@ pub struct PacificaArchiveBuilder {
     connect_timeout: Duration,
     request_timeout: Duration,
     client: Option<Client>,
+    max_concurrent: NonZeroUsize,
 }
 
 impl PacificaArchiveBuilder {
+    /// Requests in flight at once (default 1, see [`PacificaArchive`]).
+    pub fn max_concurrent_requests(mut self, n: NonZeroUsize) -> Self {
+        self.max_concurrent = n;
+        self
+    }
     /// Connection timeout (default 10 s).
     pub fn connect_timeout(mut self, t: Duration) -> Self {
         self.connect_timeout = t;
@@ -64,6 +79,7 @@ impl PacificaArchiveBuilder {
             base,
             client,
             request_timeout: self.request_timeout,
+            slots: Arc::new(Semaphore::new(self.max_concurrent.get())),
         })
     }
 }
@@ -81,11 +97,15 @@ fn encode_segment(id: &str) -> String {
 }
 
 fn http_err(e: reqwest::Error, what: &str) -> Error {
-    let retryable = e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
-    Error::Archive {
-        message: format!("{what}: {e}"),
-        retryable,
+    let retryable =
+        e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() || e.is_decode();
+    let mut message = format!("{what}: {e}");
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(&format!(": {s}"));
+        source = s.source();
     }
+    Error::Archive { message, retryable }
 }
 
 async fn status_err(resp: reqwest::Response, what: &str, id: &ArchiveId) -> Error {
@@ -111,12 +131,20 @@ impl PacificaArchive {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             client: None,
+            max_concurrent: NonZeroUsize::MIN,
         }
     }
 
     /// An archive client with default timeouts.
     pub fn new(url: impl Into<String>) -> Result<Self> {
         Self::builder(url).build()
+    }
+
+    async fn slot(&self) -> Result<OwnedSemaphorePermit> {
+        Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Cancelled)
     }
 
     /// The URL of a file.
@@ -134,6 +162,7 @@ fn header<'a>(resp: &'a reqwest::Response, name: &str) -> Option<&'a str> {
 #[async_trait::async_trait]
 impl Archive for PacificaArchive {
     async fn stage(&self, id: &ArchiveId) -> Result<()> {
+        let _slot = self.slot().await?;
         let resp = self
             .client
             .post(self.file_url(id)?)
@@ -150,6 +179,7 @@ impl Archive for PacificaArchive {
     }
 
     async fn status(&self, id: &ArchiveId) -> Result<ArchiveStatus> {
+        let _slot = self.slot().await?;
         let resp = self
             .client
             .head(self.file_url(id)?)
@@ -175,6 +205,7 @@ impl Archive for PacificaArchive {
     }
 
     async fn read(&self, id: &ArchiveId) -> Result<ByteStream> {
+        let slot = self.slot().await?;
         let resp = tokio::time::timeout(
             self.request_timeout,
             self.client.get(self.file_url(id)?).send(),
@@ -185,9 +216,13 @@ impl Archive for PacificaArchive {
         if !resp.status().is_success() {
             return Err(status_err(resp, "reading", id).await);
         }
+        // The slot travels with the stream and is released when the stream is dropped.
         Ok(resp
             .bytes_stream()
-            .map_err(|e| http_err(e, "reading"))
+            .map_err(move |e| {
+                let _held = &slot;
+                http_err(e, "reading")
+            })
             .boxed())
     }
 }

@@ -29,7 +29,10 @@ fn sdk_err<E: std::error::Error + Send + Sync + 'static>(
                 return Error::NotFound(format!("archive file {id}"));
             }
             Error::Archive {
-                message: format!("{what} {id}: S3 answered {status}: {}", ctx.err()),
+                message: format!(
+                    "{what} {id}: S3 answered {status}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(ctx.err())
+                ),
                 retryable: status >= 500 || status == 429,
             }
         }

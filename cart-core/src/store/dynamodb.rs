@@ -34,10 +34,7 @@ fn sdk_err<E: std::error::Error + Send + Sync + 'static>(
         }
         _ => false,
     };
-    let detail = match &e {
-        SdkError::ServiceError(ctx) => format!("{}", ctx.err()),
-        other => other.to_string(),
-    };
+    let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
     Error::Store {
         message: format!("dynamodb {what}: {detail}"),
         retryable,
@@ -141,8 +138,10 @@ impl DynamoDbStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(condition)
-            .expression_attribute_names("#u", "uid");
+            .condition_expression(condition);
+        if condition.contains("#u") {
+            req = req.expression_attribute_names("#u", "uid");
+        }
         if !values.is_empty() {
             req = req.set_expression_attribute_values(Some(values));
         }
