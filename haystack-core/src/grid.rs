@@ -219,6 +219,11 @@ impl Grid {
         })
     }
 
+    /// Row `i` as a dict of its non-null cells.
+    pub fn row_dict(&self, i: usize) -> Option<Dict> {
+        self.row(i).map(|r| r.to_dict())
+    }
+
     /// The rows in order, as views.
     pub fn rows(&self) -> Rows<'_> {
         Rows {

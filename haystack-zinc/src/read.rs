@@ -12,6 +12,8 @@ pub(crate) struct Parser<'a, 'l> {
     pub(crate) s: Scanner<'a>,
     limits: &'l Limits,
     depth: usize,
+    /// Byte ranges of the cells of the last row read, for [`Parser::same_as_above`].
+    spans: Vec<(usize, usize)>,
 }
 
 impl<'a, 'l> Parser<'a, 'l> {
@@ -34,6 +36,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             s,
             limits,
             depth: 0,
+            spans: Vec::new(),
         }
     }
 
@@ -131,7 +134,11 @@ impl<'a, 'l> Parser<'a, 'l> {
         self.enter()?;
         self.s.set_pos(self.s.pos() + 2);
         self.s.skip_whitespace();
-        let grid = self.read_grid_body(true)?;
+        // The nested grid has its own cells; keep the enclosing row's spans.
+        let outer = std::mem::take(&mut self.spans);
+        let grid = self.read_grid_body(true);
+        self.spans = outer;
+        let grid = grid?;
         self.s.skip_whitespace();
         if !self.s.eat_str(">>") {
             return Err(self.expected("'>>'"));
@@ -172,6 +179,22 @@ impl<'a, 'l> Parser<'a, 'l> {
             return Ok(());
         }
         Err(self.expected("newline"))
+    }
+
+    /// A copy of `above` if the text at `start` repeats the text of column `i` of the previous
+    /// row and ends where that cell ended (at a comma, newline or the end of input).
+    fn same_as_above(&mut self, i: usize, start: usize, above: Option<&Value>) -> Option<Value> {
+        let (a, b) = *self.spans.get(i)?;
+        let bytes = self.s.bytes();
+        let prev = bytes.get(a..b).filter(|p| !p.is_empty())?;
+        let end = start + prev.len();
+        let here = bytes.get(start..end)?;
+        if here != prev || !matches!(bytes.get(end), None | Some(b',' | b'\n' | b'\r')) {
+            return None;
+        }
+        let v = above?.clone();
+        self.s.set_pos(end);
+        Some(v)
     }
 
     /// Reads the grid meta line and the column line.
@@ -249,13 +272,25 @@ impl<'a, 'l> Parser<'a, 'l> {
         out: &mut Vec<Value>,
         nested: bool,
     ) -> Result<()> {
+        // `out` holds the previous row just before this one when reading a whole top-level
+        // grid; a cell written exactly as the one above it is then cloned instead of parsed.
+        let above =
+            (!nested && out.len() >= ncols && self.spans.len() == ncols).then(|| out.len() - ncols);
+        self.spans.resize(ncols, (0, 0));
         for i in 0..ncols {
             self.s.skip_spaces();
+            let start = self.s.pos();
             let cell = match self.s.peek() {
                 Some(b',' | b'\n' | b'\r') | None => Value::Null,
                 Some(b'>') if self.s.peek_at(1) == Some(b'>') => Value::Null,
-                _ => self.read_val()?,
+                _ => match above.and_then(|a| self.same_as_above(i, start, out.get(a + i))) {
+                    Some(v) => v,
+                    None => self.read_val()?,
+                },
             };
+            if let Some(span) = self.spans.get_mut(i) {
+                *span = (start, self.s.pos());
+            }
             out.push(cell);
             self.s.skip_spaces();
             if i + 1 < ncols && !self.s.eat(b',') {
@@ -286,6 +321,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         let (meta, cols) = self.read_grid_header(nested)?;
         let ncols = cols.len();
         let mut grid = Grid::with_cols(meta, cols)?;
+        self.spans.clear();
         if !nested && ncols > 0 {
             // Every row takes at least one byte per cell (a comma or the newline), and one line.
             let rest = self.s.bytes().get(self.s.pos()..).unwrap_or_default();

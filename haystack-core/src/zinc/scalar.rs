@@ -464,11 +464,10 @@ impl<'a> Scanner<'a> {
             return Err(self.expected("ref id"));
         }
         let id = self.slice(start, self.pos());
-        let id = self.interner().intern(id);
         let dis = if self.peek() == Some(b' ') && self.peek_at(1) == Some(b'"') {
             self.bump();
             let dis = self.read_str_cow()?;
-            Some(self.interner().intern(&dis))
+            Some(Arc::from(&*dis))
         } else {
             None
         };
