@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, RuntimeComponents};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, BillingMode, KeyType, ProjectionType};
@@ -272,6 +274,151 @@ async fn delete_all_batches_at_most_25_per_call_across_query_pages() {
     );
     assert_eq!(counts.len(), 2, "only queries and batch writes: {counts:?}");
     assert!(db.list_specs(sub).await.expect("listed").is_empty());
+    fixture.drop_tables().await.expect("tables dropped");
+}
+
+/// Answers the next `remaining` `BatchWriteItem` calls with every request handed back as
+/// `UnprocessedItems`, as DynamoDB does under throttling.
+#[derive(Debug, Clone, Default)]
+struct Unprocessor {
+    remaining: Arc<Mutex<usize>>,
+    last_request: Arc<Mutex<Option<String>>>,
+}
+
+impl Intercept for Unprocessor {
+    fn name(&self) -> &'static str {
+        "Unprocessor"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request();
+        let is_batch = request
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|t| t.ends_with(".BatchWriteItem"));
+        let body = request
+            .body()
+            .bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned());
+        *self.last_request.lock().expect("lock") = if is_batch { body } else { None };
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(request) = self.last_request.lock().expect("lock").take() else {
+            return Ok(());
+        };
+        let mut remaining = self.remaining.lock().expect("lock");
+        if *remaining == 0 {
+            return Ok(());
+        }
+        *remaining -= 1;
+        let items = request
+            .strip_prefix("{\"RequestItems\":")
+            .ok_or("unexpected request body")?;
+        let body = format!("{{\"UnprocessedItems\":{items}");
+        let response = context.response_mut();
+        response.headers_mut().remove("x-amz-crc32");
+        response
+            .headers_mut()
+            .insert("content-length", body.len().to_string());
+        *response.body_mut() = aws_smithy_types::body::SdkBody::from(body);
+        Ok(())
+    }
+}
+
+async fn seeded_with_interceptors(
+    test: &str,
+    unprocessed_responses: usize,
+    batch: package_database::dynamo::BatchSettings,
+) -> Option<(TableFixture, DynamoDatabase, RequestCounter)> {
+    let counter = RequestCounter::default();
+    let unprocessor = Unprocessor {
+        remaining: Arc::new(Mutex::new(unprocessed_responses)),
+        ..Default::default()
+    };
+    let (fixture, clock, config) = fixture_with(test, |b| b).await?;
+    for n in 0..30 {
+        clock.set(scenarios::START + n);
+        let spec = NewSpec::new("throttled", format!("spec-{n}"), "1", 1);
+        fixture
+            .database()
+            .create_update_spec(&spec)
+            .await
+            .expect("stored");
+    }
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(counter.clone())
+            .interceptor(unprocessor)
+            .build(),
+    );
+    let db = DynamoDatabase::builder()
+        .with_client(client)
+        .with_table_names(fixture.database().table_names().clone())
+        .with_batch_settings(batch)
+        .build()
+        .expect("valid settings");
+    Some((fixture, db, counter))
+}
+
+#[tokio::test]
+async fn unprocessed_items_on_the_wire_are_resent_until_written() {
+    let settings = package_database::dynamo::BatchSettings::default();
+    let Some((fixture, db, counter)) =
+        seeded_with_interceptors("unprocessed_resent", 3, settings).await
+    else {
+        return;
+    };
+    db.delete_all_specs("throttled")
+        .await
+        .expect("deleted despite unprocessed items");
+    let counts = counter.take();
+    // 60 rows: 3 batches, the first sent 4 times (3 answers of all-unprocessed).
+    assert_eq!(counts.get("BatchWriteItem"), Some(&6), "{counts:?}");
+    assert!(db.list_specs("throttled").await.expect("listed").is_empty());
+    assert_eq!(
+        db.count_customer_models("throttled")
+            .await
+            .expect("counted"),
+        0
+    );
+    fixture.drop_tables().await.expect("tables dropped");
+}
+
+#[tokio::test]
+async fn items_that_stay_unprocessed_end_in_batch_incomplete() {
+    let settings = package_database::dynamo::BatchSettings::new(
+        NonZeroU32::new(3).expect("nonzero"),
+        std::time::Duration::from_millis(1),
+        std::time::Duration::from_millis(2),
+    );
+    let Some((fixture, db, counter)) =
+        seeded_with_interceptors("unprocessed_forever", usize::MAX, settings).await
+    else {
+        return;
+    };
+    match db.delete_all_specs("throttled").await {
+        Err(
+            e @ Error::BatchIncomplete {
+                unprocessed: 25,
+                attempts: 3,
+                ..
+            },
+        ) => assert!(e.is_retryable()),
+        other => panic!("expected BatchIncomplete, got {other:?}"),
+    }
+    assert_eq!(counter.take().get("BatchWriteItem"), Some(&3));
     fixture.drop_tables().await.expect("tables dropped");
 }
 

@@ -227,6 +227,36 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_millis(10 + 15 + 15));
     }
 
+    #[test]
+    fn sdk_errors_say_whether_a_retry_may_help() {
+        use aws_sdk_dynamodb::error::ErrorMetadata;
+        use aws_sdk_dynamodb::operation::query::QueryError;
+        let service = |code: &str| {
+            let err = QueryError::generic(ErrorMetadata::builder().code(code).message("m").build());
+            sdk_error("Query", SdkError::<QueryError, ()>::service_error(err, ()))
+        };
+        for code in [
+            "ThrottlingException",
+            "ProvisionedThroughputExceededException",
+        ] {
+            let err = service(code);
+            assert!(err.is_retryable(), "{code}");
+            assert!(matches!(
+                err,
+                Error::Storage {
+                    operation: "Query",
+                    ..
+                }
+            ));
+        }
+        assert!(!service("ResourceNotFoundException").is_retryable());
+        assert!(!service("ValidationException").is_retryable());
+        let timeout = SdkError::<QueryError, ()>::timeout_error("slow");
+        assert!(sdk_error("Query", timeout).is_retryable());
+        let construction = SdkError::<QueryError, ()>::construction_failure("bad");
+        assert!(!sdk_error("Query", construction).is_retryable());
+    }
+
     #[tokio::test]
     async fn errors_from_send_stop_the_batch() {
         let settings = BatchSettings::default();
