@@ -52,7 +52,7 @@ fn ids_of(grid: &Grid, hits: &[usize]) -> Vec<String> {
 
 #[test]
 fn evaluation_rules_table() {
-    let grid = Grid::from_dicts(&records());
+    let grid = Grid::from_dicts(records().iter());
     let index = GridIndex::new(&grid);
     let dicts = records();
     let by_id: HashMap<String, Dict> = dicts
@@ -163,7 +163,7 @@ fn without_resolver_refs_do_not_resolve() {
 
 #[test]
 fn compiled_filter_counts_and_filters_grids() {
-    let grid = Grid::from_dicts(&records());
+    let grid = Grid::from_dicts(records().iter());
     let index = GridIndex::new(&grid);
     let f = Filter::parse("point and equipRef->ahu").unwrap();
     let compiled = f.compile_for(&grid);
@@ -390,7 +390,7 @@ proptest! {
     #[test]
     fn compiled_and_dict_evaluation_agree(f in arb_filter()) {
         let dicts = records();
-        let grid = Grid::from_dicts(&dicts);
+        let grid = Grid::from_dicts(dicts.iter());
         let index = GridIndex::new(&grid);
         let hits = f.select(&grid, &index);
         let by_id: HashMap<String, Dict> =

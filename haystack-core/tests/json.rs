@@ -305,6 +305,69 @@ fn decoding_rules() {
 }
 
 #[test]
+fn grid_rows_in_any_order_and_shape() {
+    let want = json::from_str(
+        r#"{"_kind":"grid","meta":{"ver":"3.0"},"cols":[{"name":"a"},{"name":"b"},{"name":"c"}],
+            "rows":[{"a":1,"b":2},{"c":3,"a":4},{"b":5,"b":6},{"d":7,"Bad":8}]}"#,
+    )
+    .unwrap();
+    let g = want.as_grid().unwrap();
+    // Out-of-order tags, repeated tags (the last wins), a tag without a column (added), an
+    // invalid tag name (skipped).
+    assert_eq!(
+        g.cols().iter().map(|c| c.name()).collect::<Vec<_>>(),
+        ["a", "b", "c", "d"]
+    );
+    let cells: Vec<Value> = g.cells().to_vec();
+    let n = |v: f64| Value::from(v);
+    assert_eq!(
+        cells,
+        [
+            n(1.0),
+            n(2.0),
+            Value::Null,
+            Value::Null,
+            n(4.0),
+            Value::Null,
+            n(3.0),
+            Value::Null,
+            Value::Null,
+            n(6.0),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            n(7.0),
+        ]
+    );
+    // Rows before cols and meta last decode to the same grid (the slow path).
+    let reordered = json::from_str(
+        r#"{"rows":[{"a":1,"b":2},{"c":3,"a":4},{"b":5,"b":6},{"d":7,"Bad":8}],
+            "cols":[{"name":"a"},{"name":"b"},{"name":"c"}],"_kind":"grid","meta":{"ver":"3.0"}}"#,
+    )
+    .unwrap();
+    assert_eq!(reordered, want);
+    let kind_first_rows_first = json::from_str(
+        r#"{"_kind":"grid","rows":[{"a":1,"b":2},{"c":3,"a":4},{"b":5,"b":6},{"d":7,"Bad":8}],
+            "cols":[{"name":"a"},{"name":"b"},{"name":"c"}],"meta":{"ver":"3.0"}}"#,
+    )
+    .unwrap();
+    assert_eq!(kind_first_rows_first, want);
+    let meta_last = json::from_str(
+        r#"{"_kind":"grid","cols":[{"name":"a"}],"rows":[{"a":1}],"meta":{"ver":"3.0","x":"y"}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        meta_last.as_grid().unwrap().meta().get("x"),
+        Some(&Value::from("y"))
+    );
+    assert!(
+        json::from_str(r#"{"_kind":"grid","cols":[{"name":"a"}],"rows":[],"rows":[]}"#).is_err()
+    );
+}
+
+#[test]
 fn malformed_input_is_an_error() {
     let v4 = [
         "",
@@ -486,6 +549,12 @@ proptest! {
         let text = json::to_string_v3(&v);
         let back = json::from_str_v3(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
         prop_assert_eq!(&back, &v, "{}", text);
+    }
+
+    #[test]
+    fn fast_writer_matches_serde(v in arb_value()) {
+        prop_assert_eq!(json::to_string(&v), serde_json::to_string(&v).unwrap());
+        prop_assert_eq!(json::to_string_v3(&v), serde_json::to_string(&V3(&v)).unwrap());
     }
 
     #[test]

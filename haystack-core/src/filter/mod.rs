@@ -17,16 +17,16 @@
 //!     ("id", Value::Ref(Ref::new("p1")?)),
 //!     ("point", Value::Marker),
 //!     ("siteRef", Value::Ref(Ref::new("s1")?)),
-//!     ("curVal", Value::Number(Number::with_unit(72.5, "°F")?)),
+//!     ("curVal", Value::Number(Number::with_unit(72.5, "°F"))),
 //! ])?;
-//! let grid = Grid::from_dicts(vec![site, point])?;
+//! let grid = Grid::from_dicts(&[site, point]);
 //!
 //! let filter: Filter = r#"point and curVal > 70°F and siteRef->geoCity == "Chicago""#.parse()?;
 //! let index = GridIndex::new(&grid);
 //! let hits = filter.select(&grid, &index);
 //! assert_eq!(hits, vec![1]);
 //! // Numbers compare only when their units are equal.
-//! assert!(!"curVal > 70".parse::<Filter>()?.matches(&grid.row_dict(1).unwrap()));
+//! assert!(!"curVal > 70".parse::<Filter>()?.matches(&grid.row(1).unwrap().to_dict()));
 //! # Ok::<(), haystack_core::Error>(())
 //! ```
 //!

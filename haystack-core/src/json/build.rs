@@ -5,10 +5,63 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::de::Field;
-use super::read_zinc_scalar;
-use crate::error::{Error, Result};
+use crate::error::{Error, Position, Result};
 use crate::value::{Coord, Number, Ref, Value, XStr, is_ref_id};
+use crate::zinc::{Interner, Scanner};
 use crate::{Col, Dict, Grid};
+
+/// Per-document helpers shared by all decoding: an interner for tag names, units, timezone
+/// names and ref display names, and a scratch buffer for Zinc text.
+#[derive(Debug, Default)]
+pub(super) struct Shared {
+    interner: Interner,
+    scratch: String,
+}
+
+impl Shared {
+    /// The shared copy of `s`.
+    pub(super) fn intern(&mut self, s: &str) -> Arc<str> {
+        self.interner.intern(s)
+    }
+
+    /// Reads all of `text` as one Zinc scalar with the crate's one scalar reader.
+    pub(super) fn zinc(&mut self, text: &str) -> Result<Value> {
+        let start = Position {
+            line: 1,
+            column: 1,
+            offset: 0,
+        };
+        let mut s = Scanner::with_base(text, start, std::mem::take(&mut self.interner));
+        let v = s.read_scalar();
+        let end = s.is_eof();
+        let pos = s.pos();
+        self.interner = s.into_interner();
+        let v = v?;
+        if !end {
+            return Err(Error::parse(
+                Position {
+                    line: 1,
+                    column: pos + 1,
+                    offset: pos,
+                },
+                format!("expected end of {text:?}"),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// Reads `a` + `sep` + `b` as one Zinc scalar, without allocating.
+    pub(super) fn zinc_joined(&mut self, a: &str, sep: char, b: &str) -> Result<Value> {
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
+        text.push_str(a);
+        text.push(sep);
+        text.push_str(b);
+        let v = self.zinc(&text);
+        self.scratch = text;
+        v
+    }
+}
 
 fn bad(kind: &str, message: impl Into<String>) -> Error {
     Error::Json(format!("invalid {kind}: {}", message.into()))
@@ -48,9 +101,14 @@ fn req_f64(f: &Option<Field<'_>>, kind: &str, name: &str) -> Result<f64> {
         .ok_or_else(|| bad(kind, format!("'{name}' must be a number")))
 }
 
-/// Reads `text` as the Zinc scalar of the expected kind.
-fn zinc_of(text: &str, kind: &str, ok: impl Fn(&Value) -> bool) -> Result<Value> {
-    match read_zinc_scalar(text) {
+/// Checks that a Zinc reading gave the expected kind.
+fn zinc_of(
+    read: Result<Value>,
+    text: &str,
+    kind: &str,
+    ok: impl Fn(&Value) -> bool,
+) -> Result<Value> {
+    match read {
         Ok(v) if ok(&v) => Ok(v),
         Ok(_) => Err(bad(kind, format!("{text:?}"))),
         Err(e) => Err(bad(kind, format!("{text:?}: {e}"))),
@@ -58,7 +116,7 @@ fn zinc_of(text: &str, kind: &str, ok: impl Fn(&Value) -> bool) -> Result<Value>
 }
 
 /// Builds a scalar of Hayson kind `kind` from its fields.
-pub(super) fn scalar(kind: &str, f: Fields<'_>) -> Result<Value> {
+pub(super) fn scalar(kind: &str, f: Fields<'_>, sh: &mut Shared) -> Result<Value> {
     Ok(match kind {
         "marker" => Value::Marker,
         "na" => Value::Na,
@@ -75,7 +133,7 @@ pub(super) fn scalar(kind: &str, f: Fields<'_>) -> Result<Value> {
                 None => return Err(bad("number", "missing 'val'")),
             };
             match opt_str(&f.unit, "number", "unit")? {
-                Some(u) => Value::Number(Number::with_unit(v, u)),
+                Some(u) => Value::Number(Number::with_shared_unit(v, Some(sh.intern(u)))),
                 None => Value::Number(Number::new(v)),
             }
         }
@@ -84,7 +142,7 @@ pub(super) fn scalar(kind: &str, f: Fields<'_>) -> Result<Value> {
             if !is_ref_id(id) {
                 return Err(bad("ref", format!("invalid id {id:?}")));
             }
-            let dis = opt_str(&f.dis, "ref", "dis")?.map(Arc::<str>::from);
+            let dis = opt_str(&f.dis, "ref", "dis")?.map(|d| sh.intern(d));
             Value::Ref(Ref::from_parts(id, dis))
         }
         "symbol" => {
@@ -100,20 +158,19 @@ pub(super) fn scalar(kind: &str, f: Fields<'_>) -> Result<Value> {
             Some(Field::Val(Value::Bool(b))) => Value::Bool(*b),
             _ => return Err(bad("bool", "'val' must be true or false")),
         },
-        "date" => zinc_of(req_str(&f.val, "date", "val")?, "date", |v| {
-            matches!(v, Value::Date(_))
-        })?,
-        "time" => zinc_of(req_str(&f.val, "time", "val")?, "time", |v| {
-            matches!(v, Value::Time(_))
-        })?,
+        "date" => {
+            let text = req_str(&f.val, "date", "val")?;
+            zinc_of(sh.zinc(text), text, "date", |v| matches!(v, Value::Date(_)))?
+        }
+        "time" => {
+            let text = req_str(&f.val, "time", "val")?;
+            zinc_of(sh.zinc(text), text, "time", |v| matches!(v, Value::Time(_)))?
+        }
         "dateTime" => {
             let val = req_str(&f.val, "dateTime", "val")?;
             let tz = opt_str(&f.tz, "dateTime", "tz")?.unwrap_or("GMT");
-            let mut text = String::with_capacity(val.len() + tz.len() + 1);
-            text.push_str(val);
-            text.push(' ');
-            text.push_str(tz);
-            zinc_of(&text, "dateTime", |v| matches!(v, Value::DateTime(_)))?
+            let read = sh.zinc_joined(val, ' ', tz);
+            zinc_of(read, val, "dateTime", |v| matches!(v, Value::DateTime(_)))?
         }
         "coord" => Value::Coord(Coord::new(
             req_f64(&f.lat, "coord", "lat")?,
@@ -129,7 +186,7 @@ pub(super) fn scalar(kind: &str, f: Fields<'_>) -> Result<Value> {
 
 /// Builds a value of kind `kind` from an object decoded as a dict (its `_kind` came after
 /// other keys).
-pub(super) fn from_dict(kind: &str, mut d: Dict) -> Result<Value> {
+pub(super) fn from_dict(kind: &str, mut d: Dict, sh: &mut Shared) -> Result<Value> {
     match kind {
         "dict" => Ok(Value::Dict(d)),
         "grid" => GridParts {
@@ -151,7 +208,7 @@ pub(super) fn from_dict(kind: &str, mut d: Dict) -> Result<Value> {
                 lng: take("lng"),
                 typ: take("type"),
             };
-            scalar(kind, f)
+            scalar(kind, f, sh)
         }
     }
 }
@@ -173,6 +230,146 @@ pub(super) fn v3_grid(mut d: Dict) -> Result<Value> {
     .map(|g| Value::Grid(Box::new(g)))
 }
 
+/// The grid meta from its decoded value.
+pub(super) fn meta_of(v: Option<Value>) -> Result<Dict> {
+    match v {
+        None | Some(Value::Null) => Ok(Dict::new()),
+        Some(Value::Dict(d)) => Ok(d),
+        Some(_) => Err(bad("grid", "'meta' must be an object")),
+    }
+}
+
+/// The grid columns from their decoded value: v4 `{"name", "meta"}` objects, or v3 objects
+/// whose other keys are the column meta.
+pub(super) fn cols_of(v: Option<Value>, v3: bool) -> Result<Vec<Col>> {
+    let cols_in = match v {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::List(l)) => l,
+        Some(_) => return Err(bad("grid", "'cols' must be an array")),
+    };
+    let mut cols = Vec::with_capacity(cols_in.len());
+    for c in cols_in {
+        let Value::Dict(mut c) = c else {
+            return Err(bad("grid", "each column must be an object"));
+        };
+        let name = match c.remove("name") {
+            Some(Value::Str(n)) => n,
+            _ => return Err(bad("grid", "each column needs a string 'name'")),
+        };
+        let col_meta = if v3 {
+            c
+        } else {
+            match c.remove("meta") {
+                None | Some(Value::Null) => Dict::new(),
+                Some(Value::Dict(m)) => m,
+                Some(_) => return Err(bad("grid", "column 'meta' must be an object")),
+            }
+        };
+        cols.push(Col::with_meta(name, col_meta)?);
+    }
+    Ok(cols)
+}
+
+/// Fills a grid row by row from tag names and values: finds each tag's column (looking just
+/// after the previous tag first, since rows usually list tags in column order), adds a column
+/// for a tag that has none, and skips names that are not tag names.
+#[derive(Debug)]
+pub(super) struct RowSink {
+    grid: Grid,
+    names: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, usize>,
+    /// The current row's tags as (column, value), usually in column order.
+    row: Vec<(usize, Value)>,
+    in_order: bool,
+    hint: usize,
+}
+
+/// How many columns after the previous tag's are compared before a hash lookup.
+const LOOKAHEAD: usize = 8;
+
+impl RowSink {
+    pub(super) fn new(grid: Grid) -> Self {
+        let names: Vec<Arc<str>> = grid
+            .cols()
+            .iter()
+            .map(|c| c.shared_name().clone())
+            .collect();
+        let index = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
+        RowSink {
+            grid,
+            names,
+            index,
+            row: Vec::new(),
+            in_order: true,
+            hint: 0,
+        }
+    }
+
+    /// Sets tag `name` of the current row (ignored if `name` is not a tag name).
+    pub(super) fn set(&mut self, name: &str, v: Value) -> Result<()> {
+        let end = (self.hint + LOOKAHEAD).min(self.names.len());
+        let near = self
+            .names
+            .get(self.hint..end)
+            .and_then(|w| w.iter().position(|n| &**n == name))
+            .map(|p| self.hint + p);
+        let i = match near.or_else(|| self.index.get(name).copied()) {
+            Some(i) => i,
+            None => {
+                if !crate::is_tag_name(name) {
+                    return Ok(());
+                }
+                // A tag without a column: add the column rather than lose the value.
+                let shared: Arc<str> = Arc::from(name);
+                self.grid.add_col(shared.clone(), Dict::new())?;
+                let i = self.names.len();
+                self.names.push(shared.clone());
+                self.index.insert(shared, i);
+                i
+            }
+        };
+        if i < self.hint {
+            self.in_order = false;
+        }
+        self.row.push((i, v));
+        self.hint = i + 1;
+        Ok(())
+    }
+
+    /// Ends the current row.
+    pub(super) fn end_row(&mut self) -> Result<()> {
+        if !self.in_order {
+            // Stable, so of repeated tags the last stays last; keep only the last of each.
+            self.row.sort_by_key(|(i, _)| *i);
+            let mut deduped: Vec<(usize, Value)> = Vec::with_capacity(self.row.len());
+            for (i, v) in self.row.drain(..) {
+                match deduped.last_mut() {
+                    Some(last) if last.0 == i => last.1 = v,
+                    _ => deduped.push((i, v)),
+                }
+            }
+            self.row = deduped;
+        }
+        let mut tags = self.row.drain(..).peekable();
+        let cells = (0..self.names.len()).map(|c| match tags.next_if(|(i, _)| *i == c) {
+            Some((_, v)) => v,
+            None => Value::Null,
+        });
+        self.grid.push_row_iter(cells)?;
+        self.in_order = true;
+        self.hint = 0;
+        Ok(())
+    }
+
+    pub(super) fn into_grid(self) -> Grid {
+        self.grid
+    }
+}
+
 /// The three parts of a grid object, decoded as values.
 #[derive(Debug, Default)]
 pub(super) struct GridParts {
@@ -185,73 +382,23 @@ pub(super) struct GridParts {
 impl GridParts {
     /// The grid; errors on a missing or malformed part, a bad or duplicate column name.
     pub(super) fn build(self) -> Result<Grid> {
-        let meta = match self.meta {
-            None | Some(Value::Null) => Dict::new(),
-            Some(Value::Dict(d)) => d,
-            Some(_) => return Err(bad("grid", "'meta' must be an object")),
-        };
-        let cols_in = match self.cols {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::List(l)) => l,
-            Some(_) => return Err(bad("grid", "'cols' must be an array")),
-        };
-        let mut cols = Vec::with_capacity(cols_in.len());
-        for c in cols_in {
-            let Value::Dict(mut c) = c else {
-                return Err(bad("grid", "each column must be an object"));
-            };
-            let name = match c.remove("name") {
-                Some(Value::Str(n)) => n,
-                _ => return Err(bad("grid", "each column needs a string 'name'")),
-            };
-            let col_meta = if self.v3 {
-                c
-            } else {
-                match c.remove("meta") {
-                    None | Some(Value::Null) => Dict::new(),
-                    Some(Value::Dict(m)) => m,
-                    Some(_) => return Err(bad("grid", "column 'meta' must be an object")),
-                }
-            };
-            cols.push(Col::with_meta(name, col_meta)?);
-        }
+        let meta = meta_of(self.meta)?;
+        let cols = cols_of(self.cols, self.v3)?;
         let rows_in = match self.rows {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::List(l)) => l,
             Some(_) => return Err(bad("grid", "'rows' must be an array")),
         };
-        let mut grid = Grid::with_cols(meta, cols)?;
-        let mut index: HashMap<Arc<str>, usize> = grid
-            .cols()
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.shared_name().clone(), i))
-            .collect();
-        let mut cells: Vec<Value> = Vec::new();
+        let mut sink = RowSink::new(Grid::with_cols(meta, cols)?);
         for r in rows_in {
             let Value::Dict(r) = r else {
                 return Err(bad("grid", "each row must be an object"));
             };
-            cells.clear();
-            cells.resize(grid.cols().len(), Value::Null);
             for (name, v) in r {
-                let i = match index.get(&*name) {
-                    Some(&i) => i,
-                    None => {
-                        // A tag without a column: add the column rather than lose the value.
-                        grid.add_col(name.clone(), Dict::new())?;
-                        let i = grid.cols().len() - 1;
-                        index.insert(name, i);
-                        cells.push(Value::Null);
-                        i
-                    }
-                };
-                if let Some(slot) = cells.get_mut(i) {
-                    *slot = v;
-                }
+                sink.set(&name, v)?;
             }
-            grid.push_row(std::mem::take(&mut cells))?;
+            sink.end_row()?;
         }
-        Ok(grid)
+        Ok(sink.into_grid())
     }
 }

@@ -3,44 +3,28 @@
 //! names interned once per document.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 
 use serde::de::{
     DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };
 
-use super::build;
+use super::build::{self, RowSink, Shared};
 use crate::value::Value;
-use crate::{Dict, is_tag_name};
-
-/// Most distinct tag names interned per document; further names are allocated per use.
-const MAX_INTERNED: usize = 4096;
+use crate::{Dict, Grid, is_tag_name};
 
 /// Per-document decoding state.
 pub(super) struct Ctx {
     v3: bool,
-    names: HashMap<Box<str>, Arc<str>>,
+    sh: Shared,
 }
 
 impl Ctx {
     pub(super) fn new(v3: bool) -> Self {
         Ctx {
             v3,
-            names: HashMap::new(),
+            sh: Shared::default(),
         }
-    }
-
-    fn intern(&mut self, name: &str) -> Arc<str> {
-        if let Some(a) = self.names.get(name) {
-            return a.clone();
-        }
-        let a: Arc<str> = Arc::from(name);
-        if self.names.len() < MAX_INTERNED {
-            self.names.insert(name.into(), a.clone());
-        }
-        a
     }
 }
 
@@ -87,14 +71,14 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
         if self.0.v3 {
-            super::v3::decode_str(v).map_err(E::custom)
+            super::v3::decode_str(v, &mut self.0.sh).map_err(E::custom)
         } else {
             Ok(Value::Str(v.to_owned()))
         }
     }
     fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
         if self.0.v3 {
-            super::v3::decode_str(&v).map_err(E::custom)
+            super::v3::decode_str(&v, &mut self.0.sh).map_err(E::custom)
         } else {
             Ok(Value::Str(v))
         }
@@ -137,12 +121,12 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
             }
             let v = map.next_value_seed(ValueSeed(&mut *ctx))?;
             if is_tag_name(&k) {
-                let name = ctx.intern(&k);
+                let name = ctx.sh.intern(&k);
                 dict.insert_valid(name, v);
             }
         }
         if let Some(kind) = kind {
-            return build::from_dict(&kind, dict).map_err(A::Error::custom);
+            return build::from_dict(&kind, dict, &mut ctx.sh).map_err(A::Error::custom);
         }
         if ctx.v3 && build::looks_like_v3_grid(&dict) {
             return build::v3_grid(dict).map_err(A::Error::custom);
@@ -171,30 +155,52 @@ fn kinded<'de, A: MapAccess<'de>>(
             while let Some(k) = map.next_key_seed(KeySeed)? {
                 let v = map.next_value_seed(ValueSeed(&mut *ctx))?;
                 if is_tag_name(&k) {
-                    let name = ctx.intern(&k);
+                    let name = ctx.sh.intern(&k);
                     dict.insert_valid(name, v);
                 }
             }
             Ok(Value::Dict(dict))
         }
         "grid" => {
+            // Rows after cols (the usual order) are decoded straight into the grid's cells.
             let mut parts = build::GridParts::default();
+            let mut sink: Option<RowSink> = None;
             while let Some(k) = map.next_key_seed(KeySeed)? {
-                let slot = match &*k {
-                    "meta" => &mut parts.meta,
-                    "cols" => &mut parts.cols,
-                    "rows" => &mut parts.rows,
+                match &*k {
+                    "meta" => parts.meta = Some(map.next_value_seed(ValueSeed(&mut *ctx))?),
+                    "cols" => parts.cols = Some(map.next_value_seed(ValueSeed(&mut *ctx))?),
+                    "rows" if sink.is_none() && parts.cols.is_some() => {
+                        let meta = build::meta_of(parts.meta.take()).map_err(A::Error::custom)?;
+                        let cols =
+                            build::cols_of(parts.cols.take(), false).map_err(A::Error::custom)?;
+                        let grid = Grid::with_cols(meta, cols).map_err(A::Error::custom)?;
+                        let mut s = RowSink::new(grid);
+                        map.next_value_seed(RowsSeed {
+                            ctx: &mut *ctx,
+                            sink: &mut s,
+                        })?;
+                        sink = Some(s);
+                    }
+                    "rows" => parts.rows = Some(map.next_value_seed(ValueSeed(&mut *ctx))?),
                     _ => {
                         map.next_value::<IgnoredAny>()?;
-                        continue;
                     }
-                };
-                *slot = Some(map.next_value_seed(ValueSeed(&mut *ctx))?);
+                }
             }
-            parts
-                .build()
-                .map(|g| Value::Grid(Box::new(g)))
-                .map_err(A::Error::custom)
+            let grid = match sink {
+                Some(s) => {
+                    let mut g = s.into_grid();
+                    if parts.cols.is_some() || parts.rows.is_some() {
+                        return Err(A::Error::custom("grid has more than one 'cols' or 'rows'"));
+                    }
+                    if let Some(meta) = parts.meta {
+                        *g.meta_mut() = build::meta_of(Some(meta)).map_err(A::Error::custom)?;
+                    }
+                    g
+                }
+                None => parts.build().map_err(A::Error::custom)?,
+            };
+            Ok(Value::Grid(Box::new(grid)))
         }
         _ => {
             let mut f = build::Fields::default();
@@ -214,7 +220,7 @@ fn kinded<'de, A: MapAccess<'de>>(
                 };
                 *slot = Some(map.next_value_seed(FieldSeed(&mut *ctx))?);
             }
-            build::scalar(kind, f).map_err(A::Error::custom)
+            build::scalar(kind, f, &mut ctx.sh).map_err(A::Error::custom)
         }
     }
 }
@@ -330,5 +336,65 @@ impl<'de> Visitor<'de> for FieldVisitor<'_> {
 impl<'de> serde::Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         ValueSeed(&mut Ctx::new(false)).deserialize(d)
+    }
+}
+
+/// The `rows` array of a grid whose columns are known: each row goes straight into the cells.
+struct RowsSeed<'c, 's> {
+    ctx: &'c mut Ctx,
+    sink: &'s mut RowSink,
+}
+
+impl<'de> DeserializeSeed<'de> for RowsSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowsSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of grid rows")
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(RowSeed {
+                ctx: &mut *self.ctx,
+                sink: &mut *self.sink,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+}
+
+/// One grid row object.
+struct RowSeed<'c, 's> {
+    ctx: &'c mut Ctx,
+    sink: &'s mut RowSink,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a grid row object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(k) = map.next_key_seed(KeySeed)? {
+            let v = map.next_value_seed(ValueSeed(&mut *self.ctx))?;
+            self.sink.set(&k, v).map_err(A::Error::custom)?;
+        }
+        self.sink.end_row().map_err(A::Error::custom)
     }
 }

@@ -38,6 +38,7 @@ mod build;
 mod de;
 mod ser;
 mod v3;
+mod write;
 
 use std::io;
 
@@ -65,47 +66,49 @@ fn scalar_text(v: &Value) -> String {
     s
 }
 
-/// Reads all of `text` as one Zinc scalar with the crate's one scalar reader.
-fn read_zinc_scalar(text: &str) -> Result<Value> {
-    crate::zinc::read_scalar(text)
-}
-
 fn json_err(e: serde_json::Error) -> Error {
     Error::Json(e.to_string())
 }
 
+/// Writes `value` in the given JSON version, appending to `out`.
+pub fn write(out: &mut String, value: &Value, version: Version) {
+    write::Writer::new(out, version == Version::V3).value(value);
+}
+
 /// Writes `value` as Hayson (JSON v4).
 pub fn to_string(value: &Value) -> String {
-    // Serializing a Value into a String cannot fail: every map key is a string.
-    serde_json::to_string(value).unwrap_or_default()
+    let mut out = String::with_capacity(256);
+    write(&mut out, value, Version::V4);
+    out
 }
 
 /// Writes `value` as Haystack JSON v3.
 pub fn to_string_v3(value: &Value) -> String {
-    // Cannot fail, as for `to_string`.
-    serde_json::to_string(&V3(value)).unwrap_or_default()
+    let mut out = String::with_capacity(256);
+    write(&mut out, value, Version::V3);
+    out
 }
 
 /// Writes `value` in the given JSON version into `out`.
-pub fn to_writer<W: io::Write>(out: W, value: &Value, version: Version) -> Result<()> {
-    match version {
-        Version::V4 => serde_json::to_writer(out, value),
-        Version::V3 => serde_json::to_writer(out, &V3(value)),
-    }
-    .map_err(json_err)
+pub fn to_writer<W: io::Write>(mut out: W, value: &Value, version: Version) -> Result<()> {
+    let mut text = String::with_capacity(256);
+    write(&mut text, value, version);
+    out.write_all(text.as_bytes())
+        .map_err(|e| Error::Json(format!("write failed: {e}")))
 }
 
 /// Writes `value` in the given JSON version into a byte vector.
 pub fn to_vec(value: &Value, version: Version) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128);
-    // Writing into a Vec cannot fail.
-    let _ = to_writer(&mut out, value, version);
-    out
+    let mut out = String::with_capacity(256);
+    write(&mut out, value, version);
+    out.into_bytes()
 }
 
-fn decode(input: &[u8], version: Version) -> Result<Value> {
+fn decode<'de, R: serde_json::de::Read<'de>>(
+    mut d: serde_json::Deserializer<R>,
+    version: Version,
+) -> Result<Value> {
     let mut ctx = de::Ctx::new(version == Version::V3);
-    let mut d = serde_json::Deserializer::from_slice(input);
     let v = de::ValueSeed(&mut ctx)
         .deserialize(&mut d)
         .map_err(json_err)?;
@@ -115,26 +118,20 @@ fn decode(input: &[u8], version: Version) -> Result<Value> {
 
 /// Reads a Hayson (JSON v4) document.
 pub fn from_str(text: &str) -> Result<Value> {
-    decode(text.as_bytes(), Version::V4)
+    decode(serde_json::Deserializer::from_str(text), Version::V4)
 }
 
 /// Reads a Haystack JSON v3 document.
 pub fn from_str_v3(text: &str) -> Result<Value> {
-    decode(text.as_bytes(), Version::V3)
+    decode(serde_json::Deserializer::from_str(text), Version::V3)
 }
 
-/// Reads a JSON document of the given version from bytes.
+/// Reads a JSON document of the given version from bytes (checked to be UTF-8).
 pub fn from_slice(input: &[u8], version: Version) -> Result<Value> {
-    decode(input, version)
+    decode(serde_json::Deserializer::from_slice(input), version)
 }
 
 /// Reads a JSON document of the given version from a reader.
 pub fn from_reader<R: io::Read>(reader: R, version: Version) -> Result<Value> {
-    let mut ctx = de::Ctx::new(version == Version::V3);
-    let mut d = serde_json::Deserializer::from_reader(reader);
-    let v = de::ValueSeed(&mut ctx)
-        .deserialize(&mut d)
-        .map_err(json_err)?;
-    d.end().map_err(json_err)?;
-    Ok(v)
+    decode(serde_json::Deserializer::from_reader(reader), version)
 }

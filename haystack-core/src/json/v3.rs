@@ -3,9 +3,8 @@
 //! Dates, times, datetimes and numbers use Zinc's literal forms, so they are read and written by
 //! the crate's Zinc scalar code; only the prefixes and the space before a unit are v3's own.
 
-use std::sync::Arc;
-
-use super::{read_zinc_scalar, scalar_text};
+use super::build::Shared;
+use super::scalar_text;
 use crate::error::{Error, Result};
 use crate::value::{Coord, Number, Ref, Value, XStr};
 
@@ -57,7 +56,7 @@ fn bad(kind: &'static str, text: &str) -> Error {
 }
 
 /// Decodes a v3 JSON string: a prefixed scalar, or a plain Str when the second char is not `:`.
-pub(super) fn decode_str(s: &str) -> Result<Value> {
+pub(super) fn decode_str(s: &str, sh: &mut Shared) -> Result<Value> {
     let b = s.as_bytes();
     if b.get(1) != Some(&b':') {
         return Ok(Value::Str(s.to_owned()));
@@ -70,10 +69,10 @@ pub(super) fn decode_str(s: &str) -> Result<Value> {
         Some(b'-') if rest.is_empty() => Value::Remove,
         Some(b'z') if rest.is_empty() => Value::Na,
         Some(b'm' | b'-' | b'z') => return Err(bad("singleton", s)),
-        Some(b'n') => decode_number(rest)?,
+        Some(b'n') => decode_number(rest, sh)?,
         Some(b'r') => {
             let (id, dis) = match rest.split_once(' ') {
-                Some((id, dis)) => (id, Some(Arc::<str>::from(dis))),
+                Some((id, dis)) => (id, Some(sh.intern(dis))),
                 None => (rest, None),
             };
             let mut r = Ref::new(id)?;
@@ -87,13 +86,9 @@ pub(super) fn decode_str(s: &str) -> Result<Value> {
             Value::Symbol(rest.to_owned())
         }
         Some(b'u') => Value::Uri(rest.to_owned()),
-        Some(b'd') => expect_kind(read_zinc_scalar(rest)?, "Date", s, |v| {
-            matches!(v, Value::Date(_))
-        })?,
-        Some(b'h') => expect_kind(read_zinc_scalar(rest)?, "Time", s, |v| {
-            matches!(v, Value::Time(_))
-        })?,
-        Some(b't') => expect_kind(read_zinc_scalar(rest)?, "DateTime", s, |v| {
+        Some(b'd') => expect_kind(sh.zinc(rest)?, "Date", s, |v| matches!(v, Value::Date(_)))?,
+        Some(b'h') => expect_kind(sh.zinc(rest)?, "Time", s, |v| matches!(v, Value::Time(_)))?,
+        Some(b't') => expect_kind(sh.zinc(rest)?, "DateTime", s, |v| {
             matches!(v, Value::DateTime(_))
         })?,
         Some(b'c') => {
@@ -120,7 +115,7 @@ fn expect_kind(
 }
 
 /// `45.5`, `73.2 °F`, `INF`, `-INF`, `NaN`.
-fn decode_number(rest: &str) -> Result<Value> {
+fn decode_number(rest: &str, sh: &mut Shared) -> Result<Value> {
     let (num, unit) = match rest.split_once(' ') {
         Some((n, u)) => (n, Some(u)),
         None => (rest, None),
@@ -129,13 +124,13 @@ fn decode_number(rest: &str) -> Result<Value> {
         "INF" => f64::INFINITY,
         "-INF" => f64::NEG_INFINITY,
         "NaN" => f64::NAN,
-        _ => match read_zinc_scalar(num)? {
+        _ => match sh.zinc(num)? {
             Value::Number(n) if n.unit().is_none() => n.value(),
             _ => return Err(bad("Number", rest)),
         },
     };
     Ok(Value::Number(match unit {
-        Some(u) if !u.is_empty() => Number::with_unit(value, u),
+        Some(u) if !u.is_empty() => Number::with_shared_unit(value, Some(sh.intern(u))),
         _ => Number::new(value),
     }))
 }

@@ -1,0 +1,288 @@
+//! Hayson (JSON v4) decode and encode, and filter evaluation over a grid: this crate and
+//! `libhaystack` side by side on the same realistic grid and the same bytes, in one run.
+//!
+//! `cargo bench -p haystack-core --bench json_filter` runs the criterion benchmarks, then
+//! prints a summary table with throughput and the ratio to libhaystack. The grid size is
+//! `HAYSTACK_BENCH_ROWS` (default 5000).
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use haystack_core::filter::{Filter, GridIndex};
+use haystack_core::testing::realistic_grid;
+use haystack_core::{Grid, Value, json};
+use libhaystack::defs::namespace::DEFAULT_NS;
+use libhaystack::filter::eval::{Eval, EvalContext};
+use libhaystack::filter::path::Path as LhPath;
+use libhaystack::filter::{Filter as LhFilter, PathResolver};
+use libhaystack::val::{Dict as LhDict, Ref as LhRef, Value as LhValue};
+
+/// The filters measured: has/missing, comparisons with units, `->` paths, and/or.
+const FILTERS: &[(&str, &str)] = &[
+    ("has", "point and his"),
+    ("missing", "point and not writable and not disabled"),
+    ("units", "curVal > 70°F"),
+    (
+        "units-range",
+        "curVal >= 50°F and curVal < 60°F or curVal > 1000kW",
+    ),
+    (
+        "str-or",
+        "curStatus == \"fault\" or curStatus == \"down\" or navName == \"OA-T\"",
+    ),
+    ("path", "siteRef->geoCity == \"Chicago\""),
+    (
+        "path2",
+        "point and equipRef->ahu and equipRef->siteRef->area > 100000ft²",
+    ),
+];
+
+/// A libhaystack resolver over the grid's rows by id (no cloning of the root dict).
+struct LhIndex {
+    by_id: HashMap<String, LhDict>,
+}
+
+impl LhIndex {
+    fn new(rows: &[LhDict]) -> Self {
+        let mut by_id = HashMap::new();
+        for d in rows {
+            if let Some(LhValue::Ref(r)) = d.get("id") {
+                by_id.insert(r.value().to_owned(), d.clone());
+            }
+        }
+        LhIndex { by_id }
+    }
+}
+
+impl PathResolver for LhIndex {
+    fn resolve_for(&self, root: &LhDict, path: &LhPath) -> LhValue {
+        let mut segs = path.iter();
+        let Some(first) = segs.next() else {
+            return LhValue::Null;
+        };
+        let Some(mut cur) = root.get(&first.to_string()) else {
+            return LhValue::Null;
+        };
+        for seg in segs {
+            let dict = match cur {
+                LhValue::Ref(r) => match self.by_id.get(r.value()) {
+                    Some(d) => d,
+                    None => return LhValue::Null,
+                },
+                LhValue::Dict(d) => d,
+                _ => return LhValue::Null,
+            };
+            match dict.get(&seg.to_string()) {
+                Some(v) => cur = v,
+                None => return LhValue::Null,
+            }
+        }
+        cur.clone()
+    }
+
+    fn resolve(&self, _path: &LhPath) -> LhValue {
+        LhValue::Null
+    }
+
+    fn resolve_ref(&self, reference: &LhRef) -> Option<LhDict> {
+        self.by_id.get(reference.value()).cloned()
+    }
+}
+
+fn lh_rows(v: &LhValue) -> &[LhDict] {
+    match v {
+        LhValue::Grid(g) => &g.rows,
+        _ => &[],
+    }
+}
+
+fn lh_count(rows: &[LhDict], f: &LhFilter, index: &LhIndex) -> usize {
+    rows.iter()
+        .filter(|d| f.eval(&EvalContext::make(d, &DEFAULT_NS, index)))
+        .count()
+}
+
+fn our_count(grid: &Grid, f: &Filter, index: &GridIndex<'_>) -> usize {
+    f.compile_for(grid).count(grid, index)
+}
+
+/// Median seconds per call of `f`, over at least 10 calls and about `budget`.
+fn measure(budget: Duration, mut f: impl FnMut()) -> f64 {
+    for _ in 0..3 {
+        f();
+    }
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 10 || (start.elapsed() < budget && times.len() < 10_000) {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+struct Line {
+    what: String,
+    ours: f64,
+    theirs: f64,
+    unit: &'static str,
+    amount: f64,
+    target: f64,
+}
+
+fn main() {
+    let rows: usize = std::env::var("HAYSTACK_BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5000);
+    let grid = realistic_grid(rows);
+    let bytes = json::to_string(&Value::Grid(Box::new(grid)));
+    // Both libraries work on values decoded from the same bytes (same memory layout story).
+    let value = json::from_str(&bytes).expect("we decode our Hayson");
+    let grid = value.as_grid().expect("a grid").clone();
+    let lh_value: LhValue = serde_json::from_str(&bytes).expect("libhaystack decodes our Hayson");
+    let lh_bytes = serde_json::to_string(&lh_value).expect("libhaystack encodes");
+    assert_eq!(
+        json::from_str(&lh_bytes).expect("we decode libhaystack's Hayson"),
+        value
+    );
+    let v3 = json::to_string_v3(&value);
+    let index = GridIndex::new(&grid);
+    let lh_index = LhIndex::new(lh_rows(&lh_value));
+    let filters: Vec<(&str, Filter, LhFilter)> = FILTERS
+        .iter()
+        .map(|(name, text)| {
+            (
+                *name,
+                Filter::parse(text).expect("filter"),
+                LhFilter::try_from(*text).expect("lh filter"),
+            )
+        })
+        .collect();
+
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+
+    let mut g = c.benchmark_group("hayson_decode");
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.bench_function("haystack-core", |b| {
+        b.iter(|| json::from_str(black_box(&bytes)))
+    });
+    g.bench_function("libhaystack", |b| {
+        b.iter(|| serde_json::from_str::<LhValue>(black_box(&bytes)))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("hayson_encode");
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.bench_function("haystack-core", |b| {
+        b.iter(|| json::to_string(black_box(&value)))
+    });
+    g.bench_function("libhaystack", |b| {
+        b.iter(|| serde_json::to_string(black_box(&lh_value)))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("json_v3");
+    g.throughput(Throughput::Bytes(v3.len() as u64));
+    g.bench_function("decode", |b| b.iter(|| json::from_str_v3(black_box(&v3))));
+    g.bench_function("encode", |b| {
+        b.iter(|| json::to_string_v3(black_box(&value)))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("filter");
+    g.throughput(Throughput::Elements(rows as u64));
+    for (name, ours, theirs) in &filters {
+        g.bench_function(format!("{name}/haystack-core"), |b| {
+            b.iter(|| our_count(black_box(&grid), ours, &index))
+        });
+        g.bench_function(format!("{name}/libhaystack"), |b| {
+            b.iter(|| lh_count(black_box(lh_rows(&lh_value)), theirs, &lh_index))
+        });
+    }
+    g.finish();
+    c.final_summary();
+    if std::env::args().any(|a| a == "--profile-time" || a == "--list") {
+        return;
+    }
+
+    // The summary: the same work timed again, side by side.
+    let budget = Duration::from_millis(1500);
+    let mb = bytes.len() as f64 / 1e6;
+    let mut lines = vec![
+        Line {
+            what: "Hayson decode".into(),
+            ours: measure(budget, || drop(black_box(json::from_str(&bytes)))),
+            theirs: measure(budget, || {
+                drop(black_box(serde_json::from_str::<LhValue>(&bytes)))
+            }),
+            unit: "MB/s",
+            amount: mb,
+            target: 2.0,
+        },
+        Line {
+            what: "Hayson encode".into(),
+            ours: measure(budget, || drop(black_box(json::to_string(&value)))),
+            theirs: measure(budget, || drop(black_box(serde_json::to_string(&lh_value)))),
+            unit: "MB/s",
+            amount: mb,
+            target: 1.0,
+        },
+    ];
+    for (name, ours, theirs) in &filters {
+        let a = our_count(&grid, ours, &index);
+        let b = lh_count(lh_rows(&lh_value), theirs, &lh_index);
+        let what = if a == b {
+            format!("filter {name} ({a} hits)")
+        } else {
+            format!("filter {name} ({a} vs {b} hits)")
+        };
+        lines.push(Line {
+            what,
+            ours: measure(budget, || {
+                black_box(our_count(&grid, ours, &index));
+            }),
+            theirs: measure(budget, || {
+                black_box(lh_count(lh_rows(&lh_value), theirs, &lh_index));
+            }),
+            unit: "Mrows/s",
+            amount: rows as f64 / 1e6,
+            target: 20.0,
+        });
+    }
+
+    println!();
+    println!(
+        "haystack-core vs libhaystack: {rows} rows, {} columns, Hayson {:.2} MB",
+        grid.cols().len(),
+        mb
+    );
+    println!(
+        "{:<44} {:>16} {:>16} {:>8} {:>7}  ",
+        "benchmark", "haystack-core", "libhaystack", "ratio", "target"
+    );
+    for l in &lines {
+        let ratio = l.theirs / l.ours;
+        println!(
+            "{:<44} {:>8.1} {:<7} {:>8.1} {:<7} {:>7.1}x {:>6.0}x {}",
+            l.what,
+            l.amount / l.ours,
+            l.unit,
+            l.amount / l.theirs,
+            l.unit,
+            ratio,
+            l.target,
+            if ratio >= l.target { "ok" } else { "BELOW" }
+        );
+    }
+    for (what, filter) in FILTERS {
+        println!("  {what}: {filter}");
+    }
+}

@@ -1,0 +1,314 @@
+//! A direct JSON writer for values (v4 and v3) into a `String`: the fast path behind
+//! [`super::to_string`]. It writes exactly what the serde `Serialize` impls write (tests hold
+//! the two together), but tag names are written without escaping (they are ASCII letters,
+//! digits and `_`), grid column keys are prepared once per grid, and dates and times are
+//! formatted straight into the output by the Zinc writer.
+
+use super::ser::GRID_VERSION;
+use crate::value::{Number, Value};
+use crate::zinc;
+use crate::{Dict, Grid};
+
+/// Largest magnitude below which an integral f64 is written as a JSON integer (2^53).
+const MAX_SAFE_INT: f64 = 9_007_199_254_740_992.0;
+
+/// Which bytes need escaping in a JSON string: 0 = none, else the escape letter
+/// (`u` for `\u00XX`).
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `s` as a JSON string literal.
+pub(super) fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc = ESCAPE[b as usize];
+        if esc == 0 {
+            continue;
+        }
+        // Escaped bytes are ASCII, so `start..i` lies on char boundaries.
+        out.push_str(s.get(start..i).unwrap_or_default());
+        out.push('\\');
+        out.push(char::from(esc));
+        if esc == b'u' {
+            out.push_str("00");
+            out.push(char::from(HEX[(b >> 4) as usize]));
+            out.push(char::from(HEX[(b & 0xf) as usize]));
+        }
+        start = i + 1;
+    }
+    out.push_str(s.get(start..).unwrap_or_default());
+    out.push('"');
+}
+
+/// Appends a finite number as a JSON number: integral values without a fraction.
+fn write_f64(out: &mut String, v: f64) {
+    if v.fract() == 0.0 && v.abs() < MAX_SAFE_INT {
+        // Exact: |v| < 2^53 and integral.
+        out.push_str(itoa::Buffer::new().format(v as i64));
+    } else {
+        // The same shortest round-trip formatting serde_json uses.
+        out.push_str(zmij::Buffer::new().format_finite(v));
+    }
+}
+
+/// Appends `"name":` for a tag name (no escaping needed).
+fn key(out: &mut String, name: &str) {
+    out.push('"');
+    out.push_str(name);
+    out.push_str("\":");
+}
+
+/// Writes values as JSON into a string.
+pub(super) struct Writer<'a> {
+    out: &'a mut String,
+    scratch: String,
+    v3: bool,
+}
+
+impl<'a> Writer<'a> {
+    pub(super) fn new(out: &'a mut String, v3: bool) -> Self {
+        Writer {
+            out,
+            scratch: String::new(),
+            v3,
+        }
+    }
+
+    fn kind_open(&mut self, kind: &str) {
+        self.out.push_str("{\"_kind\":\"");
+        self.out.push_str(kind);
+        self.out.push('"');
+    }
+
+    fn number(&mut self, n: &Number) {
+        let v = n.value();
+        match n.unit() {
+            None if v.is_finite() => write_f64(self.out, v),
+            unit => {
+                self.kind_open("number");
+                self.out.push_str(",\"val\":");
+                if v.is_nan() {
+                    self.out.push_str("\"NaN\"");
+                } else if v == f64::INFINITY {
+                    self.out.push_str("\"INF\"");
+                } else if v == f64::NEG_INFINITY {
+                    self.out.push_str("\"-INF\"");
+                } else {
+                    write_f64(self.out, v);
+                }
+                if let Some(u) = unit {
+                    self.out.push_str(",\"unit\":");
+                    write_str(self.out, u);
+                }
+                self.out.push('}');
+            }
+        }
+    }
+
+    fn kind_val(&mut self, kind: &str, val: &str) {
+        self.kind_open(kind);
+        self.out.push_str(",\"val\":");
+        write_str(self.out, val);
+        self.out.push('}');
+    }
+
+    /// Appends one value.
+    pub(super) fn value(&mut self, v: &Value) {
+        if self.v3 {
+            return self.value_v3(v);
+        }
+        match v {
+            Value::Null => self.out.push_str("null"),
+            Value::Marker => self.out.push_str("{\"_kind\":\"marker\"}"),
+            Value::Na => self.out.push_str("{\"_kind\":\"na\"}"),
+            Value::Remove => self.out.push_str("{\"_kind\":\"remove\"}"),
+            Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => self.number(n),
+            Value::Str(s) => write_str(self.out, s),
+            Value::Uri(s) => self.kind_val("uri", s),
+            Value::Symbol(s) => self.kind_val("symbol", s),
+            Value::Ref(r) => {
+                self.kind_open("ref");
+                self.out.push_str(",\"val\":");
+                write_str(self.out, r.id());
+                if let Some(dis) = r.dis() {
+                    self.out.push_str(",\"dis\":");
+                    write_str(self.out, dis);
+                }
+                self.out.push('}');
+            }
+            Value::Date(d) => {
+                self.kind_open("date");
+                self.out.push_str(",\"val\":\"");
+                zinc::write_date(self.out, *d);
+                self.out.push_str("\"}");
+            }
+            Value::Time(t) => {
+                self.kind_open("time");
+                self.out.push_str(",\"val\":\"");
+                zinc::write_time(self.out, *t);
+                self.out.push_str("\"}");
+            }
+            Value::DateTime(dt) => {
+                self.scratch.clear();
+                zinc::write_datetime(&mut self.scratch, dt);
+                let iso = self
+                    .scratch
+                    .split_once(' ')
+                    .map_or(self.scratch.as_str(), |(i, _)| i);
+                self.out.push_str("{\"_kind\":\"dateTime\",\"val\":");
+                write_str(self.out, iso);
+                self.out.push_str(",\"tz\":");
+                write_str(self.out, dt.tz());
+                self.out.push('}');
+            }
+            Value::Coord(c) => {
+                self.kind_open("coord");
+                self.out.push_str(",\"lat\":");
+                write_f64(self.out, c.lat());
+                self.out.push_str(",\"lng\":");
+                write_f64(self.out, c.lng());
+                self.out.push('}');
+            }
+            Value::XStr(x) => {
+                self.kind_open("xstr");
+                self.out.push_str(",\"type\":");
+                write_str(self.out, x.kind());
+                self.out.push_str(",\"val\":");
+                write_str(self.out, x.value());
+                self.out.push('}');
+            }
+            Value::List(items) => self.list(items),
+            Value::Dict(d) => self.dict(d),
+            Value::Grid(g) => self.grid(g),
+        }
+    }
+
+    fn value_v3(&mut self, v: &Value) {
+        match v {
+            Value::Null => self.out.push_str("null"),
+            Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
+            Value::List(items) => self.list(items),
+            Value::Dict(d) => self.dict(d),
+            Value::Grid(g) => self.grid(g),
+            Value::Str(s) if !s.contains(':') => write_str(self.out, s),
+            scalar => {
+                let text = super::v3::encode_scalar(scalar);
+                write_str(self.out, &text);
+            }
+        }
+    }
+
+    fn list(&mut self, items: &[Value]) {
+        self.out.push('[');
+        for (i, v) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            self.value(v);
+        }
+        self.out.push(']');
+    }
+
+    /// The tags of a dict, without braces; `first` says whether a comma is needed before the
+    /// first tag written. Returns whether any tag was written.
+    fn tags(&mut self, d: &Dict, mut first: bool, skip: Option<&str>) -> bool {
+        for (name, v) in d.iter() {
+            if v.is_null() || Some(name) == skip {
+                continue;
+            }
+            if !first {
+                self.out.push(',');
+            }
+            first = false;
+            key(self.out, name);
+            self.value(v);
+        }
+        !first
+    }
+
+    fn dict(&mut self, d: &Dict) {
+        self.out.push('{');
+        self.tags(d, true, None);
+        self.out.push('}');
+    }
+
+    fn grid(&mut self, g: &Grid) {
+        if self.v3 {
+            self.out.push_str("{\"meta\":{");
+        } else {
+            self.out.push_str("{\"_kind\":\"grid\",\"meta\":{");
+        }
+        let mut first = true;
+        if g.meta().get("ver").is_none() {
+            self.out.push_str("\"ver\":");
+            write_str(self.out, GRID_VERSION);
+            first = false;
+        }
+        self.tags(g.meta(), first, None);
+        self.out.push_str("},\"cols\":[");
+        for (i, c) in g.cols().iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            self.out.push_str("{\"name\":");
+            write_str(self.out, c.name());
+            if self.v3 {
+                self.tags(c.meta(), false, Some("name"));
+            } else if !c.meta().is_empty() {
+                self.out.push_str(",\"meta\":");
+                self.dict(c.meta());
+            }
+            self.out.push('}');
+        }
+        self.out.push_str("],\"rows\":[");
+        // Column keys prepared once: `"name":`.
+        let keys: Vec<String> = g
+            .cols()
+            .iter()
+            .map(|c| {
+                let mut k = String::with_capacity(c.name().len() + 3);
+                key(&mut k, c.name());
+                k
+            })
+            .collect();
+        for (r, row) in g.rows().enumerate() {
+            if r > 0 {
+                self.out.push(',');
+            }
+            self.out.push('{');
+            let mut first = true;
+            for (k, v) in keys.iter().zip(row.cells()) {
+                if v.is_null() {
+                    continue;
+                }
+                if !first {
+                    self.out.push(',');
+                }
+                first = false;
+                self.out.push_str(k);
+                self.value(v);
+            }
+            self.out.push('}');
+        }
+        self.out.push_str("]}");
+    }
+}
