@@ -122,9 +122,8 @@ impl Grid {
 
     /// A grid with one column per tag name seen in `dicts` (in first-seen order) and one row per
     /// dict.
-    pub fn from_dicts<D: std::borrow::Borrow<Dict>>(dicts: impl IntoIterator<Item = D>) -> Self {
-        let dicts: Vec<D> = dicts.into_iter().collect();
-        let dicts: Vec<&Dict> = dicts.iter().map(|d| d.borrow()).collect();
+    pub fn from_dicts<'a>(dicts: impl IntoIterator<Item = &'a Dict>) -> Self {
+        let dicts: Vec<&Dict> = dicts.into_iter().collect();
         let mut g = Grid::new();
         for d in &dicts {
             for (k, _) in d.iter_shared() {
