@@ -8,3 +8,4 @@ pub struct ReadmeDoctests;
 
 pub mod haystack;
 pub mod store;
+pub mod tscache;

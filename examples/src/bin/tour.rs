@@ -27,6 +27,8 @@ async fn main() -> std::process::ExitCode {
     check(haystack_zinc_tour());
     println!("== haystack server and import (examples)");
     check(haystack_store_tour().await);
+    println!("== time series cache (examples: datasource-sdk writers, Zinc history)");
+    check(tscache_tour().await);
     if failed {
         std::process::ExitCode::FAILURE
     } else {
@@ -144,5 +146,45 @@ async fn haystack_store_tour() -> TourResult {
         println!("  read `site` at the {label}: {names:?}");
     }
     let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+async fn tscache_tour() -> TourResult {
+    use examples::tscache::{
+        api, forecast::MemoryForecast, history::LocalObjects, ids::MemoryIdentifiers,
+        pipeline::Cache, source, system_clock,
+    };
+    let dir = std::env::temp_dir().join(format!("tscache-tour-{}", std::process::id()));
+    let clock = system_clock();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let external = format!("http://{}", listener.local_addr()?);
+    let router = source::external_api(clock.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let cache = Arc::new(Cache::new(
+        Arc::new(MemoryIdentifiers::default()),
+        Arc::new(LocalObjects::new(&dir)),
+        Arc::new(MemoryForecast::default()),
+        "forecast",
+        external,
+        clock,
+    )?);
+    cache.ids().add("sensor-1").await?;
+    let report = cache.run_cycle().await?;
+    println!(
+        "  one cycle: {} identifier enqueued, {} fetched",
+        report.enqueued, report.done
+    );
+    let now = cache.now().unix_timestamp();
+    let merged = api::merged(&cache, "sensor-1", now - 86_400, now + 86_400).await?;
+    let history = merged.iter().filter(|(_, s)| *s == "history").count();
+    println!(
+        "  merged series over +-24 h: {} points ({history} history, {} forecast), each time once",
+        merged.len(),
+        merged.len() - history
+    );
+    cache
+        .close(tokio::time::Instant::now() + std::time::Duration::from_secs(10))
+        .await?;
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -1,0 +1,139 @@
+//! The time series cache as a service: the external API stand-in, the schedule every
+//! `--interval` seconds, the fetch workers and the merged-series HTTP API, on embedded defaults
+//! (a local history directory, in-memory tables) or AWS (`--aws`: DynamoDB tables and an S3
+//! bucket, from the standard AWS configuration).
+//!
+//! `cargo run -p examples --bin tscache -- --id sensor-1 --id sensor-2`, then
+//! `curl 'http://127.0.0.1:8082/series/sensor-1'`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use examples::tscache::forecast::{DynamoForecast, ForecastStore, MemoryForecast};
+use examples::tscache::history::{LocalObjects, Objects, S3Objects};
+use examples::tscache::ids::{DynamoIdentifiers, IdentifierTable, MemoryIdentifiers};
+use examples::tscache::pipeline::Cache;
+use examples::tscache::{api, source, system_clock};
+
+/// Run the time series cache (history and forecast merged into one series).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Address of the merged-series API.
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    addr: SocketAddr,
+    /// Identifiers to add to the identifier table at start.
+    #[arg(long = "id")]
+    ids: Vec<String>,
+    /// Seconds between schedule runs.
+    #[arg(long, default_value_t = 300)]
+    interval: u64,
+    /// Local history directory (embedded default).
+    #[arg(long, default_value = "./tscache-history")]
+    history_dir: std::path::PathBuf,
+    /// Use DynamoDB tables and an S3 bucket instead of the embedded defaults.
+    #[arg(long)]
+    aws: bool,
+    /// With --aws: the identifier table, forecast table and history bucket.
+    #[arg(long, default_value = "tscache-identifiers")]
+    ids_table: String,
+    /// With --aws: the forecast table.
+    #[arg(long, default_value = "tscache-forecast")]
+    forecast_table: String,
+    /// With --aws: the history bucket.
+    #[arg(long, default_value = "tscache-history")]
+    bucket: String,
+    /// Run one cycle and exit.
+    #[arg(long)]
+    once: bool,
+}
+
+/// The identifier table, history objects, forecast table and forecast writer table.
+type Backends = (
+    Arc<dyn IdentifierTable>,
+    Arc<dyn Objects>,
+    Arc<dyn ForecastStore>,
+    String,
+);
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tscache: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let clock = system_clock();
+    let external_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let external = format!("http://{}", external_listener.local_addr()?);
+    let router = source::external_api(clock.clone());
+    tokio::spawn(async move { axum::serve(external_listener, router).await });
+
+    let (ids, objects, forecast, table): Backends = if args.aws {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let ddb = aws_sdk_dynamodb::Client::new(&config);
+        (
+            Arc::new(DynamoIdentifiers::new(ddb.clone(), &args.ids_table)),
+            Arc::new(S3Objects::new(&config, &args.bucket)),
+            Arc::new(DynamoForecast::new(ddb, &args.forecast_table)),
+            args.forecast_table.clone(),
+        )
+    } else {
+        (
+            Arc::new(MemoryIdentifiers::default()),
+            Arc::new(LocalObjects::new(&args.history_dir)),
+            Arc::new(MemoryForecast::default()),
+            "forecast".to_owned(),
+        )
+    };
+    let cache = Arc::new(Cache::new(ids, objects, forecast, table, external, clock)?);
+    for id in &args.ids {
+        cache.ids().add(id).await?;
+    }
+    if args.once {
+        let report = cache.run_cycle().await?;
+        println!("{report:?}");
+        return Ok(cache
+            .close(tokio::time::Instant::now() + Duration::from_secs(30))
+            .await?);
+    }
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    println!(
+        "merged series API on http://{}/series/{{identifier}}",
+        listener.local_addr()?
+    );
+    let worker = cache.clone();
+    let interval = Duration::from_secs(args.interval.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tick.tick().await;
+            match worker.run_cycle().await {
+                Ok(report) => eprintln!(
+                    "cycle: {} enqueued, {} done, {} failures, {} dead letters",
+                    report.enqueued,
+                    report.done,
+                    report.failures.len(),
+                    report.dead_letters.len()
+                ),
+                Err(e) => eprintln!("cycle failed: {e}"),
+            }
+        }
+    });
+    axum::serve(listener, api::router(cache.clone()))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    cache
+        .close(tokio::time::Instant::now() + Duration::from_secs(30))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! The cache's HTTP API: `GET /series/{identifier}?start=&end=` returns one time-ordered series,
+//! history up to the last historical timestamp and forecast after it, as JSON (default) or Zinc.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::pipeline::Cache;
+use super::{CacheError, Point, validate_identifier};
+
+/// One point of the merged series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// Epoch milliseconds.
+    pub time: i64,
+    /// The value.
+    pub value: f64,
+    /// `history` or `forecast`.
+    pub source: String,
+}
+
+/// The merged series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// The identifier.
+    pub identifier: String,
+    /// The first millisecond included.
+    pub start: i64,
+    /// The last millisecond included.
+    pub end: i64,
+    /// The points, in time order, each time once.
+    pub points: Vec<SeriesPoint>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Bounds {
+    start: Option<i64>,
+    end: Option<i64>,
+}
+
+/// The merged series of `id` with `start <= time <= end` (epoch seconds): history up to its
+/// newest timestamp, forecast strictly after it.
+pub async fn merged(
+    cache: &Cache,
+    id: &str,
+    start: i64,
+    end: i64,
+) -> Result<Vec<(Point, &'static str)>, CacheError> {
+    validate_identifier(id)?;
+    let mut out: BTreeMap<i64, (Point, &'static str)> = BTreeMap::new();
+    let latest = cache.history().latest(id).await?;
+    for p in cache.history().range(id, start, end).await? {
+        out.insert(p.time, (p, "history"));
+    }
+    let forecast_from = latest.map_or(start, |l| start.max(l.saturating_add(1)));
+    if forecast_from <= end {
+        for p in cache.forecast().range(id, forecast_from, end).await? {
+            out.entry(p.time).or_insert((p, "forecast"));
+        }
+    }
+    Ok(out.into_values().collect())
+}
+
+/// The router: `GET /series/{identifier}?start=&end=` (epoch milliseconds, inclusive; default
+/// now - 24 h to now + 24 h). `Accept: text/zinc` gives a his grid.
+pub fn router(cache: Arc<Cache>) -> axum::Router {
+    axum::Router::new()
+        .route("/series/{id}", axum::routing::get(series))
+        .with_state(cache)
+}
+
+async fn series(
+    State(cache): State<Arc<Cache>>,
+    Path(id): Path<String>,
+    Query(b): Query<Bounds>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = validate_identifier(&id) {
+        return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
+    }
+    let now_ms = cache.now().unix_timestamp() * 1000;
+    let day_ms = 24 * 3600 * 1000;
+    let start = b.start.unwrap_or(now_ms - day_ms);
+    let end = b.end.unwrap_or(now_ms + day_ms);
+    if end < start {
+        return (StatusCode::BAD_REQUEST, "end is before start").into_response();
+    }
+    // Whole seconds covering [start, end] in milliseconds.
+    let (s, e) = (
+        start.div_euclid(1000) + i64::from(start.rem_euclid(1000) != 0),
+        end.div_euclid(1000),
+    );
+    let points = match merged(&cache, &id, s, e).await {
+        Ok(p) => p,
+        Err(err) => return (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+    };
+    let zinc = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/zinc"));
+    if zinc {
+        let map: BTreeMap<i64, f64> = points.iter().map(|(p, _)| (p.time, p.value)).collect();
+        let mut grid = super::history::to_his_grid(&id, &map);
+        let _ = grid.add_col("source", haystack_core::Dict::new());
+        let mut rows = Vec::with_capacity(points.len());
+        for (row, (_, src)) in grid.rows().zip(&points) {
+            let mut cells = row.cells().to_vec();
+            if let Some(last) = cells.last_mut() {
+                *last = haystack_core::Value::from(*src);
+            }
+            rows.push(cells);
+        }
+        let meta = grid.meta().clone();
+        let cols = grid.cols().to_vec();
+        return match haystack_core::Grid::from_parts(meta, cols, rows) {
+            Ok(g) => (
+                [(header::CONTENT_TYPE, "text/zinc; charset=utf-8")],
+                haystack_zinc::to_string(&g),
+            )
+                .into_response(),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        };
+    }
+    let body = Series {
+        identifier: id,
+        start,
+        end,
+        points: points
+            .into_iter()
+            .map(|(p, src)| SeriesPoint {
+                time: p.time * 1000,
+                value: p.value,
+                source: src.to_owned(),
+            })
+            .collect(),
+    };
+    axum::Json(body).into_response()
+}
