@@ -1,0 +1,155 @@
+//! A load run of the Haystack server on loopback: imports a generated store of `--entities`
+//! entities into a temporary local store, serves it, and sends `read` requests with a filter from
+//! `--concurrency` clients for `--seconds` (bounded: at most `--max-requests`). Prints requests
+//! per second and latency percentiles.
+//!
+//! `cargo run --release -p examples --bin haystack-load -- --entities 100000`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use examples::haystack::{db::Db, server};
+use examples::store::LocalStore;
+use haystack_core::{Dict, Grid, Number, Ref, Value};
+
+/// Load-test the Haystack server's `read` op on loopback.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Entities in the generated store.
+    #[arg(long, default_value_t = 100_000)]
+    entities: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// How long to send requests.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Most requests in all.
+    #[arg(long, default_value_t = 200_000)]
+    max_requests: usize,
+    /// The filter each request reads with.
+    #[arg(long, default_value = "point and siteRef==@s42 and curVal > 50°F")]
+    filter: String,
+}
+
+fn generate(entities: usize) -> Grid {
+    let mut rows = Vec::with_capacity(entities);
+    let sites = (entities / 100).max(1);
+    for i in 0..entities {
+        let mut d = Dict::new();
+        let site = i % sites;
+        let _ = d.insert("id", Ref::with_dis(format!("p{i}"), format!("Point {i}")));
+        let _ = d.insert("dis", format!("Point {i}"));
+        let _ = d.insert("point", Value::Marker);
+        let _ = d.insert("his", Value::Marker);
+        let _ = d.insert(if i % 2 == 0 { "temp" } else { "humidity" }, Value::Marker);
+        let _ = d.insert(
+            "siteRef",
+            Ref::with_dis(format!("s{site}"), format!("Site {site}")),
+        );
+        let _ = d.insert(
+            "equipRef",
+            Ref::new(format!("e{}", i / 10)).unwrap_or_else(|_| Ref::with_dis("e", "e")),
+        );
+        let _ = d.insert("curVal", Number::with_unit((i % 100) as f64, "°F"));
+        let _ = d.insert("tz", "New_York");
+        rows.push(d);
+    }
+    Grid::from_dicts(rows.iter())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let dir = std::env::temp_dir().join(format!("haystack-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let source = dir.join("entities.zinc");
+    let started = Instant::now();
+    std::fs::write(&source, haystack_zinc::to_string(&generate(args.entities)))?;
+    let store = Arc::new(LocalStore::open(dir.join("store"))?);
+    let db = Arc::new(Db::new(store.clone(), store));
+    db.import(&source.to_string_lossy(), &|_| {}).await?;
+    db.snapshot(None).await?; // warm the parsed snapshot
+    println!(
+        "generated and imported {} entities in {:.1?}",
+        args.entities,
+        started.elapsed()
+    );
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, server::router(db)).await });
+    let client = reqwest::Client::new();
+    let url = reqwest::Url::parse_with_params(
+        &format!("http://{addr}/read"),
+        &[("filter", args.filter.as_str())],
+    )?;
+    let first = client.get(url.clone()).send().await?.text().await?;
+    let matched = haystack_zinc::from_str(&first)?.len();
+    println!("filter `{}` matches {matched} rows", args.filter);
+
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let budget = Arc::new(std::sync::atomic::AtomicUsize::new(args.max_requests));
+    let mut tasks = tokio::task::JoinSet::new();
+    let run_start = Instant::now();
+    for _ in 0..args.concurrency.max(1) {
+        let (client, url, budget) = (client.clone(), url.clone(), budget.clone());
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0usize;
+            while Instant::now() < deadline
+                && budget
+                    .fetch_update(
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                        |b| b.checked_sub(1),
+                    )
+                    .is_ok()
+            {
+                let t = Instant::now();
+                match client.get(url.clone()).send().await {
+                    Ok(resp) if resp.status().is_success() => {
+                        if resp.bytes().await.is_err() {
+                            errors += 1;
+                        }
+                    }
+                    _ => errors += 1,
+                }
+                latencies.push(t.elapsed());
+            }
+            (latencies, errors)
+        });
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (l, e) = joined?;
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = run_start.elapsed();
+    all.sort();
+    println!(
+        "{} requests in {:.1?} from {} clients: {:.0} requests/s, {} errors; latency p50 {:.2?}, p90 {:.2?}, p99 {:.2?}, max {:.2?}",
+        all.len(),
+        elapsed,
+        args.concurrency,
+        all.len() as f64 / elapsed.as_secs_f64(),
+        errors,
+        percentile(&all, 0.5),
+        percentile(&all, 0.9),
+        percentile(&all, 0.99),
+        all.last().copied().unwrap_or_default()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
