@@ -6,7 +6,10 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let whole = haystack_zinc::from_slice(data);
-    let limits = haystack_zinc::Limits { max_line_bytes: 1 << 16, ..Default::default() };
+    let limits = haystack_zinc::Limits {
+        max_line_bytes: 1 << 16,
+        ..Default::default()
+    };
     let streamed = haystack_zinc::GridReader::with_limits(data, limits).and_then(|r| r.into_grid());
     if let (Ok(a), Ok(b)) = (&whole, &streamed) {
         assert_eq!(a, b);

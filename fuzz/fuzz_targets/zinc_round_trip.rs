@@ -5,7 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(grid) = haystack_zinc::from_str(text) {
         let written = haystack_zinc::to_string(&grid);
         let again = haystack_zinc::from_str(&written).expect("written Zinc reads back");

@@ -25,6 +25,18 @@
 //! - [`Limits`]: bounds on nesting depth, columns, rows and line length.
 //!
 //! Scalars are read and written by `haystack_core::zinc`, the one scalar codec.
+//!
+//! Reading rules where the specification leaves room:
+//! - `ver:"3.0"` and `ver:"2.0"` are read; `ver` is syntax, not data: it is not put in the grid
+//!   meta, and the writer always writes `ver:"3.0"` (never a second `ver` from the meta).
+//! - Lines may end with `\n` or `\r\n`; the final newline may be missing; a byte order mark
+//!   and blank lines before the grid are skipped. A blank line ends a grid; only whitespace may
+//!   follow it.
+//! - Empty cells and `N` are null; a row must have exactly one cell per column.
+//! - Dicts take commas or spaces between tags (and a trailing comma); lists take a trailing
+//!   comma; newlines may appear inside `[..]`, `{..}` and `<<..>>`.
+//! - A grid with the single column `empty`, no column meta and no rows is the empty grid (no
+//!   columns), which is how grids without columns are written.
 
 pub mod csv;
 mod error;
