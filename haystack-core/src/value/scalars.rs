@@ -8,18 +8,22 @@ use crate::{Error, Result};
 /// A reference to an entity: an id such as `site-1` and an optional display name.
 ///
 /// Equality, ordering and hashing use the id only: the display name is a cached convenience.
+/// Id and display name share one allocation, so cloning is cheap.
 ///
 /// ```
 /// use haystack_core::Ref;
 /// let r = Ref::new("site-1").unwrap();
 /// assert_eq!(r.id(), "site-1");
 /// assert_eq!(r, Ref::with_dis("site-1", "HQ"));
+/// assert_eq!(Ref::with_dis("site-1", "HQ").dis(), Some("HQ"));
 /// assert!(Ref::new("bad id").is_err());
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Ref {
-    id: Arc<str>,
-    dis: Option<Arc<str>>,
+    /// The id followed by the display name, if any.
+    text: Arc<str>,
+    id_len: usize,
+    has_dis: bool,
 }
 
 /// Whether `b` may appear in a ref id or symbol name: `a-z A-Z 0-9 _ : - . ~`.
@@ -43,51 +47,85 @@ impl Ref {
                 message: format!("invalid id {id:?}"),
             });
         }
-        Ok(Ref { id, dis: None })
+        Ok(Ref::from_parts(id, None))
     }
 
     /// A ref with a display name, not validated (for ids known to be valid, e.g. from a reader).
-    pub fn with_dis(id: impl Into<Arc<str>>, dis: impl Into<Arc<str>>) -> Self {
-        Ref {
-            id: id.into(),
-            dis: Some(dis.into()),
-        }
+    pub fn with_dis(id: impl AsRef<str>, dis: impl AsRef<str>) -> Self {
+        Ref::from_strs(id.as_ref(), Some(dis.as_ref()))
     }
 
     /// A ref from parts, not validated (for ids known to be valid, e.g. from a reader).
     pub fn from_parts(id: impl Into<Arc<str>>, dis: Option<Arc<str>>) -> Self {
-        Ref { id: id.into(), dis }
+        match dis {
+            None => {
+                let text: Arc<str> = id.into();
+                Ref {
+                    id_len: text.len(),
+                    text,
+                    has_dis: false,
+                }
+            }
+            Some(dis) => Ref::from_strs(&id.into(), Some(&dis)),
+        }
+    }
+
+    /// A ref from borrowed parts, with one allocation; not validated.
+    pub fn from_strs(id: &str, dis: Option<&str>) -> Self {
+        let text: Arc<str> = match dis {
+            None => Arc::from(id),
+            Some(dis) => {
+                let mut s = String::with_capacity(id.len() + dis.len());
+                s.push_str(id);
+                s.push_str(dis);
+                Arc::from(s)
+            }
+        };
+        Ref {
+            text,
+            id_len: id.len(),
+            has_dis: dis.is_some(),
+        }
     }
 
     /// The id, without `@`.
     pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The id, shared.
-    pub fn shared_id(&self) -> &Arc<str> {
-        &self.id
+        // `id_len` is the length of the id at the start of `text`, a char boundary.
+        self.text.get(..self.id_len).unwrap_or_default()
     }
 
     /// The display name, if any.
     pub fn dis(&self) -> Option<&str> {
-        self.dis.as_deref()
+        if self.has_dis {
+            self.text.get(self.id_len..)
+        } else {
+            None
+        }
     }
 
     /// The display name or else the id.
     pub fn display_name(&self) -> &str {
-        self.dis.as_deref().unwrap_or(&self.id)
+        self.dis().unwrap_or(self.id())
     }
 
     /// This ref with another display name.
     pub fn set_dis(&mut self, dis: Option<Arc<str>>) {
-        self.dis = dis;
+        *self = Ref::from_strs(self.id(), dis.as_deref());
+    }
+}
+
+impl fmt::Debug for Ref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ref")
+            .field("id", &self.id())
+            .field("dis", &self.dis())
+            .finish()
     }
 }
 
 impl PartialEq for Ref {
     fn eq(&self, other: &Self) -> bool {
-        self.id == other.id
+        self.id() == other.id()
     }
 }
 
@@ -101,13 +139,13 @@ impl PartialOrd for Ref {
 
 impl Ord for Ref {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.id.cmp(&other.id)
+        self.id().cmp(other.id())
     }
 }
 
 impl std::hash::Hash for Ref {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.id.hash(state);
+        self.id().hash(state);
     }
 }
 

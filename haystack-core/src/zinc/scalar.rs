@@ -464,14 +464,12 @@ impl<'a> Scanner<'a> {
             return Err(self.expected("ref id"));
         }
         let id = self.slice(start, self.pos());
-        let dis = if self.peek() == Some(b' ') && self.peek_at(1) == Some(b'"') {
+        if self.peek() == Some(b' ') && self.peek_at(1) == Some(b'"') {
             self.bump();
             let dis = self.read_str_cow()?;
-            Some(Arc::from(&*dis))
-        } else {
-            None
-        };
-        Ok(Ref::from_parts(id, dis))
+            return Ok(Ref::from_strs(id, Some(&dis)));
+        }
+        Ok(Ref::from_strs(id, None))
     }
 }
 
