@@ -460,3 +460,25 @@ fn realistic_grid_round_trips() {
     }
     assert_eq!(back, g);
 }
+
+#[test]
+fn reads_what_libhaystack_writes() {
+    let mut g = haystack_core::testing::realistic_grid(300);
+    g.meta_mut().remove("ver");
+    let ours = to_string(&g);
+    let theirs_value = libhaystack::encoding::zinc::decode::from_str(&ours).unwrap();
+    let theirs = libhaystack::encoding::zinc::encode::to_zinc_string(&theirs_value).unwrap();
+    let back = from_str(&theirs).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back.len(), g.len());
+    for (a, b) in g.rows().zip(back.rows()) {
+        for ((c, x), y) in g.cols().iter().zip(a.cells()).zip(b.cells()) {
+            assert_eq!(
+                x,
+                y,
+                "row {} col {}: {x} read back as {y}",
+                a.index(),
+                c.name()
+            );
+        }
+    }
+}
