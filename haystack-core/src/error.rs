@@ -83,7 +83,10 @@ pub enum Error {
 impl Error {
     /// A parse error at `position`.
     pub fn parse(position: Position, message: impl Into<String>) -> Self {
-        Error::Parse(Box::new(ParseError { position, message: message.into() }))
+        Error::Parse(Box::new(ParseError {
+            position,
+            message: message.into(),
+        }))
     }
 
     /// The position of a parse error, if this is one.
@@ -104,7 +107,14 @@ mod tests {
 
     #[test]
     fn parse_error_names_its_position() {
-        let e = Error::parse(Position { line: 2, column: 5, offset: 9 }, "expected ')'");
+        let e = Error::parse(
+            Position {
+                line: 2,
+                column: 5,
+                offset: 9,
+            },
+            "expected ')'",
+        );
         assert_eq!(e.to_string(), "expected ')' at line 2, column 5");
         assert_eq!(e.position().map(|p| p.offset), Some(9));
         assert!(std::mem::size_of::<Error>() <= 48);
