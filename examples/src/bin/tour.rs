@@ -27,6 +27,8 @@ async fn main() -> std::process::ExitCode {
     check(haystack_zinc_tour());
     println!("== haystack server and import (examples)");
     check(haystack_store_tour().await);
+    println!("== package-database (in memory; DynamoDB with the `dynamodb` feature)");
+    check(package_database_tour().await);
     println!("== time series cache (examples: datasource-sdk writers, Zinc history)");
     check(tscache_tour().await);
     if failed {
@@ -186,5 +188,47 @@ async fn tscache_tour() -> TourResult {
         .close(tokio::time::Instant::now() + std::time::Duration::from_secs(10))
         .await?;
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+async fn package_database_tour() -> TourResult {
+    use package_database::{Database, ManualClock, MemoryDatabase, NewSpec, keys};
+    // A manual clock, so the two versions get two timestamps (versions are kept per second).
+    let clock = ManualClock::new(1_700_000_000);
+    let db = MemoryDatabase::with_clock(Arc::new(clock.clone()));
+    db.create_update_spec(&NewSpec::new("user-1", "Pet_Store", "1.0.0", 2).with_title("Pet store"))
+        .await?;
+    clock.advance(60);
+    db.create_update_spec(&NewSpec::new("user-1", "Pet_Store", "1.1.0", 3))
+        .await?;
+    let versions = db.list_spec_versions("user-1", "Pet_Store").await?;
+    let listed: Vec<&str> = versions.iter().map(|v| v.version.as_str()).collect();
+    println!(
+        "  registered spec `Pet_Store` (id `{}`), versions {listed:?}",
+        package_database::canonicalize_name("Pet_Store")
+    );
+    println!(
+        "  models for user-1: {}",
+        db.count_customer_models("user-1").await?
+    );
+    let created = keys::create_credentials(
+        &db,
+        "user-1",
+        keys::DEFAULT_CREDENTIALS_ID,
+        b"service secret",
+    )
+    .await?;
+    let sub = keys::authenticate(
+        &db,
+        &created.credentials.public_key,
+        created.secret_key.expose_secret(),
+    )
+    .await?;
+    println!(
+        "  created credentials {} and authenticated as {:?}",
+        created.credentials.public_key, sub
+    );
+    let wrong = keys::authenticate(&db, &created.credentials.public_key, "sk_wrong").await?;
+    println!("  a wrong secret key authenticates as {wrong:?}");
     Ok(())
 }
