@@ -6,6 +6,7 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+pub mod cart;
 pub mod cli;
 pub mod haystack;
 pub mod store;
