@@ -123,7 +123,16 @@ async fn scenario(store: Arc<dyn VersionedStore>) {
     let now = get_zinc(&client, &format!("{base}/read?filter=site")).await;
     assert_eq!(now.len(), 3);
     assert!(now.rows().any(|r| r.dis() == Some("Renamed HQ")));
-    let past_at = (v1_time + time::Duration::milliseconds(500))
+    // The first whole second at or after the first version (and before the second, which came
+    // more than a second later): the parameter has whole seconds only.
+    let whole = v1_time.replace_nanosecond(0).unwrap();
+    let past_time = if whole < v1_time {
+        whole + time::Duration::seconds(1)
+    } else {
+        whole
+    };
+    assert!(past_time < v2_time);
+    let past_at = past_time
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     let past_param = &past_at[..19]; // yyyy-MM-ddTHH:mm:ss
