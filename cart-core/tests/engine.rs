@@ -433,3 +433,67 @@ async fn not_ready_and_unknown_downloads() {
     ));
     engine.shutdown().await;
 }
+
+/// An archive whose reads take a while, recording how many run at once.
+#[derive(Debug, Default)]
+struct CountingArchive {
+    now: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl cart_core::Archive for CountingArchive {
+    async fn stage(&self, _: &cart_core::ArchiveId) -> cart_core::Result<()> {
+        Ok(())
+    }
+    async fn status(
+        &self,
+        _: &cart_core::ArchiveId,
+    ) -> cart_core::Result<cart_core::ArchiveStatus> {
+        Ok(cart_core::ArchiveStatus {
+            size: Some(1),
+            ready: true,
+            message: String::new(),
+        })
+    }
+    async fn read(&self, _: &cart_core::ArchiveId) -> cart_core::Result<cart_core::ByteStream> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = self.now.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(n, SeqCst);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        self.now.fetch_sub(1, SeqCst);
+        Ok(futures::stream::iter([Ok(Bytes::from_static(b"x"))]).boxed())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn file_transfers_are_bounded_over_all_carts() {
+    let archive = Arc::new(CountingArchive::default());
+    let volume = tempfile::tempdir().unwrap();
+    let engine = Engine::builder(MemoryStore::new(), Arc::clone(&archive))
+        .volume(volume.path())
+        .config(EngineConfig {
+            max_concurrent_files: std::num::NonZeroUsize::new(3).unwrap(),
+            max_concurrent_carts: std::num::NonZeroUsize::new(2).unwrap(),
+            ..fast_config()
+        })
+        .build()
+        .unwrap();
+    let files: Vec<(String, String)> = (0..6).map(|i| (format!("f{i}"), format!("p{i}"))).collect();
+    let refs: Vec<(&str, &str, &[u8])> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str(), &b"x"[..]))
+        .collect();
+    let ids: Vec<_> = (0..4).map(|i| uid(&format!("c{i}"))).collect();
+    for id in &ids {
+        engine
+            .submit(id.clone(), request(&refs, false))
+            .await
+            .unwrap();
+    }
+    for id in &ids {
+        let cart = engine.wait_settled(id).await.unwrap();
+        assert_eq!(cart.status, CartStatus::Ready, "{}", cart.message);
+    }
+    assert_eq!(archive.peak.load(std::sync::atomic::Ordering::SeqCst), 3);
+}

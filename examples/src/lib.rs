@@ -6,6 +6,8 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+pub mod cart;
+pub mod cli;
 pub mod haystack;
 pub mod store;
 pub mod tscache;

@@ -304,6 +304,18 @@ fn site(c: &mut Ctx, n: usize) -> (Dict, Ref, usize) {
     set(&mut d, "primaryFunction", *c.rng.pick(FUNCTIONS));
     let year = c.rng.below(60) as f64 + 1960.0;
     set(&mut d, "yearBuilt", year);
+    set(
+        &mut d,
+        "phone",
+        format!("+1 555 {:04}", c.rng.below(10_000)),
+    );
+    if let (Ok(open), Ok(close)) = (
+        time::Time::from_hms(7, 0, 0),
+        time::Time::from_hms(18, 30, 0),
+    ) {
+        set(&mut d, "occupiedStart", open);
+        set(&mut d, "occupiedEnd", close);
+    }
     if c.rng.chance(50) {
         set(
             &mut d,
@@ -450,6 +462,59 @@ fn point(c: &mut Ctx, n: usize, site: &Ref, equip: &Ref, zone: usize) -> Dict {
     }
     if c.rng.chance(10) {
         set(&mut d, "disabled", Value::Marker);
+    }
+    // Rarer tags, as real databases accumulate them.
+    if c.rng.chance(8) {
+        set(&mut d, "alarm", Value::Marker);
+        set(
+            &mut d,
+            "alarmRef",
+            Ref::with_dis(format!("a.{}", c.rng.below(50)), "Alarm Class"),
+        );
+        set(&mut d, "alarmLimit", c.rng.range(lo, hi));
+    }
+    if c.rng.chance(6) {
+        set(&mut d, "faultCode", format!("F{:03}", c.rng.below(200)));
+        let v = c.datetime(zone);
+        set(&mut d, "faultTime", v);
+    }
+    if let (Some(u), true) = (unit, c.rng.chance(12)) {
+        let x = c.rng.range(0.1, 2.0);
+        let v = c.number(x, u);
+        set(&mut d, "deadband", v);
+        let x = c.rng.range(-1.0, 1.0);
+        let v = c.number(x, u);
+        set(&mut d, "calibrationOffset", v);
+    }
+    if c.rng.chance(10) {
+        let v = c.datetime(zone);
+        set(&mut d, "lastWrite", v);
+        set(
+            &mut d,
+            "writeWho",
+            *c.rng.pick(&["admin", "scheduler", "optimizer"]),
+        );
+    }
+    if c.rng.chance(5) {
+        set(&mut d, "stale", Value::Marker);
+    }
+    if c.rng.chance(7) {
+        set(
+            &mut d,
+            "meterRef",
+            Ref::with_dis(format!("e.{}", c.rng.below(100)), "Main Meter"),
+        );
+        set(&mut d, "meterScale", 10f64.powi(c.rng.below(4) as i32));
+    }
+    if c.rng.chance(9) {
+        set(
+            &mut d,
+            "desc",
+            format!(
+                "Point {n} \"{name}\" added by commissioning: see sheet {}",
+                c.rng.below(99)
+            ),
+        );
     }
     if c.rng.chance(15) {
         set(&mut d, "trend", Value::Marker);

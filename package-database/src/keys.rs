@@ -256,6 +256,20 @@ mod tests {
     }
 
     #[test]
+    fn generated_credentials_never_show_the_secret_key() {
+        let made = GeneratedCredentials::generate("user", DEFAULT_CREDENTIALS_ID, b"service");
+        let shown = format!("{made:?}");
+        assert!(!shown.contains(made.secret_key.expose_secret()));
+        assert!(shown.contains("SecretKey(<redacted>)"));
+        assert_eq!(made.credentials.salt.len(), SALT_LEN);
+        let salt = made.credentials.salt.clone();
+        assert_eq!(
+            made.credentials.secret_key_hash,
+            hash_secret_key(&derive_secret_key("user", &salt, b"service"), &salt).to_vec()
+        );
+    }
+
+    #[test]
     fn verify_accepts_only_the_right_key() {
         let salt = generate_salt();
         let key = SecretKey::new("sk_abc");

@@ -363,14 +363,19 @@ impl Engine {
             }
             let interrupted = active != crate::ActiveStatus::Waiting;
             let max = self.inner.config.max_restarts;
-            let files_on_disk: Vec<bool> = cart
+            let expected: Vec<(PathBuf, Option<u64>)> = cart
                 .files
                 .iter()
-                .map(|f| {
-                    let p = self.inner.volume.file_path(&cart.uid, &f.path);
-                    std::fs::metadata(p).is_ok_and(|m| Some(m.len()) == f.size)
-                })
+                .map(|f| (self.inner.volume.file_path(&cart.uid, &f.path), f.size))
                 .collect();
+            let files_on_disk: Vec<bool> = tokio::task::spawn_blocking(move || {
+                expected
+                    .iter()
+                    .map(|(p, size)| std::fs::metadata(p).is_ok_and(|m| Some(m.len()) == *size))
+                    .collect()
+            })
+            .await
+            .map_err(|e| Error::Io(std::io::Error::other(e)))?;
             let result = store::modify(self.inner.store.as_ref(), &cart.uid, |c| {
                 let Some(active) = c.status.active() else {
                     return Err(Error::Conflict("settled meanwhile".into()));

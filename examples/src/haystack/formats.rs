@@ -2,9 +2,10 @@
 //! Trio and CSV (export only), chosen by name, file extension or HTTP media type.
 
 use std::fmt;
+use std::io::Write;
 
 use haystack_core::json::{self, Version};
-use haystack_core::{Dict, Grid, Value};
+use haystack_core::{Col, Dict, Grid, Value};
 
 /// A Haystack file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub enum FormatError {
     /// The format cannot do what was asked (e.g. read CSV).
     #[error("{0}")]
     Unsupported(String),
+    /// Writing the output failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl Format {
@@ -121,6 +125,48 @@ impl Format {
         }
     }
 
+    /// Guesses the format of a document from its first bytes: JSON (v4) when it starts with
+    /// `{` or `[`, Zinc when it starts with `ver:`, Trio otherwise. Leading whitespace and a
+    /// byte order mark are skipped.
+    pub fn sniff(prefix: &[u8]) -> Format {
+        let text = prefix.strip_prefix("\u{feff}".as_bytes()).unwrap_or(prefix);
+        let start = text
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(text.len());
+        let text = text.get(start..).unwrap_or_default();
+        match text.first() {
+            Some(b'{' | b'[') => Format::Json,
+            _ if text.starts_with(b"ver:") => Format::Zinc,
+            _ => Format::Trio,
+        }
+    }
+
+    /// A writer of one grid in this format, row by row: it holds one row (and a buffer of
+    /// about 64 KiB) at a time, whatever the number of rows. CSV keeps up to
+    /// [`CSV_CHUNK_ROWS`] rows before it writes them. The output is byte for byte what
+    /// [`Format::write_grid`] writes for the same grid.
+    pub fn stream_writer<W: Write>(
+        self,
+        w: W,
+        meta: &Dict,
+        cols: &[Col],
+    ) -> Result<GridStream<W>, FormatError> {
+        // Checks the columns (e.g. duplicates) before anything is written.
+        Grid::with_cols(meta.clone(), cols.to_vec())?;
+        Ok(GridStream {
+            format: self,
+            out: Out::Raw(w),
+            meta: meta.clone(),
+            cols: cols.to_vec(),
+            started: false,
+            rows: 0,
+            buf: Vec::new(),
+            csv_chunk: None,
+            csv_header_len: 0,
+        })
+    }
+
     /// Writes a grid. Trio writes one record per row.
     pub fn write_grid(self, grid: &Grid) -> Result<String, FormatError> {
         Ok(match self {
@@ -193,6 +239,240 @@ pub fn negotiate(accept: Option<&str>) -> Option<Format> {
         }
     }
     best.map(|(_, f)| f)
+}
+
+/// Rows of a CSV stream gathered before they are written (see [`Format::stream_writer`]).
+pub const CSV_CHUNK_ROWS: usize = 256;
+
+/// Bytes a [`GridStream`] buffers before it writes to its stream.
+const STREAM_FLUSH_AT: usize = 64 * 1024;
+
+/// A grid written row by row in any [`Format`]; made by [`Format::stream_writer`].
+///
+/// The header is written with the first row (or by [`GridStream::finish`]), so that a Zinc
+/// `empty` column with no rows becomes a grid without columns, as [`Format::read_grid`] reads it.
+///
+/// ```
+/// use examples::haystack::formats::Format;
+/// use haystack_core::{Col, Dict, Value};
+///
+/// let cols = [Col::new("id").unwrap(), Col::new("val").unwrap()];
+/// let mut w = Format::Json.stream_writer(Vec::new(), &Dict::new(), &cols).unwrap();
+/// w.write_row(&[Value::from("a"), Value::from(1.5)]).unwrap();
+/// let json = String::from_utf8(w.finish().unwrap()).unwrap();
+/// assert_eq!(
+///     json,
+///     r#"{"_kind":"grid","meta":{"ver":"3.0"},"cols":[{"name":"id"},{"name":"val"}],"rows":[{"id":"a","val":1.5}]}"#
+/// );
+/// ```
+#[derive(Debug)]
+pub struct GridStream<W: Write> {
+    format: Format,
+    out: Out<W>,
+    meta: Dict,
+    cols: Vec<Col>,
+    started: bool,
+    rows: usize,
+    buf: Vec<u8>,
+    csv_chunk: Option<Grid>,
+    csv_header_len: usize,
+}
+
+#[derive(Debug)]
+enum Out<W: Write> {
+    Raw(W),
+    Zinc(haystack_zinc::GridWriter<W>),
+    /// Only while switching from `Raw` to `Zinc`, or after a failed switch.
+    Gone,
+}
+
+/// One row as a Hayson (v4) or v3 object: the non-null cells under their column names.
+struct RowJson<'a> {
+    cols: &'a [Col],
+    cells: &'a [Value],
+    v3: bool,
+}
+
+impl serde::Serialize for RowJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for (col, v) in self.cols.iter().zip(self.cells) {
+            if v.is_null() {
+                continue;
+            }
+            if self.v3 {
+                m.serialize_entry(col.name(), &json::V3(v))?;
+            } else {
+                m.serialize_entry(col.name(), v)?;
+            }
+        }
+        m.end()
+    }
+}
+
+impl<W: Write> GridStream<W> {
+    /// Writes one row of one cell per column.
+    pub fn write_row(&mut self, cells: &[Value]) -> Result<(), FormatError> {
+        if cells.len() != self.cols.len() {
+            return Err(FormatError::Unsupported(format!(
+                "row has {} cells but the grid has {} columns",
+                cells.len(),
+                self.cols.len()
+            )));
+        }
+        self.start(true)?;
+        match self.format {
+            Format::Zinc => match &mut self.out {
+                Out::Zinc(z) => z.write_row(cells)?,
+                _ => return Err(broken()),
+            },
+            Format::Json | Format::Json3 => {
+                if self.rows > 0 {
+                    self.buf.push(b',');
+                }
+                let row = RowJson {
+                    cols: &self.cols,
+                    cells,
+                    v3: self.format == Format::Json3,
+                };
+                // Serializing into a Vec fails only on a non-string map key, which rows lack.
+                serde_json::to_writer(&mut self.buf, &row)
+                    .map_err(|e| FormatError::Unsupported(e.to_string()))?;
+            }
+            Format::Trio => {
+                if self.rows > 0 {
+                    self.buf.extend_from_slice(b"---\n");
+                }
+                let mut d = Dict::with_capacity(cells.len());
+                for (c, v) in self.cols.iter().zip(cells) {
+                    if !v.is_null() {
+                        d.insert_valid(c.shared_name().clone(), v.clone());
+                    }
+                }
+                let text = haystack_zinc::trio::to_string(std::slice::from_ref(&d));
+                self.buf.extend_from_slice(text.as_bytes());
+            }
+            Format::Csv => {
+                let full = match &mut self.csv_chunk {
+                    Some(chunk) => {
+                        chunk.push_row(cells.to_vec())?;
+                        chunk.len() >= CSV_CHUNK_ROWS
+                    }
+                    None => return Err(broken()),
+                };
+                if full {
+                    self.flush_csv();
+                }
+            }
+        }
+        self.rows += 1;
+        self.flush_buf(STREAM_FLUSH_AT)
+    }
+
+    /// Rows written so far.
+    pub fn rows_written(&self) -> usize {
+        self.rows
+    }
+
+    /// Writes what is left (the header of a grid without rows, the end of a JSON grid),
+    /// flushes, and returns the stream.
+    pub fn finish(mut self) -> Result<W, FormatError> {
+        self.start(false)?;
+        match self.format {
+            Format::Json | Format::Json3 => self.buf.extend_from_slice(b"]}"),
+            Format::Csv => self.flush_csv(),
+            Format::Zinc | Format::Trio => {}
+        }
+        self.flush_buf(0)?;
+        match std::mem::replace(&mut self.out, Out::Gone) {
+            Out::Raw(mut w) => {
+                w.flush()?;
+                Ok(w)
+            }
+            Out::Zinc(z) => Ok(z.finish()?),
+            Out::Gone => Err(broken()),
+        }
+    }
+
+    /// Writes the header, once; `for_row` says whether a row follows.
+    fn start(&mut self, for_row: bool) -> Result<(), FormatError> {
+        if self.started {
+            return Ok(());
+        }
+        self.started = true;
+        let lone_empty =
+            matches!(self.cols.as_slice(), [c] if c.name() == "empty" && c.meta().is_empty());
+        if !for_row && lone_empty {
+            self.cols.clear();
+        }
+        let header = Grid::with_cols(self.meta.clone(), self.cols.clone())?;
+        match self.format {
+            Format::Zinc => {
+                if let Out::Raw(w) = std::mem::replace(&mut self.out, Out::Gone) {
+                    let z = haystack_zinc::GridWriter::new(w, &self.meta, &self.cols)?;
+                    self.out = Out::Zinc(z);
+                }
+            }
+            Format::Json | Format::Json3 => {
+                let version = if self.format == Format::Json {
+                    Version::V4
+                } else {
+                    Version::V3
+                };
+                let mut head = json::to_vec(&Value::Grid(Box::new(header)), version);
+                // The grid has no rows, so its JSON ends with an empty rows array and the
+                // grid's closing brace: keep the `[`, drop `]}`.
+                if !head.ends_with(b"[]}") {
+                    return Err(FormatError::Unsupported(
+                        "unexpected JSON grid shape".into(),
+                    ));
+                }
+                head.truncate(head.len().saturating_sub(2));
+                self.buf.extend_from_slice(&head);
+            }
+            Format::Trio => {}
+            Format::Csv => {
+                let head = haystack_zinc::csv::to_string(&header);
+                self.csv_header_len = head.len();
+                self.buf.extend_from_slice(head.as_bytes());
+                self.csv_chunk = Some(header);
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the CSV rows gathered so far into the buffer.
+    fn flush_csv(&mut self) {
+        if let Some(chunk) = &mut self.csv_chunk
+            && !chunk.is_empty()
+        {
+            let text = haystack_zinc::csv::to_string(chunk);
+            // The chunk has this stream's columns, so its text starts with the same header.
+            let rows = text.get(self.csv_header_len..).unwrap_or_default();
+            self.buf.extend_from_slice(rows.as_bytes());
+            chunk.clear_rows();
+        }
+    }
+
+    /// Writes the buffer to the stream once it holds at least `at` bytes.
+    fn flush_buf(&mut self, at: usize) -> Result<(), FormatError> {
+        if self.buf.len() < at || self.buf.is_empty() {
+            return Ok(());
+        }
+        match &mut self.out {
+            Out::Raw(w) => w.write_all(&self.buf)?,
+            // Zinc rows go through the GridWriter, which buffers on its own.
+            Out::Zinc(_) => {}
+            Out::Gone => return Err(broken()),
+        }
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+fn broken() -> FormatError {
+    FormatError::Unsupported("the grid stream failed earlier and cannot continue".into())
 }
 
 #[cfg(test)]

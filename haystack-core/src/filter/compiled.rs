@@ -1,8 +1,8 @@
 //! Evaluation of filters on dicts, and filters compiled against one grid's columns.
 
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::eval::{Resolver, test, walk};
+use super::eval::{Resolver, Seg, test, walk};
 use super::{CmpOp, Filter, Node, Path};
 use crate::value::{Ref, Value};
 use crate::{Dict, Grid};
@@ -17,7 +17,7 @@ trait Source {
 #[derive(Debug, Clone)]
 struct CPath {
     col: Option<usize>,
-    rest: Box<[String]>,
+    rest: Box<[Seg]>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,7 +75,7 @@ fn eval<S: Source, R: Resolver + ?Sized>(n: &CNode, src: &S, r: &R) -> bool {
 fn compile(n: &Node, grid: &Grid) -> CNode {
     let path = |p: &Path| CPath {
         col: grid.col_index(p.first()),
-        rest: p.names().get(1..).unwrap_or_default().into(),
+        rest: p.names().iter().skip(1).map(|n| Seg::new(n)).collect(),
     };
     match n {
         Node::Has(p) => match grid.col_index(p.first()) {
@@ -215,16 +215,22 @@ impl Filter {
 #[derive(Debug, Clone)]
 pub struct GridIndex<'g> {
     grid: &'g Grid,
-    ids: HashMap<&'g str, usize>,
+    ids: hashbrown::HashMap<&'g str, usize>,
 }
 
 impl<'g> GridIndex<'g> {
-    /// Indexes the rows of `grid` by their `id` Ref (rows without one are not indexed).
+    /// Indexes the rows of `grid` by their `id` Ref (rows without one are not indexed; with
+    /// duplicate ids the last row wins).
     pub fn new(grid: &'g Grid) -> Self {
-        GridIndex {
-            grid,
-            ids: grid.id_index(),
+        let mut ids = hashbrown::HashMap::with_capacity(grid.len());
+        if let Some(c) = grid.col_index("id") {
+            for r in grid.rows() {
+                if let Some(Value::Ref(id)) = r.cells().get(c) {
+                    ids.insert(id.id(), r.index());
+                }
+            }
         }
+        GridIndex { grid, ids }
     }
 
     /// The row with id `id`.
@@ -242,6 +248,21 @@ impl Resolver for GridIndex<'_> {
     fn tag(&self, id: &Ref, name: &str) -> Option<&Value> {
         let row = *self.ids.get(id.id())?;
         let col = self.grid.col_index(name)?;
+        self.grid.cell(row, col).filter(|v| !v.is_null())
+    }
+
+    #[inline]
+    fn tag_hinted(&self, id: &Ref, name: &str, hint: &AtomicUsize) -> Option<&Value> {
+        let row = *self.ids.get(id.id())?;
+        let h = hint.load(Ordering::Relaxed);
+        let col = match self.grid.cols().get(h) {
+            Some(c) if c.name() == name => h,
+            _ => {
+                let c = self.grid.col_index(name)?;
+                hint.store(c, Ordering::Relaxed);
+                c
+            }
+        };
         self.grid.cell(row, col).filter(|v| !v.is_null())
     }
 }

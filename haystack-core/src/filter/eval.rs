@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 
 use super::CmpOp;
 use crate::Dict;
@@ -15,6 +16,14 @@ pub trait Resolver {
     /// The value of tag `name` of the entity with id `id`, or `None` if there is no such entity
     /// or it has no such tag.
     fn tag(&self, id: &Ref, name: &str) -> Option<&Value>;
+
+    /// Like [`Resolver::tag`], with a slot where a resolver may remember where it found `name`
+    /// last time (compiled filters keep one slot per path segment). The slot is only a hint:
+    /// implementations must check it. The default ignores it.
+    fn tag_hinted(&self, id: &Ref, name: &str, hint: &AtomicUsize) -> Option<&Value> {
+        let _ = hint;
+        self.tag(id, name)
+    }
 }
 
 /// A resolver that knows no entities: `->` paths through refs never match.
@@ -30,6 +39,10 @@ impl Resolver for NoResolver {
 impl<R: Resolver + ?Sized> Resolver for &R {
     fn tag(&self, id: &Ref, name: &str) -> Option<&Value> {
         (**self).tag(id, name)
+    }
+
+    fn tag_hinted(&self, id: &Ref, name: &str, hint: &AtomicUsize) -> Option<&Value> {
+        (**self).tag_hinted(id, name, hint)
     }
 }
 
@@ -90,24 +103,74 @@ fn test_one(v: &Value, op: CmpOp, operand: &Value) -> bool {
     }
 }
 
+/// One segment of a path after the first: a tag name and a lookup hint for the resolver.
+#[derive(Debug)]
+pub(super) struct Seg {
+    pub(super) name: String,
+    pub(super) hint: AtomicUsize,
+}
+
+impl Clone for Seg {
+    fn clone(&self) -> Self {
+        Seg {
+            name: self.name.clone(),
+            hint: AtomicUsize::new(usize::MAX),
+        }
+    }
+}
+
+impl Seg {
+    pub(super) fn new(name: &str) -> Self {
+        Seg {
+            name: name.to_owned(),
+            hint: AtomicUsize::new(usize::MAX),
+        }
+    }
+}
+
+/// A path segment name, with or without a hint.
+pub(super) trait Segment {
+    fn name(&self) -> &str;
+    fn lookup<'r, R: Resolver + ?Sized>(&self, r: &'r R, id: &Ref) -> Option<&'r Value>;
+}
+
+impl Segment for String {
+    fn name(&self) -> &str {
+        self
+    }
+    fn lookup<'r, R: Resolver + ?Sized>(&self, r: &'r R, id: &Ref) -> Option<&'r Value> {
+        r.tag(id, self)
+    }
+}
+
+impl Segment for Seg {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    #[inline]
+    fn lookup<'r, R: Resolver + ?Sized>(&self, r: &'r R, id: &Ref) -> Option<&'r Value> {
+        r.tag_hinted(id, &self.name, &self.hint)
+    }
+}
+
 /// Follows `rest` (the path after its first name) from `v`, calling `f` on every value the
 /// path reaches; returns true as soon as `f` does. A Ref is followed through `resolver`, a Dict
 /// directly, a List through each of its refs and dicts.
-pub(super) fn walk<R: Resolver + ?Sized>(
+pub(super) fn walk<S: Segment, R: Resolver + ?Sized>(
     v: &Value,
-    rest: &[String],
+    rest: &[S],
     resolver: &R,
     f: &mut dyn FnMut(&Value) -> bool,
 ) -> bool {
-    let Some((name, tail)) = rest.split_first() else {
+    let Some((seg, tail)) = rest.split_first() else {
         return !v.is_null() && f(v);
     };
     match v {
-        Value::Ref(r) => resolver
-            .tag(r, name)
+        Value::Ref(r) => seg
+            .lookup(resolver, r)
             .is_some_and(|next| walk(next, tail, resolver, f)),
         Value::Dict(d) => d
-            .get(name)
+            .get(seg.name())
             .is_some_and(|next| walk(next, tail, resolver, f)),
         Value::List(items) => items.iter().any(|item| match item {
             Value::Ref(_) | Value::Dict(_) => walk(item, rest, resolver, f),

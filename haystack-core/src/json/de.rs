@@ -17,14 +17,25 @@ use crate::{Dict, Grid, is_tag_name};
 pub(super) struct Ctx {
     v3: bool,
     sh: Shared,
+    /// The input length in bytes when known, to reserve room for the first grid's cells.
+    input_len: usize,
 }
 
 impl Ctx {
-    pub(super) fn new(v3: bool) -> Self {
+    pub(super) fn new(v3: bool, input_len: usize) -> Self {
         Ctx {
             v3,
             sh: Shared::default(),
+            input_len,
         }
+    }
+
+    /// Reserves cells for the first grid only, guessing 4 input bytes per cell: its pages are
+    /// only touched as rows arrive, and later (nested) grids grow as needed.
+    fn reserve(&mut self, grid: &mut Grid) {
+        let width = grid.cols().len().max(1);
+        grid.reserve_rows(self.input_len / (4 * width));
+        self.input_len = 0;
     }
 }
 
@@ -173,7 +184,8 @@ fn kinded<'de, A: MapAccess<'de>>(
                         let meta = build::meta_of(parts.meta.take()).map_err(A::Error::custom)?;
                         let cols =
                             build::cols_of(parts.cols.take(), false).map_err(A::Error::custom)?;
-                        let grid = Grid::with_cols(meta, cols).map_err(A::Error::custom)?;
+                        let mut grid = Grid::with_cols(meta, cols).map_err(A::Error::custom)?;
+                        ctx.reserve(&mut grid);
                         let mut s = RowSink::new(grid);
                         map.next_value_seed(RowsSeed {
                             ctx: &mut *ctx,
@@ -335,7 +347,7 @@ impl<'de> Visitor<'de> for FieldVisitor<'_> {
 /// Deserializes Hayson (Haystack JSON v4).
 impl<'de> serde::Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        ValueSeed(&mut Ctx::new(false)).deserialize(d)
+        ValueSeed(&mut Ctx::new(false, 0)).deserialize(d)
     }
 }
 

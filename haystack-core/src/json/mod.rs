@@ -107,8 +107,9 @@ pub fn to_vec(value: &Value, version: Version) -> Vec<u8> {
 fn decode<'de, R: serde_json::de::Read<'de>>(
     mut d: serde_json::Deserializer<R>,
     version: Version,
+    input_len: usize,
 ) -> Result<Value> {
-    let mut ctx = de::Ctx::new(version == Version::V3);
+    let mut ctx = de::Ctx::new(version == Version::V3, input_len);
     let v = de::ValueSeed(&mut ctx)
         .deserialize(&mut d)
         .map_err(json_err)?;
@@ -118,20 +119,32 @@ fn decode<'de, R: serde_json::de::Read<'de>>(
 
 /// Reads a Hayson (JSON v4) document.
 pub fn from_str(text: &str) -> Result<Value> {
-    decode(serde_json::Deserializer::from_str(text), Version::V4)
+    decode(
+        serde_json::Deserializer::from_str(text),
+        Version::V4,
+        text.len(),
+    )
 }
 
 /// Reads a Haystack JSON v3 document.
 pub fn from_str_v3(text: &str) -> Result<Value> {
-    decode(serde_json::Deserializer::from_str(text), Version::V3)
+    decode(
+        serde_json::Deserializer::from_str(text),
+        Version::V3,
+        text.len(),
+    )
 }
 
 /// Reads a JSON document of the given version from bytes (checked to be UTF-8).
 pub fn from_slice(input: &[u8], version: Version) -> Result<Value> {
-    decode(serde_json::Deserializer::from_slice(input), version)
+    decode(
+        serde_json::Deserializer::from_slice(input),
+        version,
+        input.len(),
+    )
 }
 
 /// Reads a JSON document of the given version from a reader.
 pub fn from_reader<R: io::Read>(reader: R, version: Version) -> Result<Value> {
-    decode(serde_json::Deserializer::from_reader(reader), version)
+    decode(serde_json::Deserializer::from_reader(reader), version, 0)
 }

@@ -1,0 +1,112 @@
+//! The command line, parsed by clap.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Convert, filter, check and compare Project Haystack files (Zinc, JSON, JSON v3, Trio, CSV).
+///
+/// Formats: zinc, json (Haystack 4 "Hayson"), json3 (Haystack 3 JSON), trio, csv (export
+/// only). A FILE of `-`, or no FILE, reads standard input. Exit status: 0 success, 1 when
+/// `check` finds an error or `diff` a difference, 2 on any error.
+#[derive(Debug, Parser)]
+#[command(name = "haystack", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert a grid (or Trio records) from one format to another.
+    Convert(ConvertArgs),
+    /// Print the rows (or Trio records) that match a Haystack filter.
+    Filter(FilterArgs),
+    /// Check that a file parses; print FILE:LINE:COLUMN: message for the first error.
+    Check(CheckArgs),
+    /// Compare two files entity by entity (matched by `id`): added, removed, changed tags.
+    Diff(DiffArgs),
+}
+
+/// `haystack convert`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  haystack convert --to json site.zinc > site.json\n  \
+    cat site.json | haystack convert --from json --to trio\n\n\
+    Zinc input (and JSON input whose meta and cols come before its rows) streams row by row:\n\
+    memory does not grow with the number of rows."
+)]
+pub struct ConvertArgs {
+    /// Input format (default: from the file extension, else from the first bytes).
+    #[arg(long, value_name = "FMT")]
+    pub from: Option<String>,
+    /// Output format: zinc, json, json3, trio or csv.
+    #[arg(long, value_name = "FMT")]
+    pub to: String,
+    /// Input file; `-` or none reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
+}
+
+/// `haystack filter`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  haystack filter 'point and his' site.zinc\n  \
+    haystack filter 'equip and siteRef->geoCity == \"Chicago\"' site.zinc --to json\n\n\
+    Paths (`a->b`) resolve against the ids of the same input. A Zinc file is then read twice:\n\
+    a first pass keeps, for each row with an id, only the tags the paths read after `->`;\n\
+    the second pass streams the rows. Standard input is held in memory in that case."
+)]
+pub struct FilterArgs {
+    /// The filter, e.g. `point and siteRef->dis == "HQ"`.
+    #[arg(value_name = "FILTER")]
+    pub filter: String,
+    /// Input file; `-` or none reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
+    /// Input format (default: from the file extension, else from the first bytes).
+    #[arg(long, value_name = "FMT")]
+    pub from: Option<String>,
+    /// Output format (default: the input format).
+    #[arg(long, value_name = "FMT")]
+    pub to: Option<String>,
+}
+
+/// `haystack check`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  haystack check export.zinc\n  \
+    haystack check --from json3 < old.json\n\n\
+    Prints FILE:LINE:COLUMN: message to standard error and exits 1 at the first error;\n\
+    prints `FILE: ok (N rows)` and exits 0 otherwise. Zinc is checked row by row in\n\
+    constant memory.")]
+pub struct CheckArgs {
+    /// Input file; `-` or none reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
+    /// Input format (default: from the file extension, else from the first bytes).
+    #[arg(long, value_name = "FMT")]
+    pub from: Option<String>,
+}
+
+/// `haystack diff`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  haystack diff before.zinc after.zinc\n\n\
+    Output, one entity per block, old entities first (in the order of A), then new ones:\n  \
+    - @id \"dis\"          an entity only in A\n  \
+    + @id \"dis\"          an entity only in B\n  \
+    ~ @id \"dis\"          an entity in both, then its changed tags:\n      \
+    tag: OLD -> NEW   (values in Zinc)\n      \
+    + tag: NEW\n      \
+    - tag: OLD\n\
+    Exit status: 0 when equal, 1 when different, 2 on error. Rows without an id are skipped.")]
+pub struct DiffArgs {
+    /// The old file (`-` for standard input).
+    #[arg(value_name = "A")]
+    pub a: String,
+    /// The new file (`-` for standard input).
+    #[arg(value_name = "B")]
+    pub b: String,
+    /// Format of both files (default: from each file's extension, else its first bytes).
+    #[arg(long, value_name = "FMT")]
+    pub from: Option<String>,
+}
