@@ -8,6 +8,7 @@ pub struct ReadmeDoctests;
 
 pub mod cart;
 pub mod cli;
+pub mod connector;
 pub mod haystack;
 pub mod store;
 pub mod tscache;

@@ -29,6 +29,8 @@ async fn main() -> std::process::ExitCode {
     check(haystack_store_tour().await);
     println!("== package-database (in memory; DynamoDB with the `dynamodb` feature)");
     check(package_database_tour().await);
+    println!("== datasource-sdk (a paginated connector through the Runner into JSON-lines files)");
+    check(connector_tour().await);
     println!("== time series cache (examples: datasource-sdk writers, Zinc history)");
     check(tscache_tour().await);
     if failed {
@@ -230,5 +232,29 @@ async fn package_database_tour() -> TourResult {
     );
     let wrong = keys::authenticate(&db, &created.credentials.public_key, "sk_wrong").await?;
     println!("  a wrong secret key authenticates as {wrong:?}");
+    Ok(())
+}
+
+async fn connector_tour() -> TourResult {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, examples::connector::orders_api(500)).await });
+    let out = std::env::temp_dir().join(format!("connector-tour-{}", std::process::id()));
+    let first = examples::connector::run(&url, &out, false).await?;
+    println!(
+        "  first run: {} records in {} reads, {} checkpoints",
+        first.records, first.reads, first.checkpoints
+    );
+    let second = examples::connector::run(&url, &out, false).await?;
+    println!(
+        "  second run resumed from its state: {} new records",
+        second.records
+    );
+    let rows = datasource_sdk::JsonLinesSink::read_table(&out.join("records"), "orders")?;
+    println!(
+        "  {} records in the JSON-lines files, each stamped with __table and __state",
+        rows.len()
+    );
+    let _ = std::fs::remove_dir_all(&out);
     Ok(())
 }
