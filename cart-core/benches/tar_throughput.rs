@@ -6,7 +6,8 @@
 //!    three, and prints MB/s for both and the ratio;
 //! 2. prints the process's peak resident memory (`VmHWM`) after writing a 1/16 slice of the cart
 //!    and after writing the whole cart, to show it does not grow with cart size;
-//! 3. runs criterion on a 128 MiB slice for a statistically summarised number.
+//! 3. runs criterion on a slice of at least 128 MiB (one large file, then small files) for a
+//!    statistically summarised number (the group is named `tar_128MiB_slice`).
 //!
 //! The cart is 1024 MiB by default; set `CART_BENCH_MB` to change it.
 

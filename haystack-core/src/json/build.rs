@@ -282,10 +282,34 @@ pub(super) struct RowSink {
     row: Vec<(usize, Value)>,
     in_order: bool,
     hint: usize,
+    /// Input bytes the rows may span (0: unknown), and the approximate JSON size of the rows
+    /// seen so far, to reserve the cells once after [`SAMPLE_ROWS`] rows.
+    input_len: usize,
+    sampled: usize,
 }
 
 /// How many columns after the previous tag's are compared before a hash lookup.
 const LOOKAHEAD: usize = 8;
+
+/// Rows decoded before the grid's cells are reserved from the estimated row count.
+const SAMPLE_ROWS: usize = 32;
+
+/// Roughly how many bytes of Hayson a value takes (for sizing, not exact).
+fn approx_json_len(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Marker | Value::Na | Value::Remove => 18,
+        Value::Number(n) => n.unit().map_or(8, |u| 40 + u.len()),
+        Value::Str(s) => s.len() + 2,
+        Value::Uri(s) | Value::Symbol(s) => s.len() + 28,
+        Value::Ref(r) => 26 + r.id().len() + r.dis().map_or(0, |d| d.len() + 8),
+        Value::Date(_) | Value::Time(_) => 36,
+        Value::DateTime(d) => 62 + d.tz().len(),
+        Value::Coord(_) => 50,
+        Value::XStr(x) => 40 + x.kind().len() + x.value().len(),
+        Value::List(_) | Value::Dict(_) | Value::Grid(_) => 64,
+    }
+}
 
 impl RowSink {
     pub(super) fn new(grid: Grid) -> Self {
@@ -306,11 +330,23 @@ impl RowSink {
             row: Vec::new(),
             in_order: true,
             hint: 0,
+            input_len: 0,
+            sampled: 0,
         }
+    }
+
+    /// Sizes the grid's cells for rows spanning about `input_len` bytes, once some rows have
+    /// shown their size: reserving close to the real need avoids both copies on growth and
+    /// oversized allocations.
+    pub(super) fn size_from(&mut self, input_len: usize) {
+        self.input_len = input_len;
     }
 
     /// Sets tag `name` of the current row (ignored if `name` is not a tag name).
     pub(super) fn set(&mut self, name: &str, v: Value) -> Result<()> {
+        if self.input_len > 0 {
+            self.sampled += name.len() + 4 + approx_json_len(&v);
+        }
         let end = (self.hint + LOOKAHEAD).min(self.names.len());
         let near = self
             .names
@@ -360,6 +396,13 @@ impl RowSink {
             None => Value::Null,
         });
         self.grid.push_row_iter(cells)?;
+        if self.input_len > 0 && self.grid.len() == SAMPLE_ROWS {
+            let per_row = (self.sampled / SAMPLE_ROWS).max(2);
+            // A little extra so that a slightly low guess does not double the buffer.
+            let rows = self.input_len / per_row + self.input_len / per_row / 8;
+            self.grid.reserve_rows(rows.saturating_sub(SAMPLE_ROWS));
+            self.input_len = 0;
+        }
         self.in_order = true;
         self.hint = 0;
         Ok(())

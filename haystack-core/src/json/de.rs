@@ -30,12 +30,10 @@ impl Ctx {
         }
     }
 
-    /// Reserves cells for the first grid only, guessing 4 input bytes per cell: its pages are
-    /// only touched as rows arrive, and later (nested) grids grow as needed.
-    fn reserve(&mut self, grid: &mut Grid) {
-        let width = grid.cols().len().max(1);
-        grid.reserve_rows(self.input_len / (4 * width));
-        self.input_len = 0;
+    /// The input length for sizing the first grid's cells; 0 afterwards, so nested grids
+    /// grow as needed.
+    fn take_input_len(&mut self) -> usize {
+        std::mem::take(&mut self.input_len)
     }
 }
 
@@ -184,9 +182,9 @@ fn kinded<'de, A: MapAccess<'de>>(
                         let meta = build::meta_of(parts.meta.take()).map_err(A::Error::custom)?;
                         let cols =
                             build::cols_of(parts.cols.take(), false).map_err(A::Error::custom)?;
-                        let mut grid = Grid::with_cols(meta, cols).map_err(A::Error::custom)?;
-                        ctx.reserve(&mut grid);
+                        let grid = Grid::with_cols(meta, cols).map_err(A::Error::custom)?;
                         let mut s = RowSink::new(grid);
+                        s.size_from(ctx.take_input_len());
                         map.next_value_seed(RowsSeed {
                             ctx: &mut *ctx,
                             sink: &mut s,
