@@ -31,6 +31,8 @@ async fn main() -> std::process::ExitCode {
     check(package_database_tour().await);
     println!("== datasource-sdk (a paginated connector through the Runner into JSON-lines files)");
     check(connector_tour().await);
+    println!("== cart-core (a cart from a local archive, durable SQLite store, streamed tar)");
+    check(cart_tour().await);
     println!("== time series cache (examples: datasource-sdk writers, Zinc history)");
     check(tscache_tour().await);
     if failed {
@@ -256,5 +258,51 @@ async fn connector_tour() -> TourResult {
         rows.len()
     );
     let _ = std::fs::remove_dir_all(&out);
+    Ok(())
+}
+
+async fn cart_tour() -> TourResult {
+    use cart_core::{CartRequest, CartUid, DownloadName, Engine, LocalArchive, SqliteStore};
+    let work = std::env::temp_dir().join(format!("cart-tour-{}", std::process::id()));
+    let archive_dir = work.join("archive");
+    std::fs::create_dir_all(&archive_dir)?;
+    std::fs::write(archive_dir.join("foo.txt"), b"hello\n")?;
+    std::fs::write(archive_dir.join("bar.csv"), b"a,b\n1,2\n")?;
+    let store = SqliteStore::open(work.join("carts.db")).await?;
+    let engine = Engine::builder(store, LocalArchive::new(&archive_dir)?)
+        .volume(work.join("volume"))
+        .build()?;
+    engine.recover().await?;
+    let uid = CartUid::new("tour-cart")?;
+    let request = CartRequest::from_json(
+        br#"{"fileids": [
+              {"id": "foo.txt", "path": "1/2/3/foo.txt", "hashtype": "sha1",
+               "hashsum": "f572d396fae9206628714fb2ce00f72e94f2258f"},
+              {"id": "bar.csv", "path": "data/bar.csv"}], "bundle": false}"#,
+    )?;
+    engine.submit(uid.clone(), request).await?;
+    let cart = engine.wait_settled(&uid).await?;
+    println!("  cart {} is {}", cart.uid, cart.status);
+    let hostile =
+        CartRequest::from_json(br#"{"fileids": [{"id": "foo.txt", "path": "../../etc/passwd"}]}"#);
+    println!(
+        "  a request with path ../../etc/passwd is refused: {}",
+        hostile.is_err()
+    );
+    let download = engine
+        .download(&uid, Some(DownloadName::new("my_cart.tar")?))
+        .await?;
+    println!(
+        "  {} is {} bytes; its members:",
+        download.name(),
+        download.content_length()
+    );
+    let tar_bytes = download.write_to(Vec::new()).await?;
+    for entry in tar::Archive::new(&tar_bytes[..]).entries()? {
+        let entry = entry?;
+        println!("    {:>4}  {}", entry.size(), entry.path()?.display());
+    }
+    engine.delete(&uid).await?;
+    let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }
