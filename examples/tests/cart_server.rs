@@ -368,7 +368,9 @@ async fn hostile_paths_uids_and_file_names_are_rejected() {
             .post(uid, r#"{"fileids": [{"id": "f", "path": "f"}]}"#)
             .await;
         assert_eq!(r.status(), 400, "POST {uid}");
-        assert_eq!(s.head(uid).await.status(), 400, "HEAD {uid}");
+        let (code, status, message) = s.cart_status(uid).await;
+        assert_eq!((code, status.as_str()), (400, "error"), "HEAD {uid}");
+        assert!(message.starts_with("invalid uid"), "{message}");
         let r = s.http.get(s.url(uid)).send().await.unwrap();
         assert_eq!(r.status(), 400, "GET {uid}");
     }

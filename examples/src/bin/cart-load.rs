@@ -40,6 +40,9 @@ struct Args {
     /// Carts the in-process server works on at once.
     #[arg(long, default_value_t = 16)]
     max_concurrent_carts: usize,
+    /// Cart store of the in-process server (default: the embedded SQLite file, as the server).
+    #[arg(long)]
+    store: Option<String>,
     /// Longest time to wait for all carts, in seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
@@ -197,6 +200,9 @@ async fn run(args: Args) -> Result<(), Failure> {
         None => {
             let mut config = CartConfig::in_dir(&tmp);
             config.port = 0;
+            if let Some(store) = &args.store {
+                config.store.clone_from(store);
+            }
             config.max_concurrent_carts = std::num::NonZeroUsize::new(args.max_concurrent_carts)
                 .ok_or_else(|| fail("--max-concurrent-carts must be > 0"))?;
             plan.write(&tmp.join("archive"))?;
@@ -214,11 +220,16 @@ async fn run(args: Args) -> Result<(), Failure> {
         .pool_max_idle_per_host(args.carts)
         .build()?;
     println!(
-        "cart-load: {} carts x {} files x {} bytes against {base}{}",
+        "cart-load: {} carts x {} files x {} bytes against {base}{}{}",
         args.carts,
         args.files,
         args.file_size,
-        if args.bundle { " (bundled)" } else { "" }
+        if args.bundle { " (bundled)" } else { "" },
+        match (&args.url, &args.store) {
+            (None, Some(store)) => format!(" (store {store})"),
+            (None, None) => " (store SQLite)".to_owned(),
+            (Some(_), _) => String::new(),
+        }
     );
     let started = Instant::now();
     let tasks: Vec<_> = (0..args.carts)

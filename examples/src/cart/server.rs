@@ -187,7 +187,9 @@ async fn status(
 ) -> Response {
     let uid = match parse_uid(path) {
         Ok(u) => u,
-        Err(r) => return r.into_response(),
+        Err(Rejected(code, message)) => {
+            return (code, pacifica_headers("error", &message)).into_response();
+        }
     };
     match app.engine.status(&uid).await {
         Ok(None) => (
