@@ -53,9 +53,9 @@ pub struct ConvertArgs {
 #[command(
     after_help = "Examples:\n  haystack filter 'point and his' site.zinc\n  \
     haystack filter 'equip and siteRef->geoCity == \"Chicago\"' site.zinc --to json\n\n\
-    Paths (`a->b`) resolve against the ids of the same input. A Zinc file is then read twice:\n\
-    a first pass keeps, for each row with an id, only the tags the paths read after `->`;\n\
-    the second pass streams the rows. Standard input is held in memory in that case."
+    Paths (`a->b`) resolve against the ids of the same input. A Zinc or JSON file is then read\n\
+    three times: the ids the paths can reach, then only those rows' tags read after `->`,\n\
+    then the rows, streamed. Standard input is held in memory in that case."
 )]
 pub struct FilterArgs {
     /// The filter, e.g. `point and siteRef->dis == "HQ"`.

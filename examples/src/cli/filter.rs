@@ -1,13 +1,18 @@
 //! `haystack filter`: the rows that match a Haystack filter.
 //!
 //! Without `->` paths, rows stream straight from the input to the output. With paths, the
-//! referenced entities' tags are needed: a first pass keeps, for every row with an `id`, only
-//! the tags that some path reads after a `->` (e.g. `geoCity` for `siteRef->geoCity`), so its
-//! memory is a few values per entity, not whole rows; the second pass streams and filters.
-//! A file is simply read twice; standard input is held in memory for the second pass.
+//! referenced entities' tags are needed, so the input is read three times:
+//! 1. collect the ids that the paths can reach: every Ref in the columns a path starts from or
+//!    goes through (`siteRef` for `siteRef->geoCity`; also `siteRef` of `equipRef->siteRef->x`);
+//! 2. for the rows with one of those ids, keep only the tags the paths read after a `->`
+//!    (`geoCity`);
+//! 3. stream the rows and filter them with those entities.
+//!
+//! Memory is then the referenced ids and a few values for each (sites and equips, say), not the
+//! rows. A file is simply read again; standard input is held in memory for the later passes.
 //! Formats that are read whole (Trio, JSON v3) are filtered in memory with a `GridIndex`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{Cursor, Read, Write};
 use std::sync::Arc;
 
@@ -50,7 +55,7 @@ pub(crate) fn run(args: &FilterArgs, out: &mut dyn Write) -> Result<Outcome, Cli
         pump(&input, from, reader, &mut sink)?;
     } else {
         // Pass 1: the tags paths read, per id. Pass 2: filter.
-        let (first, second): (Box<dyn Read>, Box<dyn Read>) = match &input {
+        let (first, again): (Box<dyn Read>, Reopen) = match &input {
             Input::Stdin => {
                 let mut bytes = Vec::new();
                 let mut reader = reader;
@@ -58,22 +63,37 @@ pub(crate) fn run(args: &FilterArgs, out: &mut dyn Write) -> Result<Outcome, Cli
                     .read_to_end(&mut bytes)
                     .map_err(|e| input.read_error(e))?;
                 let bytes: Arc<[u8]> = bytes.into();
+                let copy = bytes.clone();
                 (
-                    Box::new(Cursor::new(bytes.clone())),
                     Box::new(Cursor::new(bytes)),
+                    Box::new(move || Ok(Box::new(Cursor::new(copy.clone())) as Box<dyn Read>)),
                 )
             }
-            Input::Path(_) => (reader, input.open()?),
+            Input::Path(_) => {
+                let input = input.clone();
+                (reader, Box::new(move || input.open()))
+            }
         };
-        let mut projector = Projector::new(&needed);
-        pump(&input, from, first, &mut projector)?;
+        let mut through = path_starts(&filter);
+        through.extend(needed.iter().cloned());
+        let mut refs = Referenced {
+            cols: &through,
+            at: Vec::new(),
+            ids: HashSet::new(),
+        };
+        pump(&input, from, first, &mut refs)?;
+        let mut projector = Projector::new(&needed, &refs.ids);
+        pump(&input, from, again()?, &mut projector)?;
         let entities = projector.entities;
         let mut sink = Matcher::new(&filter, &entities, &mut writer);
-        pump(&input, from, second, &mut sink)?;
+        pump(&input, from, again()?, &mut sink)?;
     }
     writer.finish()?;
     Ok(Outcome::Ok)
 }
+
+/// Opens the input again, for one more pass.
+type Reopen = Box<dyn Fn() -> Result<Box<dyn Read>, CliError>>;
 
 /// The tag names that paths read after a `->`: `a->b->c` needs `b` and `c`.
 fn path_tags(filter: &Filter) -> BTreeSet<String> {
@@ -94,18 +114,75 @@ fn path_tags(filter: &Filter) -> BTreeSet<String> {
     out
 }
 
-/// First pass: for each row with an `id` Ref, the non-null values of the needed tags.
+/// The first tag of every path with a `->`: `siteRef` for `siteRef->geoCity`.
+fn path_starts(filter: &Filter) -> BTreeSet<String> {
+    fn walk(n: &Node, out: &mut BTreeSet<String>) {
+        match n {
+            Node::Has(p) | Node::Missing(p) | Node::Cmp(p, _, _) => {
+                if p.names().len() > 1 {
+                    out.insert(p.first().to_owned());
+                }
+            }
+            Node::And(parts) | Node::Or(parts) => {
+                for p in parts {
+                    walk(p, out);
+                }
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(filter.node(), &mut out);
+    out
+}
+
+/// First pass: the ids of every Ref (also inside lists) in the columns paths go through.
+struct Referenced<'c> {
+    cols: &'c BTreeSet<String>,
+    at: Vec<usize>,
+    ids: HashSet<String>,
+}
+
+impl RowSink for Referenced<'_> {
+    fn header(&mut self, _meta: &Dict, cols: &[Col]) -> Result<(), CliError> {
+        self.at = cols
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| self.cols.contains(c.name()))
+            .map(|(i, _)| i)
+            .collect();
+        Ok(())
+    }
+
+    fn row(&mut self, cells: &[Value]) -> Result<(), CliError> {
+        for v in self.at.iter().filter_map(|&i| cells.get(i)) {
+            let refs: &[Value] = match v {
+                Value::List(items) => items,
+                other => std::slice::from_ref(other),
+            };
+            for r in refs.iter().filter_map(Value::as_ref) {
+                if !self.ids.contains(r.id()) {
+                    self.ids.insert(r.id().to_owned());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Second pass: for each referenced row, the non-null values of the needed tags.
 struct Projector<'n> {
     needed: &'n BTreeSet<String>,
+    referenced: &'n HashSet<String>,
     id_col: Option<usize>,
     cols: Vec<(usize, Arc<str>)>,
     entities: HashMap<String, Dict>,
 }
 
 impl<'n> Projector<'n> {
-    fn new(needed: &'n BTreeSet<String>) -> Self {
+    fn new(needed: &'n BTreeSet<String>, referenced: &'n HashSet<String>) -> Self {
         Projector {
             needed,
+            referenced,
             id_col: None,
             cols: Vec::new(),
             entities: HashMap::new(),
@@ -129,6 +206,9 @@ impl RowSink for Projector<'_> {
         let Some(Value::Ref(id)) = self.id_col.and_then(|i| cells.get(i)) else {
             return Ok(());
         };
+        if !self.referenced.contains(id.id()) {
+            return Ok(());
+        }
         let mut d = Dict::new();
         for (i, name) in &self.cols {
             if let Some(v) = cells.get(*i).filter(|v| !v.is_null()) {
@@ -142,7 +222,7 @@ impl RowSink for Projector<'_> {
     }
 }
 
-/// Second pass: the rows that match go on to the writer.
+/// Last pass: the rows that match go on to the writer.
 struct Matcher<'a, 'w, R> {
     filter: &'a Filter,
     resolver: R,
@@ -192,5 +272,7 @@ mod tests {
                 .unwrap();
         let tags: Vec<String> = path_tags(&f).into_iter().collect();
         assert_eq!(tags, ["dis", "geoCity", "siteRef"]);
+        let starts: Vec<String> = path_starts(&f).into_iter().collect();
+        assert_eq!(starts, ["equipRef", "siteRef"]);
     }
 }
