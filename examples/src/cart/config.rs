@@ -289,6 +289,26 @@ mod tests {
     }
 
     #[test]
+    fn the_original_environment_names_are_read() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let env = |id: &str| {
+            command
+                .get_arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_env())
+                .and_then(|e| e.to_str())
+                .map(str::to_owned)
+        };
+        assert_eq!(env("volume_path").as_deref(), Some("VOLUME_PATH"));
+        assert_eq!(env("lru_buffer_time").as_deref(), Some("LRU_BUFFER_TIME"));
+        assert_eq!(
+            env("archive_interface_url").as_deref(),
+            Some("ARCHIVE_INTERFACE_URL")
+        );
+    }
+
+    #[test]
     fn flags_set_the_engine() {
         let c = Cli::try_parse_from([
             "cart-server",
