@@ -262,19 +262,16 @@ impl Writer {
 
     /// Every event from now on, as a stream. A subscriber that falls behind by more than the
     /// event capacity misses the oldest events (counted in [`WriterStats::events_dropped`]).
-    pub fn events(&self) -> impl Stream<Item = Event> + Send + 'static + use<> {
+    pub fn events(&self) -> impl Stream<Item = Event> + Send + Unpin + 'static + use<> {
         let stats = Arc::clone(&self.shared.events.stats);
         BroadcastStream::new(self.shared.events.subscribe()).filter_map(move |item| {
-            let stats = Arc::clone(&stats);
-            async move {
-                match item {
-                    Ok(event) => Some(event),
-                    Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
-                        stats.dropped.fetch_add(n, Ordering::Relaxed);
-                        None
-                    }
+            futures::future::ready(match item {
+                Ok(event) => Some(event),
+                Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
+                    stats.dropped.fetch_add(n, Ordering::Relaxed);
+                    None
                 }
-            }
+            })
         })
     }
 
