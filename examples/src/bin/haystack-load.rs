@@ -29,7 +29,7 @@ struct Args {
     #[arg(long, default_value_t = 200_000)]
     max_requests: usize,
     /// The filter each request reads with.
-    #[arg(long, default_value = "point and siteRef==@s42 and curVal > 50°F")]
+    #[arg(long, default_value = "point and siteRef==@s42 and curVal > 40°F")]
     filter: String,
 }
 

@@ -75,6 +75,18 @@ pub struct Snapshot {
     pub written: OffsetDateTime,
 }
 
+impl haystack_core::filter::Resolver for Snapshot {
+    /// Follows `->` paths through the snapshot's id index, built once per snapshot (not per
+    /// request).
+    fn tag(&self, id: &haystack_core::Ref, name: &str) -> Option<&Value> {
+        let row = *self.index.get(id.id())?;
+        match self.grid.row(row)?.get(name)? {
+            Value::Null => None,
+            v => Some(v),
+        }
+    }
+}
+
 /// The database: an entity store and a time-series store (often the same).
 #[derive(Debug)]
 pub struct Db {

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use haystack_core::filter::{Filter, GridIndex};
+use haystack_core::filter::Filter;
 use haystack_core::timezone::Tz;
 use haystack_core::{Dict, Grid, GridBuilder, Number, Ref, Value, zinc};
 use time::OffsetDateTime;
@@ -305,11 +305,10 @@ async fn read(
                 )));
             }
         };
-        let index = GridIndex::new(&snap.grid);
         let compiled = filter.compile_for(&snap.grid);
         let mut out = Grid::with_cols(Dict::new(), snap.grid.cols().to_vec())
             .map_err(|e| OpError::bad(e.to_string()))?;
-        for i in compiled.select(&snap.grid, &index).take(limit) {
+        for i in compiled.select(&snap.grid, snap.as_ref()).take(limit) {
             if let Some(row) = snap.grid.row(i) {
                 out.push_row(row.cells().to_vec())
                     .map_err(|e| OpError::bad(e.to_string()))?;
