@@ -17,6 +17,8 @@ use examples::tscache::forecast::{DynamoForecast, ForecastStore, MemoryForecast}
 use examples::tscache::history::{LocalObjects, Objects, S3Objects};
 use examples::tscache::ids::{DynamoIdentifiers, IdentifierTable, MemoryIdentifiers};
 use examples::tscache::pipeline::Cache;
+use examples::tscache::queue::WorkQueue;
+use examples::tscache::sqs::SqsQueue;
 use examples::tscache::{CacheError, Clock, source};
 use time::OffsetDateTime;
 
@@ -69,6 +71,16 @@ async fn setup(
     forecast: Arc<dyn ForecastStore>,
     table: &str,
 ) -> Setup {
+    setup_with_queue(ids, objects, forecast, table, None).await
+}
+
+async fn setup_with_queue(
+    ids: Arc<dyn IdentifierTable>,
+    objects: Arc<dyn Objects>,
+    forecast: Arc<dyn ForecastStore>,
+    table: &str,
+    queue: Option<Arc<dyn WorkQueue>>,
+) -> Setup {
     let clock = TestClock::new();
     let external = serve(source::external_api(clock.clock())).await;
     let cache = Cache::with_writers(
@@ -82,7 +94,10 @@ async fn setup(
         |b| b.with_retry(quick_retry()),
     )
     .unwrap();
-    let cache = Arc::new(cache);
+    let cache = Arc::new(match queue {
+        Some(q) => cache.with_queue(q),
+        None => cache,
+    });
     let api = serve(api::router(cache.clone())).await;
     Setup { cache, api, clock }
 }
@@ -358,7 +373,22 @@ async fn aws_backends_on_the_emulator() {
     for i in 0..5 {
         ids.add(&format!("extra-{i}")).await.unwrap();
     }
-    let s = setup(ids, Arc::new(objects), Arc::new(forecast), &table).await;
+    // The queue on SQS too, with a dead-letter queue after three receives.
+    let sqs = SqsQueue::create(
+        aws_sdk_sqs::Client::new(&config),
+        &emulator::unique_name("work"),
+        3,
+    )
+    .await
+    .unwrap();
+    let s = setup_with_queue(
+        ids,
+        Arc::new(objects),
+        Arc::new(forecast),
+        &table,
+        Some(Arc::new(sqs.clone())),
+    )
+    .await;
     let mut page = s.cache.ids().page(None, 2).await.unwrap();
     let mut seen = page.ids.len();
     while let Some(next) = page.next.take() {
@@ -369,4 +399,53 @@ async fn aws_backends_on_the_emulator() {
     // The emulator is a Python process sharing two cores with the build: allow it more than the
     // second the original expects of AWS; the embedded test above holds the one-second bound.
     original_check(&s, Duration::from_secs(10)).await;
+    assert!(
+        sqs.is_empty().await.unwrap(),
+        "every message deleted after its points were durable"
+    );
+    assert!(sqs.dead_letters().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sqs_queue_batches_releases_and_dead_letters() {
+    let Some(config) =
+        emulator::sdk_config("tscache sqs_queue_batches_releases_and_dead_letters").await
+    else {
+        return;
+    };
+    let q = SqsQueue::create(
+        aws_sdk_sqs::Client::new(&config),
+        &emulator::unique_name("q"),
+        2,
+    )
+    .await
+    .unwrap();
+    assert!(
+        q.send_batch(&vec!["x".to_owned(); 11]).await.is_err(),
+        "at most 10 a send"
+    );
+    q.send_batch(&["a".to_owned(), "b".to_owned()])
+        .await
+        .unwrap();
+    let first = q.receive().await.unwrap().unwrap();
+    let second = q.receive().await.unwrap().unwrap();
+    assert_eq!(
+        q.receive().await.unwrap(),
+        None,
+        "received messages are hidden"
+    );
+    let (done, failing) = if first.body == "a" {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    q.delete(&done).await.unwrap();
+    q.release(&failing).await.unwrap();
+    let again = q.receive().await.unwrap().unwrap();
+    assert_eq!(again.body, "b");
+    assert_eq!(again.receives, 2);
+    q.release(&again).await.unwrap();
+    // A third receive moves it to the dead-letter queue (maxReceiveCount 2).
+    assert_eq!(q.receive().await.unwrap(), None);
+    assert_eq!(q.dead_letters().await.unwrap(), vec!["b".to_owned()]);
 }

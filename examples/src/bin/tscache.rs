@@ -1,7 +1,7 @@
 //! The time series cache as a service: the external API stand-in, the schedule every
 //! `--interval` seconds, the fetch workers and the merged-series HTTP API, on embedded defaults
-//! (a local history directory, in-memory tables) or AWS (`--aws`: DynamoDB tables and an S3
-//! bucket, from the standard AWS configuration).
+//! (a local history directory, in-memory tables and queue) or AWS (`--aws`: DynamoDB tables, an
+//! S3 bucket and an SQS queue, from the standard AWS configuration).
 //!
 //! `cargo run -p examples --bin tscache -- --id sensor-1 --id sensor-2`, then
 //! `curl 'http://127.0.0.1:8082/series/sensor-1'`.
@@ -15,6 +15,7 @@ use examples::tscache::forecast::{DynamoForecast, ForecastStore, MemoryForecast}
 use examples::tscache::history::{LocalObjects, Objects, S3Objects};
 use examples::tscache::ids::{DynamoIdentifiers, IdentifierTable, MemoryIdentifiers};
 use examples::tscache::pipeline::Cache;
+use examples::tscache::sqs::SqsQueue;
 use examples::tscache::{api, source, system_clock};
 
 /// Run the time series cache (history and forecast merged into one series).
@@ -45,6 +46,9 @@ struct Args {
     /// With --aws: the history bucket.
     #[arg(long, default_value = "tscache-history")]
     bucket: String,
+    /// With --aws: the SQS work queue (its dead-letter queue is `<name>-dlq`).
+    #[arg(long, default_value = "tscache-work")]
+    queue: String,
     /// Run one cycle and exit.
     #[arg(long)]
     once: bool,
@@ -93,7 +97,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "forecast".to_owned(),
         )
     };
-    let cache = Arc::new(Cache::new(ids, objects, forecast, table, external, clock)?);
+    let mut cache = Cache::new(ids, objects, forecast, table, external, clock)?;
+    if args.aws {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let queue = SqsQueue::create(aws_sdk_sqs::Client::new(&config), &args.queue, 3).await?;
+        cache = cache.with_queue(Arc::new(queue));
+    }
+    let cache = Arc::new(cache);
     for id in &args.ids {
         cache.ids().add(id).await?;
     }

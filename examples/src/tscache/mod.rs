@@ -18,6 +18,7 @@ pub mod ids;
 pub mod pipeline;
 pub mod queue;
 pub mod source;
+pub mod sqs;
 
 use std::sync::Arc;
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::forecast::{ForecastStore, KEEP_SECONDS};
 use super::history::{History, Objects};
 use super::ids::IdentifierTable;
-use super::queue::{MAX_BATCH, MemoryQueue};
+use super::queue::{MAX_BATCH, MemoryQueue, WorkQueue};
 use super::source::{PAGE_SIZE, SeriesSource};
 use super::{CacheError, Clock};
 
@@ -35,7 +35,7 @@ pub struct CycleReport {
 #[derive(Debug)]
 pub struct Cache {
     ids: Arc<dyn IdentifierTable>,
-    queue: Arc<MemoryQueue>,
+    queue: Arc<dyn WorkQueue>,
     history: Arc<History<Arc<dyn Objects>>>,
     forecast: Arc<dyn ForecastStore>,
     forecast_table: String,
@@ -113,6 +113,12 @@ impl Cache {
             id_page_size: 100,
             workers: 8,
         })
+    }
+
+    /// Uses `queue` (e.g. [`SqsQueue`](super::sqs::SqsQueue)) instead of the in-process queue.
+    pub fn with_queue(mut self, queue: Arc<dyn WorkQueue>) -> Self {
+        self.queue = queue;
+        self
     }
 
     /// The identifier table.
@@ -202,22 +208,36 @@ impl Cache {
     /// are durable, released for another try when it failed.
     pub async fn drain(self: &Arc<Self>) -> CycleReport {
         let mut report = CycleReport::default();
-        while !self.queue.is_empty() {
+        loop {
+            match self.queue.is_empty().await {
+                Ok(false) => {}
+                Ok(true) => break,
+                Err(e) => {
+                    report.failures.push(format!("queue: {e}"));
+                    break;
+                }
+            }
             let mut tasks = tokio::task::JoinSet::new();
             for _ in 0..self.workers.max(1) {
                 let me = self.clone();
                 tasks.spawn(async move {
                     let mut done = 0;
                     let mut failures = Vec::new();
-                    while let Ok(Some(msg)) = me.queue.try_receive() {
+                    while let Ok(Some(msg)) = me.queue.receive().await {
                         match me.fetch(&msg.body).await {
                             Ok(_) => {
-                                let _ = me.queue.delete(msg.receipt);
+                                if let Err(e) = me.queue.delete(&msg).await {
+                                    failures
+                                        .push(format!("{}: deleting the message: {e}", msg.body));
+                                }
                                 done += 1;
                             }
                             Err(e) => {
                                 failures.push(format!("{}: {e}", msg.body));
-                                let _ = me.queue.release(msg.receipt);
+                                if let Err(e) = me.queue.release(&msg).await {
+                                    failures
+                                        .push(format!("{}: releasing the message: {e}", msg.body));
+                                }
                             }
                         }
                     }
@@ -234,7 +254,10 @@ impl Cache {
                 }
             }
         }
-        report.dead_letters = self.queue.dead_letters();
+        match self.queue.dead_letters().await {
+            Ok(dead) => report.dead_letters = dead,
+            Err(e) => report.failures.push(format!("queue: {e}")),
+        }
         report
     }
 
