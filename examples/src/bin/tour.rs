@@ -10,6 +10,14 @@ use examples::store::{LocalStore, VersionedStore};
 use haystack_core::filter::{Filter, GridIndex};
 use haystack_core::{Dict, Grid, Number, Ref, Value};
 
+/// Prints a line, ignoring a closed stdout (e.g. `tour | head`) instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 type TourResult = Result<(), Box<dyn std::error::Error>>;
 
 #[tokio::main]
@@ -21,19 +29,19 @@ async fn main() -> std::process::ExitCode {
             failed = true;
         }
     };
-    println!("== haystack-core");
+    say!("== haystack-core");
     check(haystack_core_tour());
-    println!("== haystack-zinc");
+    say!("== haystack-zinc");
     check(haystack_zinc_tour());
-    println!("== haystack server and import (examples)");
+    say!("== haystack server and import (examples)");
     check(haystack_store_tour().await);
-    println!("== package-database (in memory; DynamoDB with the `dynamodb` feature)");
+    say!("== package-database (in memory; DynamoDB with the `dynamodb` feature)");
     check(package_database_tour().await);
-    println!("== datasource-sdk (a paginated connector through the Runner into JSON-lines files)");
+    say!("== datasource-sdk (a paginated connector through the Runner into JSON-lines files)");
     check(connector_tour().await);
-    println!("== cart-core (a cart from a local archive, durable SQLite store, streamed tar)");
+    say!("== cart-core (a cart from a local archive, durable SQLite store, streamed tar)");
     check(cart_tour().await);
-    println!("== time series cache (examples: datasource-sdk writers, Zinc history)");
+    say!("== time series cache (examples: datasource-sdk writers, Zinc history)");
     check(tscache_tour().await);
     if failed {
         std::process::ExitCode::FAILURE
@@ -64,7 +72,7 @@ fn haystack_core_tour() -> TourResult {
     hq.insert("geoCity", "New York")?;
     rows.push(hq);
     let grid = Grid::from_dicts(rows.iter());
-    println!(
+    say!(
         "  built a grid of {} rows and {} columns",
         grid.len(),
         grid.cols().len()
@@ -74,12 +82,12 @@ fn haystack_core_tour() -> TourResult {
     let index = GridIndex::new(&grid);
     let matched = filter.filter_grid(&grid, &index);
     let names: Vec<&str> = matched.rows().filter_map(|r| r.dis()).collect();
-    println!("  filter `{filter}` matched {names:?}");
+    say!("  filter `{filter}` matched {names:?}");
 
     let celsius = haystack_core::units::convert(72.5, "°F", "°C")?;
-    println!("  72.5 °F is {celsius:.2} °C");
+    say!("  72.5 °F is {celsius:.2} °C");
     let json = haystack_core::json::to_string(&Value::from(matched));
-    println!(
+    say!(
         "  as Hayson JSON: {} bytes, starts {}",
         json.len(),
         &json[..json.len().min(60)]
@@ -90,13 +98,13 @@ fn haystack_core_tour() -> TourResult {
 fn haystack_zinc_tour() -> TourResult {
     let zinc = "ver:\"3.0\" dis:\"Sites\"\nid,dis,area,site\n@a \"HQ\",\"HQ\",3702ft²,M\n@b \"Lab\",\"Lab\",1200m²,M\n";
     let grid = haystack_zinc::from_str(zinc)?;
-    println!(
+    say!(
         "  read a Zinc grid with {} rows; written back it is identical: {}",
         grid.len(),
         haystack_zinc::to_string(&grid) == zinc
     );
     let trio = Format::Trio.write_grid(&grid)?;
-    println!(
+    say!(
         "  as Trio:\n{}",
         trio.lines()
             .map(|l| format!("    {l}"))
@@ -104,10 +112,10 @@ fn haystack_zinc_tour() -> TourResult {
             .join("\n")
     );
     let back = Format::Trio.read_grid(&trio)?;
-    println!("  Trio read back: {} records", back.len());
+    say!("  Trio read back: {} records", back.len());
     match haystack_zinc::from_str("ver:\"3.0\"\nid,dis\n@a,\"unterminated\n") {
-        Ok(_) => println!("  (unexpected: broken Zinc parsed)"),
-        Err(e) => println!("  broken Zinc is refused with its position: {e}"),
+        Ok(_) => say!("  (unexpected: broken Zinc parsed)"),
+        Err(e) => say!("  broken Zinc is refused with its position: {e}"),
     }
     Ok(())
 }
@@ -123,13 +131,13 @@ async fn haystack_store_tour() -> TourResult {
     let db = Db::new(store.clone(), store.clone());
 
     let first = db.import(&source, &|_| {}).await?;
-    println!(
+    say!(
         "  imported the sample: {} entities, {} series",
         first.added,
         first.series_updated.len()
     );
     let again = db.import(&source, &|_| {}).await?;
-    println!("  imported again: new version written = {}", again.changed);
+    say!("  imported again: new version written = {}", again.changed);
     let v1 = db.snapshot(None).await?.ok_or("no snapshot")?;
 
     let mut dicts = site.entities.to_dicts();
@@ -139,7 +147,7 @@ async fn haystack_store_tour() -> TourResult {
     site.entities = Grid::from_dicts(dicts.iter());
     sample::write_to(&source_dir, &site)?;
     let second = db.import(&source, &|_| {}).await?;
-    println!("  imported a change: {} entity modified", second.modified);
+    say!("  imported a change: {} entity modified", second.modified);
 
     let filter = Filter::parse("site")?;
     for (label, at) in [("first version", Some(v1.written)), ("latest", None)] {
@@ -149,7 +157,7 @@ async fn haystack_store_tour() -> TourResult {
             .rows()
             .filter_map(|r| r.dis().map(str::to_owned))
             .collect();
-        println!("  read `site` at the {label}: {names:?}");
+        say!("  read `site` at the {label}: {names:?}");
     }
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
@@ -176,14 +184,15 @@ async fn tscache_tour() -> TourResult {
     )?);
     cache.ids().add("sensor-1").await?;
     let report = cache.run_cycle().await?;
-    println!(
+    say!(
         "  one cycle: {} identifier enqueued, {} fetched",
-        report.enqueued, report.done
+        report.enqueued,
+        report.done
     );
     let now = cache.now().unix_timestamp();
     let merged = api::merged(&cache, "sensor-1", now - 86_400, now + 86_400).await?;
     let history = merged.iter().filter(|(_, s)| *s == "history").count();
-    println!(
+    say!(
         "  merged series over +-24 h: {} points ({history} history, {} forecast), each time once",
         merged.len(),
         merged.len() - history
@@ -207,11 +216,11 @@ async fn package_database_tour() -> TourResult {
         .await?;
     let versions = db.list_spec_versions("user-1", "Pet_Store").await?;
     let listed: Vec<&str> = versions.iter().map(|v| v.version.as_str()).collect();
-    println!(
+    say!(
         "  registered spec `Pet_Store` (id `{}`), versions {listed:?}",
         package_database::canonicalize_name("Pet_Store")
     );
-    println!(
+    say!(
         "  models for user-1: {}",
         db.count_customer_models("user-1").await?
     );
@@ -228,12 +237,13 @@ async fn package_database_tour() -> TourResult {
         created.secret_key.expose_secret(),
     )
     .await?;
-    println!(
+    say!(
         "  created credentials {} and authenticated as {:?}",
-        created.credentials.public_key, sub
+        created.credentials.public_key,
+        sub
     );
     let wrong = keys::authenticate(&db, &created.credentials.public_key, "sk_wrong").await?;
-    println!("  a wrong secret key authenticates as {wrong:?}");
+    say!("  a wrong secret key authenticates as {wrong:?}");
     Ok(())
 }
 
@@ -243,17 +253,19 @@ async fn connector_tour() -> TourResult {
     tokio::spawn(async move { axum::serve(listener, examples::connector::orders_api(500)).await });
     let out = std::env::temp_dir().join(format!("connector-tour-{}", std::process::id()));
     let first = examples::connector::run(&url, &out, false).await?;
-    println!(
+    say!(
         "  first run: {} records in {} reads, {} checkpoints",
-        first.records, first.reads, first.checkpoints
+        first.records,
+        first.reads,
+        first.checkpoints
     );
     let second = examples::connector::run(&url, &out, false).await?;
-    println!(
+    say!(
         "  second run resumed from its state: {} new records",
         second.records
     );
     let rows = datasource_sdk::JsonLinesSink::read_table(&out.join("records"), "orders")?;
-    println!(
+    say!(
         "  {} records in the JSON-lines files, each stamped with __table and __state",
         rows.len()
     );
@@ -282,17 +294,17 @@ async fn cart_tour() -> TourResult {
     )?;
     engine.submit(uid.clone(), request).await?;
     let cart = engine.wait_settled(&uid).await?;
-    println!("  cart {} is {}", cart.uid, cart.status);
+    say!("  cart {} is {}", cart.uid, cart.status);
     let hostile =
         CartRequest::from_json(br#"{"fileids": [{"id": "foo.txt", "path": "../../etc/passwd"}]}"#);
-    println!(
+    say!(
         "  a request with path ../../etc/passwd is refused: {}",
         hostile.is_err()
     );
     let download = engine
         .download(&uid, Some(DownloadName::new("my_cart.tar")?))
         .await?;
-    println!(
+    say!(
         "  {} is {} bytes; its members:",
         download.name(),
         download.content_length()
@@ -300,7 +312,7 @@ async fn cart_tour() -> TourResult {
     let tar_bytes = download.write_to(Vec::new()).await?;
     for entry in tar::Archive::new(&tar_bytes[..]).entries()? {
         let entry = entry?;
-        println!("    {:>4}  {}", entry.size(), entry.path()?.display());
+        say!("    {:>4}  {}", entry.size(), entry.path()?.display());
     }
     engine.delete(&uid).await?;
     let _ = std::fs::remove_dir_all(&work);
