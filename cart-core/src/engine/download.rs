@@ -2,9 +2,7 @@
 
 use super::Inner;
 use crate::store;
-use crate::{
-    Cart, CartStatus, CartUid, DownloadName, Error, Result, TarMember, TarOptions, TarPlan,
-};
+use crate::{Cart, CartStatus, CartUid, DownloadName, Error, Result, TarPlan};
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use std::io::{self, Read, Write};
@@ -104,23 +102,7 @@ pub(super) async fn open(
     })
     .await?;
     let name = name.unwrap_or_else(|| cart.default_download_name());
-    let members = cart
-        .files
-        .iter()
-        .map(|f| {
-            TarMember::new(
-                f.path.clone(),
-                inner.volume.file_path(uid, &f.path),
-                f.size.unwrap_or(0),
-            )
-        })
-        .collect();
-    let options = if inner.config.deterministic_tar {
-        TarOptions::deterministic(cart.created.unix_seconds())
-    } else {
-        TarOptions::default()
-    };
-    let plan = TarPlan::new(&name, members, options);
+    let plan = super::work::tar_plan(inner, &cart, &name);
     let prebuilt = (cart.bundle
         && cart.bundle_size == Some(plan.len())
         && name.stem() == cart.default_download_name().stem())

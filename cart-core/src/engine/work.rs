@@ -4,8 +4,8 @@ use super::{Inner, space};
 use crate::messages::{NO_SPACE, failed_to_pull};
 use crate::store;
 use crate::{
-    ArchiveId, Cart, CartFile, CartStatus, CartUid, Error, FileStatus, FileStep, Result, Step,
-    TarMember, TarOptions, TarPlan,
+    ArchiveId, Cart, CartFile, CartStatus, CartUid, DownloadName, Error, FileStatus, FileStep,
+    Result, Step, TarMember, TarOptions, TarPlan,
 };
 use futures::{StreamExt, TryStreamExt};
 use std::sync::Arc;
@@ -161,7 +161,9 @@ async fn process(inner: &Arc<Inner>, uid: &CartUid, token: &CancellationToken) -
     Ok(())
 }
 
-async fn bundle(inner: &Arc<Inner>, cart: &Cart, token: &CancellationToken) -> Result<u64> {
+/// The tar of a cart's staged files under the top directory `name`: the one plan both the
+/// pre-built bundle and a streamed download are written from.
+pub(super) fn tar_plan(inner: &Inner, cart: &Cart, name: &DownloadName) -> TarPlan {
     let uid = &cart.uid;
     let members = cart
         .files
@@ -179,7 +181,12 @@ async fn bundle(inner: &Arc<Inner>, cart: &Cart, token: &CancellationToken) -> R
     } else {
         TarOptions::default()
     };
-    let plan = TarPlan::new(&cart.default_download_name(), members, options);
+    TarPlan::new(name, members, options)
+}
+
+async fn bundle(inner: &Arc<Inner>, cart: &Cart, token: &CancellationToken) -> Result<u64> {
+    let uid = &cart.uid;
+    let plan = tar_plan(inner, cart, &cart.default_download_name());
     let size = plan.len();
     let _room = space::reserve(inner, size, Some(uid)).await?;
     let partial = inner
