@@ -35,6 +35,11 @@
 //! ([`DynamoDbStore`]), `testing` (the conformance suite and a scriptable in-memory archive).
 //! The default build compiles neither the AWS SDKs nor an HTTP client.
 
+/// The crate README's Rust snippets, compiled as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub mod archive;
 pub mod bundle;
 mod clock;

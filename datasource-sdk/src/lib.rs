@@ -29,6 +29,11 @@
 //! # }
 //! ```
 
+/// The crate README's Rust snippets, compiled as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 mod batch;
 mod config;
 mod error;

@@ -15,6 +15,11 @@
 //! - [`zinc`] reads and writes Zinc scalar literals (and writes whole values); the
 //!   `haystack-zinc` crate builds full Zinc and Trio documents on top of it.
 
+/// The crate README's Rust snippets, compiled as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub mod dict;
 pub mod error;
 pub mod filter;

@@ -38,6 +38,11 @@
 //! - A grid with the single column `empty`, no column meta and no rows is the empty grid (no
 //!   columns), which is how grids without columns are written.
 
+/// The crate README's Rust snippets, compiled as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub mod csv;
 mod error;
 mod limits;

@@ -45,6 +45,11 @@
 //! Kept from the original: two versions of a spec stored within the same second share a row
 //! (the later one wins), because `updated_at` has a resolution of one second.
 
+/// The crate README's Rust snippets, compiled as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 mod clock;
 mod database;
 #[cfg(feature = "dynamodb")]

@@ -14,7 +14,7 @@
 //! - Exit status: 0 success; 1 when `check` finds an error or `diff` finds a difference;
 //!   2 for any error (bad usage, unreadable input, input that does not parse), with a one-line
 //!   message on standard error; parse errors read `FILE:LINE:COLUMN: message`.
-//! - Zinc input streams: `convert` and `filter` read it row by row ([`stream`]), and so does
+//! - Zinc input streams: `convert` and `filter` read it row by row (the `stream` module), and so does
 //!   JSON v4 input whose `meta` and `cols` come before its `rows`. Other inputs are read whole.
 
 mod args;
