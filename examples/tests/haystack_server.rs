@@ -265,7 +265,14 @@ async fn scenario(store: Arc<dyn VersionedStore>) {
     // Content types.
     for (accept, mime) in [
         ("application/json", "application/json"),
-        ("application/json; version=3", "application/json"),
+        (
+            "application/json; version=3",
+            "application/vnd.haystack+json;version=3",
+        ),
+        (
+            "application/vnd.haystack+json;version=4",
+            "application/vnd.haystack+json;version=4",
+        ),
         ("text/trio", "text/trio"),
         ("text/csv", "text/csv"),
         ("text/zinc", "text/zinc"),

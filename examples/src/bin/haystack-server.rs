@@ -26,6 +26,12 @@ struct Args {
     /// Import the generated sample site first when the store is empty.
     #[arg(long)]
     sample: bool,
+    /// Seconds a client may take to send its request body (slower senders get 408).
+    #[arg(long, env = "HAYSTACK_BODY_TIMEOUT", default_value_t = 30)]
+    body_timeout: u64,
+    /// Requests parsed and evaluated at once on the blocking pool (default: twice the cores).
+    #[arg(long, env = "HAYSTACK_CPU_WORKERS")]
+    cpu_workers: Option<std::num::NonZeroUsize>,
     /// Log filter (`info`, `debug`, ...).
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -61,12 +67,18 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!(?report, "imported the sample site");
         let _ = std::fs::remove_dir_all(&dir);
     }
+    let mut config = server::ServerConfig {
+        body_timeout: std::time::Duration::from_secs(args.body_timeout.max(1)),
+        ..Default::default()
+    };
+    if let Some(n) = args.cpu_workers {
+        config.cpu_workers = n;
+    }
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
-    tracing::info!(
-        "serving the Haystack API on http://{}/",
-        listener.local_addr()?
-    );
-    axum::serve(listener, server::router(db))
+    // The first line on stdout names the bound address (useful with `--addr 127.0.0.1:0`).
+    println!("listening on http://{}/", listener.local_addr()?);
+    let app = server::router_with(db, time::OffsetDateTime::now_utc, config);
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

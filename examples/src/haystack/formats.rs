@@ -89,7 +89,8 @@ impl Format {
     pub fn mime(self) -> &'static str {
         match self {
             Format::Zinc => "text/zinc",
-            Format::Json | Format::Json3 => "application/json",
+            Format::Json => "application/json",
+            Format::Json3 => HAYSTACK_JSON_V3,
             Format::Trio => "text/trio",
             Format::Csv => "text/csv",
         }
@@ -205,40 +206,52 @@ impl fmt::Display for Format {
 }
 
 /// Picks the response format from an HTTP `Accept` header (Zinc when absent or `*/*`);
-/// `application/json; version=3` chooses JSON v3. `None` when nothing acceptable is offered.
+/// `version=3` on a JSON type chooses JSON v3. `None` when nothing acceptable is offered.
 pub fn negotiate(accept: Option<&str>) -> Option<Format> {
-    let Some(accept) = accept else {
-        return Some(Format::Zinc);
+    negotiate_labelled(accept).map(|(f, _)| f)
+}
+
+/// Media type of Haystack JSON v4 as the HttpApi chapter names it.
+pub const HAYSTACK_JSON_V4: &str = "application/vnd.haystack+json;version=4";
+/// Media type of Haystack JSON v3.
+pub const HAYSTACK_JSON_V3: &str = "application/vnd.haystack+json;version=3";
+
+/// Like [`negotiate`], with the media type to label the response with: JSON asked for as
+/// `application/vnd.haystack+json;version=4` is labelled so, plain `application/json` as
+/// `application/json`, and JSON v3 always as `application/vnd.haystack+json;version=3`.
+pub fn negotiate_labelled(accept: Option<&str>) -> Option<(Format, &'static str)> {
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return Some((Format::Zinc, Format::Zinc.mime()));
     };
-    let mut best: Option<(f32, Format)> = None;
+    let mut best: Option<(f32, Format, &'static str)> = None;
     for part in accept.split(',') {
         let mut fields = part.split(';');
         let mime = fields.next().unwrap_or("").trim().to_ascii_lowercase();
-        let params: Vec<&str> = fields.map(str::trim).collect();
+        let params: Vec<String> = fields
+            .map(|f| f.replace(' ', "").to_ascii_lowercase())
+            .collect();
         let q = params
             .iter()
             .filter_map(|f| f.strip_prefix("q="))
             .find_map(|q| q.parse::<f32>().ok())
             .unwrap_or(1.0);
-        let json_v3 = params.iter().any(|p| p.replace(' ', "") == "version=3");
-        let format = match mime.as_str() {
-            "text/zinc" | "*/*" | "text/*" | "text/plain" => Format::Zinc,
-            "application/json" | "application/*" => {
-                if json_v3 {
-                    Format::Json3
-                } else {
-                    Format::Json
-                }
+        let json_v3 = params.iter().any(|p| p == "version=3");
+        let chosen = match mime.as_str() {
+            "text/zinc" | "*/*" | "text/*" | "text/plain" => (Format::Zinc, Format::Zinc.mime()),
+            _ if json_v3 && mime.contains("json") && mime.starts_with("application/") => {
+                (Format::Json3, HAYSTACK_JSON_V3)
             }
-            "text/trio" => Format::Trio,
-            "text/csv" => Format::Csv,
+            "application/json" | "application/*" => (Format::Json, "application/json"),
+            "application/vnd.haystack+json" => (Format::Json, HAYSTACK_JSON_V4),
+            "text/trio" => (Format::Trio, Format::Trio.mime()),
+            "text/csv" => (Format::Csv, Format::Csv.mime()),
             _ => continue,
         };
-        if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
-            best = Some((q, format));
+        if q > 0.0 && best.is_none_or(|(bq, _, _)| q > bq) {
+            best = Some((q, chosen.0, chosen.1));
         }
     }
-    best.map(|(_, f)| f)
+    best.map(|(_, f, m)| (f, m))
 }
 
 /// Rows of a CSV stream gathered before they are written (see [`Format::stream_writer`]).
@@ -492,6 +505,14 @@ mod tests {
             Some(Format::Trio)
         );
         assert_eq!(negotiate(Some("image/png")), None);
+        assert_eq!(
+            negotiate_labelled(Some("application/vnd.haystack+json;version=4")),
+            Some((Format::Json, HAYSTACK_JSON_V4))
+        );
+        assert_eq!(
+            negotiate_labelled(Some("application/vnd.haystack+json; version=3")),
+            Some((Format::Json3, HAYSTACK_JSON_V3))
+        );
         assert_eq!(Format::from_path("site.TRIO"), Some(Format::Trio));
         assert_eq!(Format::from_name("json3"), Some(Format::Json3));
     }

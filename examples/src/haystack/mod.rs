@@ -4,5 +4,6 @@
 pub mod db;
 pub mod formats;
 pub mod range;
+pub mod request;
 pub mod sample;
 pub mod server;

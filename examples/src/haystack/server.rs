@@ -1,27 +1,61 @@
 //! The Haystack HTTP API over a [`Db`]: about, ops, formats, read, nav and hisRead, by GET and
 //! POST, with `Accept` negotiation and a `version` parameter that serves the data as it was at
 //! a past time.
+//!
+//! Hostile requests cannot bring it down: the body is read with a size cap and a timeout, the
+//! request grid is bounded before it is built (see [`super::request`]), and parsing, filter
+//! evaluation and writing the response run on the blocking pool behind a semaphore
+//! ([`ServerConfig::cpu_workers`]), so one heavy request cannot starve the async workers; when
+//! more than [`ServerConfig::max_waiting`] requests wait for it, the answer is 503 with
+//! `Retry-After`.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use haystack_core::filter::Filter;
 use haystack_core::timezone::Tz;
 use haystack_core::{Dict, Grid, GridBuilder, Number, Ref, Value, zinc};
 use time::OffsetDateTime;
+use tokio::sync::Semaphore;
 
 use super::db::{Db, Snapshot};
-use super::formats::{Format, negotiate};
+use super::formats::{Format, negotiate_labelled};
 use super::range;
+pub use super::request::OpError;
+use super::request::{parse_filter, read_rows, request_format};
 
 /// Most rows one `read` returns when the request gives no `limit`.
 pub const DEFAULT_READ_LIMIT: usize = 10_000;
-/// Most bytes of a POSTed request grid.
+/// Most bytes of a POSTed request grid; a longer body is answered 413.
 pub const MAX_REQUEST_BYTES: usize = 1 << 20;
+
+/// Limits and timeouts of the server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// How long a client may take to send its request body (slow senders get 408).
+    pub body_timeout: Duration,
+    /// Requests parsed, evaluated or written at once on the blocking pool.
+    pub cpu_workers: NonZeroUsize,
+    /// Requests that may wait for a blocking-pool slot; one more is answered 503.
+    pub max_waiting: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, NonZeroUsize::get);
+        Self {
+            body_timeout: Duration::from_secs(30),
+            cpu_workers: NonZeroUsize::new(cores * 2).unwrap_or(NonZeroUsize::MIN),
+            max_waiting: 1024,
+        }
+    }
+}
 
 /// The server's shared state.
 #[derive(Debug, Clone)]
@@ -30,6 +64,43 @@ pub struct AppState {
     pub db: Arc<Db>,
     /// The current time (injectable so tests of `today` and `yesterday` are exact).
     pub now: fn() -> OffsetDateTime,
+    /// When the server started (`about`'s `serverBootTime`).
+    pub boot: OffsetDateTime,
+    /// Limits and timeouts.
+    pub config: ServerConfig,
+    cpu: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl AppState {
+    /// Runs `f` on the blocking pool once a slot of [`ServerConfig::cpu_workers`] is free; 503
+    /// when too many requests already wait, 500 when `f` panics.
+    async fn cpu<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, OpError> {
+        let permit = match self.cpu.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.config.max_waiting {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return Err(OpError {
+                        status: StatusCode::SERVICE_UNAVAILABLE,
+                        dis: "server busy: too many requests waiting, retry later".into(),
+                    });
+                }
+                let p = self.cpu.clone().acquire_owned().await;
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                p.map_err(|_| OpError::internal("server shutting down"))?
+            }
+        };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(|e| OpError::internal(format!("request task failed: {e}")))
+    }
 }
 
 /// The router: every op under `/{op}` (mount it under `/api` or any base path).
@@ -39,26 +110,22 @@ pub fn router(db: Arc<Db>) -> Router {
 
 /// [`router`] with an explicit clock.
 pub fn router_with_clock(db: Arc<Db>, now: fn() -> OffsetDateTime) -> Router {
+    router_with(db, now, ServerConfig::default())
+}
+
+/// [`router`] with an explicit clock and limits.
+pub fn router_with(db: Arc<Db>, now: fn() -> OffsetDateTime, config: ServerConfig) -> Router {
+    let cpu = Arc::new(Semaphore::new(config.cpu_workers.get()));
     Router::new()
-        .route("/{op}", axum::routing::get(handle).post(handle))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-        .with_state(AppState { db, now })
-}
-
-/// An op failure, answered as an error grid.
-#[derive(Debug)]
-struct OpError {
-    status: StatusCode,
-    dis: String,
-}
-
-impl OpError {
-    fn bad(dis: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::OK,
-            dis: dis.into(),
-        }
-    }
+        .route("/{op}", axum::routing::any(handle))
+        .with_state(AppState {
+            db,
+            now,
+            boot: now(),
+            config,
+            cpu,
+            waiting: Arc::new(AtomicUsize::new(0)),
+        })
 }
 
 /// An error grid: meta `err`, `dis`, `errTrace`, one `empty` column.
@@ -81,91 +148,146 @@ const OPS: [(&str, &str); 6] = [
     ("hisRead", "Read time series data"),
 ];
 
-async fn handle(
-    State(state): State<AppState>,
-    Path(op): Path<String>,
-    method: Method,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let Some(format) = negotiate(accept) else {
-        return (
-            StatusCode::NOT_ACCEPTABLE,
-            "no acceptable format: use text/zinc, application/json, text/trio or text/csv",
-        )
-            .into_response();
+/// Writes `grid` as the response. Errors always reach the client as an error grid its reader
+/// understands: asked for Trio or CSV (which cannot carry grid meta), it gets Zinc.
+fn write_response(format: Format, mime: &'static str, status: StatusCode, grid: &Grid) -> Response {
+    let (format, mime) = if grid.meta().has("err") && matches!(format, Format::Trio | Format::Csv) {
+        (Format::Zinc, Format::Zinc.mime())
+    } else {
+        (format, mime)
     };
-    let result = async {
-        let rows = if method == Method::POST && !body.is_empty() {
-            request_rows(&headers, &body)?
-        } else {
-            vec![
-                params
-                    .iter()
-                    .filter(|(k, _)| !k.eq_ignore_ascii_case("version"))
-                    .fold(Dict::new(), |mut d, (k, v)| {
-                        let value =
-                            zinc::read_scalar(v).unwrap_or_else(|_| Value::from(v.as_str()));
-                        let _ = d.insert(k.as_str(), value);
-                        d
-                    }),
-            ]
-        };
-        let version = version_param(&params, &rows)?;
-        match op.as_str() {
-            "about" => Ok(about(&state, version).await?),
-            "ops" => Ok(ops_grid()),
-            "formats" | "filetypes" => Ok(formats_grid()),
-            "read" => read(&state, version, &rows).await,
-            "nav" => nav(&state, version, rows.first()).await,
-            "hisRead" => his_read(&state, version, rows.first()).await,
-            _ => Err(OpError {
-                status: StatusCode::NOT_FOUND,
-                dis: format!("unknown op {op:?}"),
-            }),
-        }
-    }
-    .await;
-    let (status, grid) = match result {
-        Ok(grid) => (StatusCode::OK, grid),
-        Err(e) => (e.status, error_grid(&e.dis)),
-    };
-    match format.write_grid(&grid) {
+    let mut resp = match format.write_grid(grid) {
         Ok(text) => (
             status,
-            [(
-                header::CONTENT_TYPE,
-                format!("{}; charset=utf-8", format.mime()),
-            )],
+            [(header::CONTENT_TYPE, format!("{mime}; charset=utf-8"))],
             text,
         )
             .into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
+}
+
+async fn handle(
+    State(state): State<AppState>,
+    Path(op): Path<String>,
+    method: Method,
+    query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let Some((format, mime)) = negotiate_labelled(accept) else {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            "no acceptable format: use text/zinc, application/json, \
+             application/vnd.haystack+json;version=4 (or 3), text/trio or text/csv",
+        )
+            .into_response();
+    };
+    let result = run_op(&state, &op, &method, query, &headers, body).await;
+    let (status, grid) = match result {
+        Ok(grid) => (StatusCode::OK, grid),
+        Err(e) => (e.status, error_grid(&e.dis)),
+    };
+    if grid.len() < 64 {
+        return write_response(format, mime, status, &grid);
+    }
+    match state
+        .cpu(move || write_response(format, mime, status, &grid))
+        .await
+    {
+        Ok(resp) => resp,
+        Err(e) => write_response(format, mime, e.status, &error_grid(&e.dis)),
     }
 }
 
-fn request_rows(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Dict>, OpError> {
-    let ctype = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("text/zinc");
-    let format = if ctype.starts_with("application/json") {
-        Format::Json
-    } else if ctype.starts_with("text/zinc") || ctype.starts_with("text/plain") {
-        Format::Zinc
-    } else {
+async fn run_op(
+    state: &AppState,
+    op: &str,
+    method: &Method,
+    query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Grid, OpError> {
+    if method != Method::GET && method != Method::POST {
         return Err(OpError {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            dis: format!("unsupported request type {ctype:?}"),
+            status: StatusCode::NOT_IMPLEMENTED,
+            dis: format!("method {method} is not supported: use GET or POST"),
         });
+    }
+    if !OPS.iter().any(|(name, _)| *name == op) && op != "filetypes" {
+        return Err(OpError {
+            status: StatusCode::NOT_FOUND,
+            dis: format!("unknown op {op:?}"),
+        });
+    }
+    let Query(params) =
+        query.map_err(|e| OpError::bad_request(format!("bad query string: {e}")))?;
+    let body = match tokio::time::timeout(
+        state.config.body_timeout,
+        axum::body::to_bytes(body, MAX_REQUEST_BYTES),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(OpError {
+                status: StatusCode::REQUEST_TIMEOUT,
+                dis: format!(
+                    "the request body did not arrive within {:?}",
+                    state.config.body_timeout
+                ),
+            });
+        }
+        Ok(Err(e)) => {
+            return Err(OpError {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                dis: format!("request body unreadable or over {MAX_REQUEST_BYTES} bytes: {e}"),
+            });
+        }
+        Ok(Ok(b)) => b,
     };
-    let text = std::str::from_utf8(body).map_err(|_| OpError::bad("request is not UTF-8"))?;
-    let grid = format
-        .read_grid(text)
-        .map_err(|e| OpError::bad(format!("bad request grid: {e}")))?;
-    Ok(grid.to_dicts())
+    let rows = if *method == Method::POST && !body.is_empty() {
+        let ctype = headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| {
+                v.to_str()
+                    .map_err(|_| OpError::bad_request("Content-Type is not ASCII"))
+            })
+            .transpose()?;
+        let format = request_format(ctype)?;
+        state.cpu(move || read_rows(format, &body)).await??
+    } else {
+        vec![
+            params
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("version"))
+                .fold(Dict::new(), |mut d, (k, v)| {
+                    let value = zinc::read_scalar(v).unwrap_or_else(|_| Value::from(v.as_str()));
+                    let _ = d.insert(k.as_str(), value);
+                    d
+                }),
+        ]
+    };
+    let version = version_param(&params, &rows)?;
+    match op {
+        "about" => about(state, version).await,
+        "ops" => Ok(ops_grid()),
+        "formats" | "filetypes" => Ok(formats_grid()),
+        "read" => {
+            let snap = snapshot(state, version).await?;
+            state.cpu(move || read(snap, &rows)).await?
+        }
+        "nav" => {
+            let snap = snapshot(state, version).await?;
+            state.cpu(move || nav(snap, rows.first())).await?
+        }
+        _ => his_read(state, version, rows.first()).await,
+    }
 }
 
 /// The `version` parameter (any case): a date means 00:00:00 UTC that day; a datetime
@@ -180,15 +302,15 @@ fn version_param(
         .map(|(_, v)| v.clone())
         .or_else(|| {
             rows.first()
-                .and_then(|d| d.get("version"))
-                .map(|v| match v {
+                .and_then(|d| d.iter().find(|(k, _)| k.eq_ignore_ascii_case("version")))
+                .map(|(_, v)| match v {
                     Value::Str(s) => s.to_string(),
                     other => other.to_string(),
                 })
         });
     match raw {
         None => Ok(None),
-        Some(text) => parse_version(&text).map(Some).map_err(OpError::bad),
+        Some(text) => parse_version(&text).map(Some).map_err(OpError::op),
     }
 }
 
@@ -218,11 +340,15 @@ async fn snapshot(
     state: &AppState,
     version: Option<OffsetDateTime>,
 ) -> Result<Option<Arc<Snapshot>>, OpError> {
-    state.db.snapshot(version).await.map_err(|e| OpError {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        dis: e.to_string(),
-    })
+    state
+        .db
+        .snapshot(version)
+        .await
+        .map_err(|e| OpError::internal(e.to_string()))
 }
+
+/// Where the product and its vendor are described (`about`'s `productUri` and `vendorUri`).
+const PRODUCT_URI: &str = "https://example.invalid/haystack-workspace";
 
 async fn about(state: &AppState, version: Option<OffsetDateTime>) -> Result<Grid, OpError> {
     let snap = snapshot(state, version).await?;
@@ -230,11 +356,14 @@ async fn about(state: &AppState, version: Option<OffsetDateTime>) -> Result<Grid
     let mut d = Dict::new();
     let _ = d.insert("haystackVersion", "4.0");
     let _ = d.insert("serverName", "haystack-server");
+    let _ = d.insert("serverTime", haystack_core::DateTime::utc(now));
+    let _ = d.insert("serverBootTime", haystack_core::DateTime::utc(state.boot));
     let _ = d.insert("productName", "haystack-server example");
+    let _ = d.insert("productUri", Value::Uri(PRODUCT_URI.to_owned()));
     let _ = d.insert("productVersion", env!("CARGO_PKG_VERSION"));
     let _ = d.insert("vendorName", "haystack workspace");
+    let _ = d.insert("vendorUri", Value::Uri(PRODUCT_URI.to_owned()));
     let _ = d.insert("tz", "UTC");
-    let _ = d.insert("serverTime", haystack_core::DateTime::utc(now));
     let _ = d.insert(
         "entityCount",
         Number::from(snap.as_ref().map_or(0, |s| s.grid.len()) as f64),
@@ -262,11 +391,10 @@ fn ops_grid() -> Grid {
 fn formats_grid() -> Grid {
     let dicts: Vec<Dict> = Format::ALL
         .iter()
-        .filter(|f| **f != Format::Json3)
         .map(|f| {
             let mut d = Dict::new();
             let _ = d.insert("mime", f.mime());
-            if matches!(f, Format::Zinc | Format::Json) {
+            if matches!(f, Format::Zinc | Format::Json | Format::Json3) {
                 let _ = d.insert("receive", Value::Marker);
             }
             let _ = d.insert("send", Value::Marker);
@@ -280,38 +408,49 @@ fn empty_result() -> Grid {
     GridBuilder::new().col("empty").build().unwrap_or_default()
 }
 
-async fn read(
-    state: &AppState,
-    version: Option<OffsetDateTime>,
-    rows: &[Dict],
-) -> Result<Grid, OpError> {
-    let Some(snap) = snapshot(state, version).await? else {
+fn read(snap: Option<Arc<Snapshot>>, rows: &[Dict]) -> Result<Grid, OpError> {
+    let Some(snap) = snap else {
         return Ok(empty_result());
     };
     let first = rows.first().cloned().unwrap_or_default();
     if let Some(filter) = first.get("filter") {
         let text = filter
             .as_str()
-            .ok_or_else(|| OpError::bad("filter must be a Str"))?;
-        let filter = Filter::parse(text).map_err(|e| OpError::bad(format!("bad filter: {e}")))?;
+            .ok_or_else(|| OpError::op("filter must be a Str"))?;
+        let filter = parse_filter(text)?;
         let limit = match first.get("limit") {
             Some(Value::Number(n)) if n.value() >= 1.0 => n.value() as usize,
-            Some(Value::Number(_)) => return Err(OpError::bad("limit must be at least 1")),
+            Some(Value::Number(_)) => return Err(OpError::op("limit must be at least 1")),
             Some(Value::Null) | None => DEFAULT_READ_LIMIT,
             Some(other) => {
-                return Err(OpError::bad(format!(
+                return Err(OpError::op(format!(
                     "limit must be a Number, not {}",
                     other.kind()
                 )));
             }
         };
         let compiled = filter.compile_for(&snap.grid);
-        let mut out = Grid::with_cols(Dict::new(), snap.grid.cols().to_vec())
-            .map_err(|e| OpError::bad(e.to_string()))?;
-        for i in compiled.select(&snap.grid, snap.as_ref()).take(limit) {
+        let mut selected: Vec<usize> = compiled
+            .select(&snap.grid, snap.as_ref())
+            .take(limit.saturating_add(1))
+            .collect();
+        let mut meta = Dict::new();
+        if selected.len() > limit {
+            selected.truncate(limit);
+            let mut incomplete = Dict::new();
+            let _ = incomplete.insert(
+                "dis",
+                format!("more than {limit} entities match; only the first {limit} are returned"),
+            );
+            let _ = incomplete.insert("limit", Number::from(limit as f64));
+            let _ = meta.insert("incomplete", Value::Dict(incomplete));
+        }
+        let mut out = Grid::with_cols(meta, snap.grid.cols().to_vec())
+            .map_err(|e| OpError::op(e.to_string()))?;
+        for i in selected {
             if let Some(row) = snap.grid.row(i) {
                 out.push_row(row.cells().to_vec())
-                    .map_err(|e| OpError::bad(e.to_string()))?;
+                    .map_err(|e| OpError::op(e.to_string()))?;
             }
         }
         return Ok(out);
@@ -327,13 +466,13 @@ async fn read(
         })
         .collect();
     if ids.is_empty() {
-        return Err(OpError::bad("read needs a `filter` or an `id`"));
+        return Err(OpError::op("read needs a `filter` or an `id`"));
     }
     let mut out = Grid::with_cols(Dict::new(), snap.grid.cols().to_vec())
-        .map_err(|e| OpError::bad(e.to_string()))?;
+        .map_err(|e| OpError::op(e.to_string()))?;
     if !out.has_col("id") {
         out.add_col("id", Dict::new())
-            .map_err(|e| OpError::bad(e.to_string()))?;
+            .map_err(|e| OpError::op(e.to_string()))?;
     }
     let width = out.cols().len();
     for id in ids {
@@ -341,25 +480,31 @@ async fn read(
             Some(row) => out.push_row(row.cells().to_vec()),
             None => out.push_row(vec![Value::Null; width]),
         }
-        .map_err(|e| OpError::bad(e.to_string()))?;
+        .map_err(|e| OpError::op(e.to_string()))?;
     }
     Ok(out)
 }
 
-async fn nav(
-    state: &AppState,
-    version: Option<OffsetDateTime>,
-    row: Option<&Dict>,
-) -> Result<Grid, OpError> {
-    let Some(snap) = snapshot(state, version).await? else {
-        return Ok(empty_result());
+/// A nav result: always with a `navId` column (null for leaves), per the Ops chapter.
+fn nav_grid(dicts: &[Dict]) -> Result<Grid, OpError> {
+    let mut grid = Grid::from_dicts(dicts.iter());
+    if !grid.has_col("navId") {
+        grid.add_col("navId", Dict::new())
+            .map_err(|e| OpError::internal(e.to_string()))?;
+    }
+    Ok(grid)
+}
+
+fn nav(snap: Option<Arc<Snapshot>>, row: Option<&Dict>) -> Result<Grid, OpError> {
+    let Some(snap) = snap else {
+        return nav_grid(&[]);
     };
     let nav_id = match row.and_then(|d| d.get("navId")) {
         None | Some(Value::Null) => None,
         Some(Value::Ref(r)) => Some(r.id().to_owned()),
         Some(Value::Str(s)) => Some(s.trim_start_matches('@').to_owned()),
         Some(other) => {
-            return Err(OpError::bad(format!(
+            return Err(OpError::op(format!(
                 "navId must be a Ref, not {}",
                 other.kind()
             )));
@@ -372,13 +517,13 @@ async fn nav(
                 .index
                 .get(id)
                 .and_then(|&i| snap.grid.row(i))
-                .ok_or_else(|| OpError::bad(format!("unknown navId @{id}")))?;
+                .ok_or_else(|| OpError::op(format!("unknown navId @{id}")))?;
             if parent.has("site") {
                 (Some("siteRef"), Some(id.clone()))
             } else if parent.has("equip") {
                 (Some("equipRef"), Some(id.clone()))
             } else {
-                return Ok(empty_result());
+                return nav_grid(&[]);
             }
         }
     };
@@ -403,10 +548,7 @@ async fn nav(
             dicts.push(d);
         }
     }
-    if dicts.is_empty() {
-        return Ok(empty_result());
-    }
-    Ok(Grid::from_dicts(dicts.iter()))
+    nav_grid(&dicts)
 }
 
 async fn his_read(
@@ -414,62 +556,77 @@ async fn his_read(
     version: Option<OffsetDateTime>,
     row: Option<&Dict>,
 ) -> Result<Grid, OpError> {
-    let row = row.ok_or_else(|| OpError::bad("hisRead needs `id` and `range`"))?;
+    let row = row.ok_or_else(|| OpError::op("hisRead needs `id` and `range`"))?;
     let id = match row.get("id") {
         Some(Value::Ref(r)) => r.clone(),
-        _ => return Err(OpError::bad("hisRead needs an `id` Ref")),
+        _ => return Err(OpError::op("hisRead needs an `id` Ref")),
     };
     let range_text = match row.get("range") {
         Some(Value::Str(s)) => s.to_string(),
         Some(Value::Date(d)) => zinc::to_zinc_string(&Value::Date(*d)),
         Some(Value::DateTime(dt)) => zinc::to_zinc_string(&Value::DateTime(dt.clone())),
-        _ => return Err(OpError::bad("hisRead needs a `range`")),
+        _ => return Err(OpError::op("hisRead needs a `range`")),
     };
     let snap = snapshot(state, version)
         .await?
-        .ok_or_else(|| OpError::bad(format!("unknown id @{}", id.id())))?;
+        .ok_or_else(|| OpError::op(format!("unknown id @{}", id.id())))?;
     let point = snap
         .index
         .get(id.id())
         .and_then(|&i| snap.grid.row(i))
-        .ok_or_else(|| OpError::bad(format!("unknown id @{}", id.id())))?;
+        .ok_or_else(|| OpError::op(format!("unknown id @{}", id.id())))?;
     let tz_name = point.get("tz").and_then(Value::as_str).unwrap_or("UTC");
-    let tz =
-        Tz::from_name(tz_name).map_err(|e| OpError::bad(format!("point @{}: {e}", id.id())))?;
-    let span = range::resolve(&range_text, tz, (state.now)()).map_err(OpError::bad)?;
+    let tz = Tz::from_name(tz_name).map_err(|e| OpError::op(format!("point @{}: {e}", id.id())))?;
+    let now = (state.now)();
+    let span = range::resolve(&range_text, tz, now).map_err(OpError::op)?;
     let his_uri = match point.get("hisURI") {
         Some(Value::Uri(u)) | Some(Value::Str(u)) => u.to_string(),
-        _ => return Err(OpError::bad(format!("point @{} has no hisURI", id.id()))),
+        _ => return Err(OpError::op(format!("point @{} has no hisURI", id.id()))),
     };
     let series = state
         .db
         .series(&snap, &his_uri)
         .await
-        .map_err(|e| OpError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            dis: e.to_string(),
-        })?;
+        .map_err(|e| OpError::internal(e.to_string()))?;
+    state
+        .cpu(move || his_grid(&id, tz, span, now, series.as_ref()))
+        .await?
+}
+
+/// The hisRead answer: the points of `series` in `span`, in the point's timezone, with `id`,
+/// `hisStart` and `hisEnd` (both dateTimes; an open range ends at the later of `now` and just
+/// after its last point) in the meta.
+fn his_grid(
+    id: &Ref,
+    tz: Tz,
+    span: range::Span,
+    now: OffsetDateTime,
+    series: Option<&Grid>,
+) -> Result<Grid, OpError> {
     let to_dt = |t: OffsetDateTime| tz.datetime(t).map(Value::DateTime).unwrap_or(Value::Null);
-    let mut out = GridBuilder::new()
-        .meta_tag("id", Value::Ref(id.clone()))
-        .meta_tag("hisStart", to_dt(span.start))
-        .meta_tag("hisEnd", span.end.map(to_dt).unwrap_or(Value::Null))
-        .col("ts")
-        .col("val")
-        .build()
-        .map_err(|e| OpError::bad(e.to_string()))?;
-    if let Some(series) = series {
-        for r in series.rows() {
-            let Some(Value::DateTime(ts)) = r.get("ts") else {
-                continue;
-            };
-            let instant = ts.offset_date_time();
-            if span.contains(instant) {
-                let val = r.get("val").cloned().unwrap_or(Value::Null);
-                out.push_row(vec![to_dt(instant), val])
-                    .map_err(|e| OpError::bad(e.to_string()))?;
-            }
+    let mut rows = Vec::new();
+    let mut last = None;
+    for r in series.iter().flat_map(|s| s.rows()) {
+        let Some(Value::DateTime(ts)) = r.get("ts") else {
+            continue;
+        };
+        let instant = ts.offset_date_time();
+        if span.contains(instant) {
+            let val = r.get("val").cloned().unwrap_or(Value::Null);
+            rows.push(vec![to_dt(instant), val]);
+            last = Some(instant);
         }
     }
-    Ok(out)
+    let end = span
+        .end
+        .unwrap_or_else(|| last.map_or(now, |l| now.max(l + time::Duration::nanoseconds(1))));
+    GridBuilder::new()
+        .meta_tag("id", Value::Ref(id.clone()))
+        .meta_tag("hisStart", to_dt(span.start))
+        .meta_tag("hisEnd", to_dt(end))
+        .col("ts")
+        .col("val")
+        .rows(rows)
+        .build()
+        .map_err(|e| OpError::op(e.to_string()))
 }
