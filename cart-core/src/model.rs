@@ -6,6 +6,7 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::fmt;
+use unicode_normalization::UnicodeNormalization;
 
 /// Longest accepted cart uid, in bytes.
 pub const MAX_UID_LEN: usize = 128;
@@ -90,42 +91,68 @@ impl CartUid {
     }
 }
 
-/// Where a file goes inside the bundle: relative, normalized, `/`-separated, with no `.`/`..` or
-/// empty segments, no backslashes, NUL or other control characters, at most [`MAX_PATH_LEN`]
-/// bytes and [`MAX_SEGMENT_LEN`] bytes per segment.
+/// Where a file goes inside the bundle: relative, `/`-separated, normalized to Unicode NFC, with
+/// no `.`/`..` or empty segments, no backslashes, NUL or other control characters, no segment
+/// that is only whitespace or ends in a space or a dot (unusable on Windows), at most
+/// [`MAX_PATH_LEN`] bytes and [`MAX_SEGMENT_LEN`] bytes per segment (after NFC).
+///
+/// Two paths that are equal after NFC are the same path (so a request naming both is a
+/// duplicate):
+///
+/// ```
+/// use cart_core::BundlePath;
+/// let composed = BundlePath::new("caf\u{e9}.txt").unwrap();
+/// let decomposed = BundlePath::new("cafe\u{301}.txt").unwrap();
+/// assert_eq!(composed, decomposed);
+/// assert!(BundlePath::new("a/dir./b").is_err());
+/// assert!(BundlePath::new("a/ /b").is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct BundlePath(String);
 string_newtype!(BundlePath, "path");
 
 impl BundlePath {
-    /// Validates a bundle path.
+    /// Validates a bundle path and normalizes it to NFC.
     pub fn new(s: &str) -> Result<Self> {
         let bad = |reason: &str| Err(Error::invalid("path", format!("{s:?}: {reason}")));
         if s.is_empty() {
             return bad("empty");
         }
+        // Bound the work before normalizing (NFC never more than triples a string's length).
         if s.len() > MAX_PATH_LEN {
             return bad("too long");
         }
-        if s.starts_with('/') {
+        let normalized: String = s.nfc().collect();
+        if normalized.len() > MAX_PATH_LEN {
+            return bad("too long");
+        }
+        if normalized.starts_with('/') {
             return bad("absolute paths are not allowed");
         }
-        if s.contains('\\') {
+        if normalized.contains('\\') {
             return bad("backslashes are not allowed");
         }
-        if s.chars().any(char::is_control) {
+        if normalized.chars().any(char::is_control) {
             return bad("NUL and control characters are not allowed");
         }
-        for seg in s.split('/') {
+        for seg in normalized.split('/') {
             match seg {
                 "" => return bad("empty segments are not allowed"),
                 "." | ".." => return bad("'.' and '..' segments are not allowed"),
                 _ if seg.len() > MAX_SEGMENT_LEN => return bad("segment too long"),
+                _ if seg.trim().is_empty() => {
+                    return bad("whitespace-only segments are not allowed");
+                }
+                _ if seg.ends_with(' ') || seg.ends_with('.') => {
+                    return bad(
+                        "segments ending in a space or a dot are not allowed (unusable on Windows)",
+                    );
+                }
                 _ => {}
             }
         }
-        Ok(BundlePath(s.to_owned()))
+        Ok(BundlePath(normalized))
     }
 
     /// The `/`-separated segments.
@@ -163,13 +190,29 @@ impl ArchiveId {
     }
 }
 
-/// A download file name (`?filename=`): it goes into `Content-Disposition` and names the tar's
-/// top directory, so it is 1 to [`MAX_FILE_NAME_LEN`] characters of `A-Z a-z 0-9 . _ - +`, not
-/// starting with `.`, and its stem (the name without a trailing `.tar`) is not empty.
+/// A download file name (`?filename=`), as the user gave it: any 1 to [`MAX_FILE_NAME_LEN`]
+/// bytes without control characters (spaces, parentheses, quotes and non-ASCII are fine). It
+/// never goes anywhere raw: [`content_disposition`](Self::content_disposition) encodes it per
+/// RFC 6266 and [`stem`](Self::stem) is a sanitized single directory name for the tar.
+///
+/// ```
+/// use cart_core::DownloadName;
+/// let name = DownloadName::new("Résumé (v2).tar").unwrap();
+/// assert_eq!(name.stem(), "Résumé (v2)");
+/// assert_eq!(
+///     name.content_disposition(),
+///     "attachment; filename=\"R_sum_ (v2).tar\"; filename*=UTF-8''R%C3%A9sum%C3%A9%20%28v2%29.tar"
+/// );
+/// assert_eq!(DownloadName::new("../../etc/x.tar").unwrap().stem(), "_.._etc_x");
+/// assert!(DownloadName::new("a\r\nSet-Cookie: x").is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DownloadName(String);
 string_newtype!(DownloadName, "filename");
+
+/// The top directory used when a download name sanitizes to nothing.
+const FALLBACK_STEM: &str = "data";
 
 impl DownloadName {
     /// Validates a download file name.
@@ -180,23 +223,13 @@ impl DownloadName {
                 format!("must be 1 to {MAX_FILE_NAME_LEN} bytes"),
             ));
         }
-        if s.starts_with('.') {
-            return Err(Error::invalid("filename", "must not start with '.'"));
-        }
-        if let Some(c) = s
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+')))
-        {
+        if s.chars().any(char::is_control) {
             return Err(Error::invalid(
                 "filename",
-                format!("character {c:?} not allowed (use A-Z a-z 0-9 . _ - +)"),
+                "control characters are not allowed",
             ));
         }
-        let name = DownloadName(s.to_owned());
-        if name.stem().is_empty() {
-            return Err(Error::invalid("filename", "the name without .tar is empty"));
-        }
-        Ok(name)
+        Ok(DownloadName(s.to_owned()))
     }
 
     /// The default name for a cart, `data_YYYY_MM_DD_HH_MM_SS.tar`, from a time.
@@ -213,9 +246,57 @@ impl DownloadName {
         ))
     }
 
-    /// The tar's top directory: the name without a trailing `.tar`.
-    pub fn stem(&self) -> &str {
-        self.0.strip_suffix(".tar").unwrap_or(&self.0)
+    /// The tar's top directory: the name without a trailing `.tar`, made a safe single
+    /// directory name everywhere: NFC; `/ \ : * ? " < > |` become `_`; leading dots and
+    /// spaces and trailing dots and spaces are dropped; `data` if nothing is left.
+    pub fn stem(&self) -> String {
+        let raw = self.0.strip_suffix(".tar").unwrap_or(&self.0);
+        let replaced: String = raw
+            .nfc()
+            .map(|c| match c {
+                '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+                c if c.is_control() => '_',
+                c => c,
+            })
+            .collect();
+        let trimmed = replaced
+            .trim_start_matches(['.', ' '])
+            .trim_end_matches(['.', ' ']);
+        if trimmed.trim().is_empty() {
+            FALLBACK_STEM.to_owned()
+        } else {
+            trimmed.to_owned()
+        }
+    }
+
+    /// The `Content-Disposition` header value (RFC 6266): `attachment; filename=NAME` with the
+    /// name as a token when it is one (as the original sent it), else quoted with non-ASCII,
+    /// `"` and `\` replaced by `_`; then `filename*=UTF-8''` and the percent-encoded name.
+    pub fn content_disposition(&self) -> String {
+        let is_tchar = |c: char| c.is_ascii_alphanumeric() || "!#$&+-.^_`|~".contains(c);
+        let fallback = if self.0.chars().all(is_tchar) {
+            self.0.clone()
+        } else {
+            let quoted: String = self
+                .0
+                .chars()
+                .map(|c| match c {
+                    '"' | '\\' => '_',
+                    c if c.is_ascii() && !c.is_ascii_control() => c,
+                    _ => '_',
+                })
+                .collect();
+            format!("\"{quoted}\"")
+        };
+        let mut encoded = String::with_capacity(self.0.len() * 3);
+        for b in self.0.bytes() {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                encoded.push(char::from(b));
+            } else {
+                encoded.push_str(&format!("%{b:02X}"));
+            }
+        }
+        format!("attachment; filename={fallback}; filename*=UTF-8''{encoded}")
     }
 }
 
@@ -410,6 +491,9 @@ pub struct CartFile {
     pub status: FileStatus,
     /// Why it failed (empty otherwise).
     pub error: String,
+    /// When its staged copy was completed (the member's modification time in the tar).
+    #[serde(default)]
+    pub staged_at: Option<Timestamp>,
 }
 
 impl CartFile {
@@ -473,6 +557,7 @@ impl Cart {
                 size: None,
                 status: FileStatus::Waiting,
                 error: String::new(),
+                staged_at: None,
             })
             .collect();
         Cart {

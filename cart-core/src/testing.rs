@@ -219,6 +219,8 @@ pub struct Behavior {
     pub always_fail: bool,
     /// Reported size instead of the real one.
     pub reported_size: Option<u64>,
+    /// Report no size at all (as an archive that does not know it).
+    pub size_unknown: bool,
     /// Serve these bytes instead of the stored ones (a corrupt copy).
     pub served: Option<Bytes>,
     /// The read stream never yields.
@@ -301,7 +303,8 @@ impl Archive for MemoryArchive {
                 }
             };
             Ok(ArchiveStatus {
-                size: Some(s.behavior.reported_size.unwrap_or(s.data.len() as u64)),
+                size: (!s.behavior.size_unknown)
+                    .then(|| s.behavior.reported_size.unwrap_or(s.data.len() as u64)),
                 ready,
                 message: String::new(),
             })

@@ -45,6 +45,16 @@ async fn full_cycle_local_archive_streamed_and_prebuilt() {
         assert_eq!(cart.status, CartStatus::Ready, "{}", cart.message);
         assert!(cart.files.iter().all(|f| f.status == FileStatus::Staged));
         assert_eq!(cart.bundle_size.is_some(), bundle);
+        let files_dir = volume
+            .path()
+            .join("cart-core-carts")
+            .join(id.as_str())
+            .join("files");
+        assert_eq!(
+            files_dir.exists(),
+            !bundle,
+            "staged copies are dropped once tarred"
+        );
 
         // Default name: the pre-built tar when bundled.
         let dl = engine.download(&id, None).await.unwrap();
@@ -84,7 +94,13 @@ async fn full_cycle_local_archive_streamed_and_prebuilt() {
             engine.download(&id, None).await,
             Err(Error::NotFound(_))
         ));
-        assert!(!volume.path().join(id.as_str()).exists());
+        assert!(
+            !volume
+                .path()
+                .join("cart-core-carts")
+                .join(id.as_str())
+                .exists()
+        );
     }
 }
 
@@ -131,7 +147,7 @@ async fn settle_with(behavior: Behavior, data: &'static [u8]) -> cart_core::Cart
     let cart = engine.wait_settled(&id).await.unwrap();
     assert_eq!(cart.status, CartStatus::Error);
     assert!(
-        !volume.path().join("c/files/f.bin").exists(),
+        !volume.path().join("cart-core-carts/c/files/1").exists(),
         "a failed file must not be left as staged"
     );
     cart
@@ -290,7 +306,7 @@ async fn delete_while_staging_cancels_work() {
     let cart = engine.status(&id).await.unwrap().unwrap();
     assert_eq!(cart.status, CartStatus::Deleted, "{}", cart.message);
     assert!(cart.lease.is_none());
-    assert!(!volume.path().join("staging").exists());
+    assert!(!volume.path().join("cart-core-carts/staging").exists());
 }
 
 /// A space probe that blocks its `block_at`-th call until released.
@@ -361,7 +377,7 @@ async fn delete_during_bundling_cancels_and_cleans_up() {
     release_tx.send(()).unwrap();
     let cart = engine.status(&id).await.unwrap().unwrap();
     assert_eq!(cart.status, CartStatus::Deleted);
-    assert!(!volume.path().join("bundling").exists());
+    assert!(!volume.path().join("cart-core-carts/bundling").exists());
     assert!(matches!(
         engine.download(&id, None).await,
         Err(Error::NotFound(_))

@@ -173,7 +173,7 @@ async fn eviction_is_lru_oldest_first_and_spares_carts_in_use() {
     assert_eq!(submit("d").await.status, CartStatus::Ready);
     assert_eq!(status("a").await, CartStatus::Deleted, "oldest goes first");
     assert_eq!(status("c").await, CartStatus::Ready);
-    assert!(!volume.path().join("a").exists());
+    assert!(!volume.path().join("cart-core-carts/a").exists());
     clock.advance(Duration::from_secs(1));
 
     assert_eq!(submit("e").await.status, CartStatus::Ready);

@@ -80,7 +80,7 @@ async fn full_cycle_through_the_pacifica_archive_interface() {
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.headers()["content-disposition"],
-        "attachment; filename=pc.tar"
+        "attachment; filename=pc.tar; filename*=UTF-8''pc.tar"
     );
     let got = tar_files(&r.bytes().await.unwrap(), "pc");
     assert_eq!(got.len(), files.len());

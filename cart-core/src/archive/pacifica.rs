@@ -108,13 +108,31 @@ fn http_err(e: reqwest::Error, what: &str) -> Error {
     Error::Archive { message, retryable }
 }
 
+/// Most bytes of an error response body read (the rest is never read).
+const MAX_ERROR_BODY: usize = 4096;
+
+/// Up to `limit` bytes of a response body; a body that fails midway gives what was read.
+async fn bounded_body(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < limit {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit - out.len();
+                out.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    out
+}
+
 async fn status_err(resp: reqwest::Response, what: &str, id: &ArchiveId) -> Error {
     let status = resp.status();
     if status == StatusCode::NOT_FOUND {
         return Error::NotFound(format!("archive file {id}"));
     }
-    let body = resp.text().await.unwrap_or_default();
-    let body: String = body.chars().take(300).collect();
+    let body = bounded_body(resp, MAX_ERROR_BODY).await;
+    let body: String = String::from_utf8_lossy(&body).chars().take(300).collect();
     Error::Archive {
         message: format!("{what} {id}: archive interface answered {status} {body}")
             .trim_end()

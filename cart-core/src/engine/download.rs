@@ -1,20 +1,17 @@
 //! Downloads: the in-use guard and the streamed tar.
 
 use super::Inner;
+use crate::bundle::STREAM_CHUNK;
 use crate::store;
 use crate::{Cart, CartStatus, CartUid, DownloadName, Error, Result, TarPlan};
-use bytes::{Bytes, BytesMut};
-use futures::Stream;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt, TryStreamExt};
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio_util::io::ReaderStream;
 use tokio_util::sync::CancellationToken;
-
-/// Size of the chunks a download stream yields.
-pub const STREAM_CHUNK: usize = 256 * 1024;
-/// Chunks buffered between the tar writer thread and the stream's reader.
-pub const STREAM_DEPTH: usize = 4;
 
 /// Marks a cart in use while alive: it is not evicted, and deleting it cancels [`token`](Self::token).
 #[derive(Debug)]
@@ -102,11 +99,17 @@ pub(super) async fn open(
     })
     .await?;
     let name = name.unwrap_or_else(|| cart.default_download_name());
-    let plan = super::work::tar_plan(inner, &cart, &name);
-    let prebuilt = (cart.bundle
-        && cart.bundle_size == Some(plan.len())
-        && name.stem() == cart.default_download_name().stem())
-    .then(|| inner.volume.bundle_path(uid));
+    let bundled = cart.bundle && cart.bundle_size.is_some();
+    let default_stem = cart.default_download_name().stem();
+    let (plan, prebuilt) = if bundled && name.stem() == default_stem {
+        let plan = super::work::tar_plan(inner, &cart, &name);
+        (plan, Some(inner.volume.bundle_path(uid)))
+    } else if bundled {
+        // Another top directory: the members are read out of the pre-built tar.
+        (super::work::prebuilt_plan(inner, &cart, &name), None)
+    } else {
+        (super::work::tar_plan(inner, &cart, &name), None)
+    };
     Ok(Download {
         cart,
         name,
@@ -173,65 +176,42 @@ impl Download {
             .map_err(|e| Error::Io(io::Error::other(e)))?
     }
 
-    /// The tar as a stream of chunks of at most [`STREAM_CHUNK`] bytes, written by a blocking
-    /// thread into a channel of [`STREAM_DEPTH`] chunks (so memory stays bounded). Ends with an
-    /// `Err` item if writing fails or the cart is deleted; dropping the stream stops the writer.
+    /// The tar as an async stream of chunks of at most [`STREAM_CHUNK`] bytes: headers are
+    /// computed in memory and file bytes read with async file I/O, so no thread is held while
+    /// the reader is slow, and memory stays bounded. Ends with an `Err` item if reading fails
+    /// or the cart is deleted; the cart stays in use until the stream is dropped.
     pub fn into_stream(self) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
-        let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(STREAM_DEPTH);
-        tokio::task::spawn_blocking(move || {
-            let writer = ChannelWriter {
-                tx: tx.clone(),
-                buf: BytesMut::with_capacity(STREAM_CHUNK),
-            };
-            let result = self.write_blocking(writer).and_then(|mut w| {
-                w.send_buffered()?;
-                Ok(())
-            });
-            if let Err(e) = result {
-                let kind = match e {
-                    Error::Cancelled => io::ErrorKind::Interrupted,
-                    _ => io::ErrorKind::Other,
-                };
-                // The receiver may be gone (client hung up); nothing is left to tell then.
-                let _ = tx.blocking_send(Err(io::Error::new(kind, e.to_string())));
+        let Download {
+            plan,
+            prebuilt,
+            guard,
+            ..
+        } = self;
+        let inner: BoxStream<'static, io::Result<Bytes>> = match prebuilt {
+            Some(path) => futures::stream::once(async move { tokio::fs::File::open(path).await })
+                .map_ok(|file| ReaderStream::with_capacity(file, STREAM_CHUNK))
+                .try_flatten()
+                .boxed(),
+            None => plan.into_stream().boxed(),
+        };
+        let token = guard.token.clone();
+        futures::stream::unfold(Some((inner, token, guard)), |state| async move {
+            let (mut inner, token, guard) = state?;
+            tokio::select! {
+                biased;
+                _ = token.cancelled() => Some((
+                    Err(io::Error::new(
+                        io::ErrorKind::Interrupted,
+                        "the cart was deleted during the download",
+                    )),
+                    None,
+                )),
+                item = inner.next() => match item {
+                    None => None,
+                    Some(Err(e)) => Some((Err(e), None)),
+                    Some(Ok(chunk)) => Some((Ok(chunk), Some((inner, token, guard)))),
+                },
             }
-        });
-        futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
         })
-    }
-}
-
-struct ChannelWriter {
-    tx: mpsc::Sender<io::Result<Bytes>>,
-    buf: BytesMut,
-}
-
-impl ChannelWriter {
-    fn send_buffered(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = self.buf.split().freeze();
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "download stream dropped"))
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let room = STREAM_CHUNK.saturating_sub(self.buf.len());
-        let n = data.len().min(room);
-        self.buf
-            .extend_from_slice(data.get(..n).unwrap_or_default());
-        if self.buf.len() >= STREAM_CHUNK {
-            self.send_buffered()?;
-            self.buf.reserve(STREAM_CHUNK);
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.send_buffered()
     }
 }

@@ -62,6 +62,9 @@ pub struct EngineConfig {
     pub deterministic_tar: bool,
     /// Bytes of the volume always left free (default 0).
     pub space_reserve: u64,
+    /// Largest file accepted when the archive does not report its size (default 1 GiB): that
+    /// much room is reserved before pulling it, and a file that turns out larger fails.
+    pub max_unknown_size: u64,
 }
 
 impl Default for EngineConfig {
@@ -81,6 +84,7 @@ impl Default for EngineConfig {
             max_restarts: 3,
             deterministic_tar: false,
             space_reserve: 0,
+            max_unknown_size: 1 << 30,
         }
     }
 }
@@ -286,8 +290,9 @@ impl Engine {
         }
     }
 
-    /// Deletes a cart: cancels its work and downloads, marks it `deleted`, removes its files.
-    /// Whether a (not yet deleted) cart existed.
+    /// Deletes a cart: cancels its work and downloads, marks it `deleted`, removes the files its
+    /// record names (see [`Volume`]). Whether a (not yet deleted) cart existed; for an unknown
+    /// or deleted uid nothing on the volume is touched.
     pub async fn delete(&self, uid: &CartUid) -> Result<bool> {
         let now = self.inner.now();
         let marked = store::modify(self.inner.store.as_ref(), uid, |cart| {
@@ -298,9 +303,10 @@ impl Engine {
             Ok(())
         })
         .await;
-        let existed = match marked {
-            Ok(_) => true,
-            Err(Error::NotFound(_)) => false,
+        let cart = match marked {
+            Ok(cart) => cart,
+            // Unknown or already deleted: nothing on the volume is touched.
+            Err(Error::NotFound(_)) => return Ok(false),
             Err(e) => return Err(e),
         };
         self.inner.notify();
@@ -308,8 +314,8 @@ impl Engine {
         if let Some((_, token)) = self.inner.lock_in_use().counts.get(uid) {
             token.cancel();
         }
-        self.inner.volume.remove_cart(uid).await?;
-        Ok(existed)
+        self.inner.volume.remove_cart(uid, cart.files.len()).await?;
+        Ok(true)
     }
 
     /// Cancels and awaits a cart's task, if any.
@@ -366,7 +372,8 @@ impl Engine {
             let expected: Vec<(PathBuf, Option<u64>)> = cart
                 .files
                 .iter()
-                .map(|f| (self.inner.volume.file_path(&cart.uid, &f.path), f.size))
+                .enumerate()
+                .map(|(i, f)| (self.inner.volume.file_path(&cart.uid, i), f.size))
                 .collect();
             let files_on_disk: Vec<bool> = tokio::task::spawn_blocking(move || {
                 expected

@@ -18,22 +18,34 @@ impl Drop for Reservation {
     }
 }
 
-async fn available(inner: &Arc<Inner>) -> Result<u64> {
+async fn probe<T: Send + 'static>(
+    inner: &Arc<Inner>,
+    f: impl FnOnce(&dyn crate::SpaceProbe, &std::path::Path) -> std::io::Result<T> + Send + 'static,
+) -> Result<T> {
     let probe = Arc::clone(&inner.space);
     let root = inner.volume.root().to_path_buf();
-    tokio::task::spawn_blocking(move || probe.available(&root))
+    tokio::task::spawn_blocking(move || f(probe.as_ref(), &root))
         .await
         .map_err(|e| Error::Io(std::io::Error::other(e)))?
         .map_err(Error::from)
 }
 
+async fn available(inner: &Arc<Inner>) -> Result<u64> {
+    probe(inner, |p, root| p.available(root)).await
+}
+
 /// Reserves `bytes` on the volume, evicting carts (oldest last use first) while short.
-/// `current` is never evicted. [`Error::NoSpace`] when nothing more can go.
+/// `current` is never evicted. [`Error::NoSpace`] when nothing more can go, and at once
+/// (evicting nothing) when `bytes` is more than the whole volume less the reserve.
 pub(crate) async fn reserve(
     inner: &Arc<Inner>,
     bytes: u64,
     current: Option<&CartUid>,
 ) -> Result<Reservation> {
+    let capacity = probe(inner, |p, root| p.capacity(root)).await?;
+    if bytes > capacity.saturating_sub(inner.config.space_reserve) {
+        return Err(Error::NoSpace);
+    }
     let _serial = inner.space_lock.lock().await;
     loop {
         let free = available(inner)
@@ -92,7 +104,11 @@ async fn evict_one(inner: &Arc<Inner>, current: Option<&CartUid>) -> Result<bool
         })
         .await;
         let removed = match result {
-            Ok(_) => inner.volume.remove_cart(&victim.uid).await.map(|()| true),
+            Ok(c) => inner
+                .volume
+                .remove_cart(&victim.uid, c.files.len())
+                .await
+                .map(|()| true),
             Err(Error::Conflict(_) | Error::NotFound(_)) => Ok(false),
             Err(e) => Err(e),
         };

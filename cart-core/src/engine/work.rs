@@ -103,10 +103,15 @@ async fn file_step(inner: &Arc<Inner>, uid: &CartUid, index: usize, fs: FileStep
             return Err(Error::Cancelled);
         }
         c.updated = now;
-        c.files
+        let f = c
+            .files
             .get_mut(index)
-            .ok_or_else(|| Error::NotFound(format!("file {index}")))?
-            .apply(&fs)
+            .ok_or_else(|| Error::NotFound(format!("file {index}")))?;
+        f.apply(&fs)?;
+        if matches!(fs, FileStep::Staged { .. }) {
+            f.staged_at = Some(now);
+        }
+        Ok(())
     })
     .await
     .map(drop)
@@ -147,6 +152,10 @@ async fn process(inner: &Arc<Inner>, uid: &CartUid, token: &CancellationToken) -
             Error::NoSpace | Error::Cancelled => e,
             other => Error::Io(std::io::Error::other(format!("building tar: {other}"))),
         })?;
+        // The tar is complete and synced: drop the staged copies so the cart does not take
+        // twice its size (downloads under another name read the members out of the tar). If the
+        // server stops before `ready`, recovery finds the copies gone and pulls them again.
+        inner.volume.remove_staged(uid, cart.files.len()).await?;
         let now = inner.now();
         store::modify(inner.store.as_ref(), uid, |c| {
             c.apply(&Step::bundled(), now)?;
@@ -161,6 +170,19 @@ async fn process(inner: &Arc<Inner>, uid: &CartUid, token: &CancellationToken) -
     Ok(())
 }
 
+/// The modification time of a cart's member in its tar: when it was staged.
+fn member_mtime(cart: &Cart, f: &CartFile) -> u64 {
+    f.staged_at.unwrap_or(cart.updated).unix_seconds()
+}
+
+fn tar_options(inner: &Inner, cart: &Cart) -> TarOptions {
+    if inner.config.deterministic_tar {
+        TarOptions::deterministic(cart.created.unix_seconds())
+    } else {
+        TarOptions::default()
+    }
+}
+
 /// The tar of a cart's staged files under the top directory `name`: the one plan both the
 /// pre-built bundle and a streamed download are written from.
 pub(super) fn tar_plan(inner: &Inner, cart: &Cart, name: &DownloadName) -> TarPlan {
@@ -168,20 +190,36 @@ pub(super) fn tar_plan(inner: &Inner, cart: &Cart, name: &DownloadName) -> TarPl
     let members = cart
         .files
         .iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(i, f)| {
             TarMember::new(
                 f.path.clone(),
-                inner.volume.file_path(uid, &f.path),
+                inner.volume.file_path(uid, i),
                 f.size.unwrap_or(0),
             )
+            .with_mtime(member_mtime(cart, f))
         })
         .collect();
-    let options = if inner.config.deterministic_tar {
-        TarOptions::deterministic(cart.created.unix_seconds())
-    } else {
-        TarOptions::default()
-    };
-    TarPlan::new(name, members, options)
+    TarPlan::new(name, members, tar_options(inner, cart))
+}
+
+/// The tar of a bundled cart under the top directory `name`, every member read out of the
+/// pre-built tar (whose staged copies are gone).
+pub(super) fn prebuilt_plan(inner: &Inner, cart: &Cart, name: &DownloadName) -> TarPlan {
+    let uid = &cart.uid;
+    let offsets = tar_plan(inner, cart, &cart.default_download_name()).data_offsets();
+    let source = inner.volume.bundle_path(uid);
+    let members = cart
+        .files
+        .iter()
+        .zip(offsets)
+        .map(|(f, offset)| {
+            TarMember::new(f.path.clone(), source.clone(), f.size.unwrap_or(0))
+                .at_offset(offset)
+                .with_mtime(member_mtime(cart, f))
+        })
+        .collect();
+    TarPlan::new(name, members, tar_options(inner, cart))
 }
 
 async fn bundle(inner: &Arc<Inner>, cart: &Cart, token: &CancellationToken) -> Result<u64> {
@@ -189,13 +227,10 @@ async fn bundle(inner: &Arc<Inner>, cart: &Cart, token: &CancellationToken) -> R
     let plan = tar_plan(inner, cart, &cart.default_download_name());
     let size = plan.len();
     let _room = space::reserve(inner, size, Some(uid)).await?;
-    let partial = inner
-        .volume
-        .cart_dir(uid)
-        .join("tmp")
-        .join("bundle.tar.part");
+    let partial = inner.volume.bundle_partial_path(uid);
     let dest = inner.volume.bundle_path(uid);
     let token = token.clone();
+    // Bounded CPU and disk work: at most `max_concurrent_carts` of these run at once.
     tokio::task::spawn_blocking(move || -> Result<()> {
         let file = std::fs::File::create(&partial)?;
         let file = plan.write(file, &|| token.is_cancelled())?;
@@ -257,13 +292,25 @@ async fn pull_file(
     let id = &file.id;
     let archive = inner.archive.as_ref();
     let status = retry(inner, || archive.status(id)).await?;
-    let _room = space::reserve(inner, status.size.unwrap_or(0), Some(uid)).await?;
+    // A size the archive does not report is bounded by the configured maximum.
+    let room = status.size.unwrap_or(inner.config.max_unknown_size);
+    let _room = space::reserve(inner, room, Some(uid)).await?;
     let size = if status.ready {
         status.size
     } else {
         retry(inner, || archive.stage(id)).await?;
         wait_ready(inner, id).await?
     };
+    if let Some(s) = size
+        && s > room
+    {
+        // The file became bigger than what was reserved for it.
+        return Err(Error::SizeMismatch {
+            id: id.to_string(),
+            expected: room,
+            actual: s,
+        });
+    }
     retry(inner, || pull_once(inner, uid, index, file, size)).await
 }
 
@@ -326,6 +373,15 @@ async fn pull_once(
                 actual: written,
             });
         }
+        if expected.is_none() && written > inner.config.max_unknown_size {
+            return Err(Error::invalid(
+                "size",
+                format!(
+                    "file {id} has no reported size and is larger than the maximum of {} bytes",
+                    inner.config.max_unknown_size
+                ),
+            ));
+        }
         if let Some(h) = hasher.as_mut() {
             h.update(&chunk);
         }
@@ -347,7 +403,7 @@ async fn pull_once(
     if let (Some(h), Some(want)) = (hasher, file.hash.as_ref()) {
         h.verify(want, id)?;
     }
-    let dest = inner.volume.file_path(uid, &file.path);
+    let dest = inner.volume.file_path(uid, index);
     if let Some(parent) = dest.parent() {
         tokio::fs::create_dir_all(parent).await?;
     }

@@ -106,7 +106,7 @@ pub(crate) async fn respond(
     ticket: DownloadTicket,
 ) -> Response {
     let len = download.content_length();
-    let disposition = format!("attachment; filename={}", download.name());
+    let disposition = download.name().content_disposition();
     let mut out = HeaderMap::new();
     out.insert(
         header::CONTENT_TYPE,

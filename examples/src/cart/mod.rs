@@ -30,7 +30,10 @@
 //!     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
 //! }
 //! let tar = http.get(format!("{base}/cart-1?filename=my_cart.tar")).send().await.unwrap();
-//! assert_eq!(tar.headers()["content-disposition"], "attachment; filename=my_cart.tar");
+//! assert_eq!(
+//!     tar.headers()["content-disposition"],
+//!     "attachment; filename=my_cart.tar; filename*=UTF-8''my_cart.tar"
+//! );
 //! let bytes = tar.bytes().await.unwrap();
 //! let mut archive = tar::Archive::new(&bytes[..]);
 //! assert!(archive.entries().unwrap().any(|e| {
@@ -40,6 +43,17 @@
 //! running.await.unwrap().unwrap();
 //! # });
 //! ```
+//!
+//! On the wire `X-Pacifica-Status` is what the original showed: `staging` from the `POST` until
+//! the cart can be downloaded, then `ready`, or `error` (the published `pacifica-downloader`
+//! depends on it). The finer phase (`waiting`, `staging`, `bundling`) is in the extra header
+//! [`PHASE_HEADER`] (`X-Cart-Phase`). A deleted or evicted cart answers as an unknown uid (404).
+//! `?filename=` takes any name without control characters: `Content-Disposition` follows RFC
+//! 6266 (`filename` plus `filename*=UTF-8''...`) and the tar's top directory is a sanitized form
+//! of the name ([`cart_core::DownloadName::stem`]).
+//!
+//! The server owns only `VOLUME_PATH/cart-core-carts/` (marked by a `.cart-core-owned` file);
+//! anything else in `VOLUME_PATH` is never read, written or removed.
 //!
 //! A `POST` to a uid that already has a cart (not deleted) is idempotent when the request is
 //! the same (same files, paths, digests and `bundle`) and the cart is not in `error`: it answers
@@ -54,5 +68,5 @@ mod shutdown;
 
 pub use config::{CartConfig, DEFAULT_PORT};
 pub use error::Error;
-pub use server::{CartServer, ServerOptions, router};
+pub use server::{CartServer, PHASE_HEADER, ServerOptions, router, wire_status};
 pub use shutdown::{DownloadTicket, Downloads, DrainReport};

@@ -181,6 +181,31 @@ async fn create(
     }
 }
 
+/// The `X-Pacifica-Status` the original showed for a cart in `status`: `staging` from the POST
+/// until the cart can be downloaded (the model's `waiting`, `staging` and `bundling`), then
+/// `ready`, or `error`. Real clients (`pacifica-downloader` 0.4.1) stop polling at the first
+/// status that is not `staging` and then require `ready`.
+pub fn wire_status(status: CartStatus) -> &'static str {
+    match status {
+        CartStatus::Waiting | CartStatus::Staging | CartStatus::Bundling => "staging",
+        CartStatus::Ready => "ready",
+        CartStatus::Error => "error",
+        // Never sent: a deleted cart is answered as an unknown uid.
+        CartStatus::Deleted => "deleted",
+    }
+}
+
+/// Header with the model's finer phase (`waiting`, `staging`, `bundling`, `ready`, `error`),
+/// sent beside `X-Pacifica-Status`, never instead of it.
+pub const PHASE_HEADER: &str = "x-cart-phase";
+
+/// The Pacifica headers of a cart, plus its phase.
+fn cart_headers(cart: &Cart) -> HeaderMap {
+    let mut h = pacifica_headers(wire_status(cart.status), &cart.message);
+    h.insert(PHASE_HEADER, header_text(cart.status.as_str()));
+    h
+}
+
 async fn status(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -192,21 +217,22 @@ async fn status(
         }
     };
     match app.engine.status(&uid).await {
+        // A deleted or evicted cart is unknown, as in the original (it only looked up carts
+        // that were not deleted).
         Ok(None) => (
             StatusCode::NOT_FOUND,
             pacifica_headers("error", &messages::no_cart_found(&uid)),
         )
             .into_response(),
-        Ok(Some(cart)) if cart.status == CartStatus::Error => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            pacifica_headers("error", &cart.message),
+        Ok(Some(cart)) if cart.status == CartStatus::Deleted => (
+            StatusCode::NOT_FOUND,
+            pacifica_headers("error", &messages::no_cart_found(&uid)),
         )
             .into_response(),
-        Ok(Some(cart)) => (
-            StatusCode::NO_CONTENT,
-            pacifica_headers(cart.status.as_str(), &cart.message),
-        )
-            .into_response(),
+        Ok(Some(cart)) if cart.status == CartStatus::Error => {
+            (StatusCode::INTERNAL_SERVER_ERROR, cart_headers(&cart)).into_response()
+        }
+        Ok(Some(cart)) => (StatusCode::NO_CONTENT, cart_headers(&cart)).into_response(),
         Err(e) => {
             let mut r = engine_error(&e);
             r.headers_mut()
@@ -246,7 +272,8 @@ async fn fetch(
                 Ok(Some(c)) => c.message,
                 _ => String::new(),
             };
-            let mut h = pacifica_headers(status.as_str(), &message);
+            let mut h = pacifica_headers(wire_status(status), &message);
+            h.insert(PHASE_HEADER, header_text(status.as_str()));
             h.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; charset=utf-8"),

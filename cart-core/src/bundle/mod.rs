@@ -24,14 +24,17 @@
 //! ```
 
 use crate::{BundlePath, DownloadName, Error, Result};
+
+mod stream;
 use std::collections::HashSet;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::PathBuf;
+pub use stream::STREAM_CHUNK;
 
 /// Size of the output buffer between the tar builder and the destination.
 pub const WRITE_BUFFER: usize = 1024 * 1024;
 
-const BLOCK: u64 = 512;
+pub(crate) const BLOCK: u64 = 512;
 
 /// One file of the tar.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,14 +43,36 @@ pub struct TarMember {
     pub path: BundlePath,
     /// Where its bytes are on disk.
     pub source: PathBuf,
-    /// Its size; the file must still have exactly this size when written.
+    /// Where its bytes start in `source` (0: the whole file is the member; otherwise `source`
+    /// holds it at this offset, e.g. inside a pre-built tar).
+    pub offset: u64,
+    /// Its size. With offset 0 the file must still have exactly this size when written;
+    /// otherwise it must hold at least `offset + size` bytes.
     pub size: u64,
+    /// Its modification time in seconds (`None`: the source file's).
+    pub mtime: Option<u64>,
 }
 
 impl TarMember {
-    /// A member.
+    /// A member that is the whole file `source`.
     pub fn new(path: BundlePath, source: PathBuf, size: u64) -> Self {
-        TarMember { path, source, size }
+        TarMember {
+            path,
+            source,
+            offset: 0,
+            size,
+            mtime: None,
+        }
+    }
+    /// The same member read from `offset` in its source.
+    pub fn at_offset(mut self, offset: u64) -> Self {
+        self.offset = offset;
+        self
+    }
+    /// The same member with a fixed modification time (seconds).
+    pub fn with_mtime(mut self, mtime: u64) -> Self {
+        self.mtime = Some(mtime);
+        self
     }
 }
 
@@ -76,12 +101,12 @@ pub struct TarPlan {
     options: TarOptions,
 }
 
-enum Entry<'a> {
+pub(crate) enum Entry<'a> {
     Dir(String),
     File(String, &'a TarMember),
 }
 
-fn pad(n: u64) -> u64 {
+pub(crate) fn pad(n: u64) -> u64 {
     n.div_ceil(BLOCK) * BLOCK
 }
 
@@ -99,7 +124,7 @@ fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
 }
 
 /// A ustar header for `name`, plus the PAX `path` record when the name does not fit.
-fn header_for(name: &str) -> (tar::Header, Option<Vec<u8>>) {
+pub(crate) fn header_for(name: &str) -> (tar::Header, Option<Vec<u8>>) {
     let mut header = tar::Header::new_ustar();
     if name.is_ascii() && header.set_path(name).is_ok() {
         return (header, None);
@@ -118,7 +143,7 @@ impl TarPlan {
     /// A plan for a download named `name` (top directory: its stem).
     pub fn new(name: &DownloadName, members: Vec<TarMember>, options: TarOptions) -> Self {
         TarPlan {
-            top: name.stem().to_owned(),
+            top: name.stem(),
             members,
             options,
         }
@@ -130,7 +155,7 @@ impl TarPlan {
     }
 
     /// Directories first seen, then each file, in member order.
-    fn entries(&self) -> Vec<Entry<'_>> {
+    pub(crate) fn entries(&self) -> Vec<Entry<'_>> {
         let mut out = vec![Entry::Dir(self.top.clone())];
         let mut dirs: HashSet<String> = HashSet::new();
         for m in &self.members {
@@ -149,7 +174,18 @@ impl TarPlan {
 
     /// The exact number of bytes [`write`](Self::write) produces.
     pub fn len(&self) -> u64 {
-        let mut total = 2 * BLOCK;
+        self.layout().0
+    }
+
+    /// Where each member's data starts in the tar, in member order. A tar written from this
+    /// plan can serve as the source of every member (see [`TarMember::at_offset`]).
+    pub fn data_offsets(&self) -> Vec<u64> {
+        self.layout().1
+    }
+
+    fn layout(&self) -> (u64, Vec<u64>) {
+        let mut total = 0;
+        let mut offsets = Vec::with_capacity(self.members.len());
         for e in self.entries() {
             let (name, size) = match &e {
                 Entry::Dir(n) => (n.as_str(), 0),
@@ -158,9 +194,18 @@ impl TarPlan {
             if let (_, Some(pax)) = header_for(name) {
                 total += BLOCK + pad(pax.len() as u64);
             }
-            total += BLOCK + pad(size);
+            total += BLOCK;
+            if matches!(e, Entry::File(..)) {
+                offsets.push(total);
+            }
+            total += pad(size);
         }
-        total
+        (total + 2 * BLOCK, offsets)
+    }
+
+    /// The options.
+    pub fn options(&self) -> TarOptions {
+        self.options
     }
 
     /// Whether the plan has no files.
@@ -204,21 +249,13 @@ impl TarPlan {
                     builder.append(&h, io::empty())?;
                 }
                 Entry::File(name, m) => {
-                    let file = std::fs::File::open(&m.source)?;
+                    let mut file = std::fs::File::open(&m.source)?;
                     let meta = file.metadata()?;
-                    if meta.len() != m.size {
-                        return Err(Error::SizeMismatch {
-                            id: m.path.to_string(),
-                            expected: m.size,
-                            actual: meta.len(),
-                        });
+                    check_source_len(m, meta.len())?;
+                    if m.offset > 0 {
+                        file.seek(io::SeekFrom::Start(m.offset))?;
                     }
-                    let mtime = self.options.fixed_mtime.unwrap_or_else(|| {
-                        meta.modified()
-                            .ok()
-                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                            .map_or(0, |d| d.as_secs())
-                    });
+                    let mtime = self.member_mtime(m, meta.modified().ok());
                     let (mut h, pax) = header_for(&name);
                     self.append_pax(builder, &name, pax)?;
                     h.set_entry_type(tar::EntryType::Regular);
@@ -260,6 +297,105 @@ impl TarPlan {
         builder.append(&h, &data[..])?;
         Ok(())
     }
+}
+
+impl TarPlan {
+    /// The modification time written for `m`: the fixed one, the member's, or the file's.
+    pub(crate) fn member_mtime(
+        &self,
+        m: &TarMember,
+        modified: Option<std::time::SystemTime>,
+    ) -> u64 {
+        self.options.fixed_mtime.or(m.mtime).unwrap_or_else(|| {
+            modified
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs())
+        })
+    }
+
+    /// The top directory name.
+    pub fn top(&self) -> &str {
+        &self.top
+    }
+}
+
+/// Fails unless a source of `len` bytes holds `m` (exactly, for a whole-file member).
+pub(crate) fn check_source_len(m: &TarMember, len: u64) -> Result<()> {
+    let fits = if m.offset == 0 {
+        len == m.size
+    } else {
+        len >= m.offset.saturating_add(m.size)
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(Error::SizeMismatch {
+            id: m.path.to_string(),
+            expected: m.size,
+            actual: len.saturating_sub(m.offset),
+        })
+    }
+}
+
+/// The header blocks of a directory entry (with its PAX record when needed).
+pub(crate) fn dir_header_bytes(name: &str, mtime: u64, out: &mut Vec<u8>) {
+    entry_header_bytes(
+        name,
+        tar::EntryType::Directory,
+        0o755,
+        0,
+        (mtime, mtime),
+        out,
+    );
+}
+
+/// The header blocks of a regular file entry (with its PAX record, whose own header has
+/// `pax_mtime`, when needed).
+pub(crate) fn file_header_bytes(
+    name: &str,
+    size: u64,
+    (mtime, pax_mtime): (u64, u64),
+    out: &mut Vec<u8>,
+) {
+    entry_header_bytes(
+        name,
+        tar::EntryType::Regular,
+        0o644,
+        size,
+        (mtime, pax_mtime),
+        out,
+    );
+}
+
+fn entry_header_bytes(
+    name: &str,
+    kind: tar::EntryType,
+    mode: u32,
+    size: u64,
+    (mtime, pax_mtime): (u64, u64),
+    out: &mut Vec<u8>,
+) {
+    let (mut h, pax) = header_for(name);
+    if let Some(data) = pax {
+        let (mut ph, _) = header_for(name);
+        ph.set_entry_type(tar::EntryType::XHeader);
+        ph.set_mode(0o644);
+        ph.set_size(data.len() as u64);
+        ph.set_mtime(pax_mtime);
+        finish_header(&mut ph);
+        out.extend_from_slice(ph.as_bytes());
+        out.extend_from_slice(&data);
+        out.resize(
+            out.len() + (pad(data.len() as u64) as usize - data.len()),
+            0,
+        );
+    }
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_mtime(mtime);
+    finish_header(&mut h);
+    out.extend_from_slice(h.as_bytes());
 }
 
 fn finish_header(h: &mut tar::Header) {

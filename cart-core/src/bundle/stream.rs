@@ -1,0 +1,263 @@
+//! The tar as an async stream: headers computed in memory, file bytes read with async file
+//! I/O, so a download holds no thread while its client is slow.
+
+use super::{BLOCK, Entry, TarPlan, check_source_len, dir_header_bytes, file_header_bytes, pad};
+use crate::Error;
+use bytes::{Bytes, BytesMut};
+use futures::Stream;
+use std::io;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// Most bytes in one chunk of a [`TarStream`].
+pub const STREAM_CHUNK: usize = 256 * 1024;
+
+/// What is written next, precomputed from the plan (names are built once, up front).
+enum Item {
+    /// Header blocks of a directory, ready to send.
+    Dir(Vec<u8>),
+    /// A file: its entry name and member index.
+    File(String, usize),
+}
+
+struct Reading {
+    file: tokio::fs::File,
+    remaining: u64,
+    padding: usize,
+    member: usize,
+}
+
+/// The state of a tar produced chunk by chunk (see [`TarPlan::into_stream`]): each chunk at most
+/// [`STREAM_CHUNK`] bytes, every file opened, checked and read asynchronously when reached.
+struct TarStream {
+    plan: TarPlan,
+    items: std::vec::IntoIter<Item>,
+    reading: Option<Reading>,
+    trailer_sent: bool,
+}
+
+impl std::fmt::Debug for TarStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TarStream")
+            .field("top", &self.plan.top())
+            .field("members", &self.plan.members().len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn io_err(e: Error) -> io::Error {
+    match e {
+        Error::Io(e) => e,
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+impl TarPlan {
+    /// The tar as an async stream of chunks; the same bytes as [`write`](Self::write). A member
+    /// whose file is missing or has changed size ends the stream with an error item.
+    pub fn into_stream(self) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+        let mut members = 0usize;
+        let dir_mtime = self.options.fixed_mtime.unwrap_or(0);
+        let items: Vec<Item> = self
+            .entries()
+            .into_iter()
+            .map(|e| match e {
+                Entry::Dir(name) => {
+                    let mut h = Vec::with_capacity(BLOCK as usize);
+                    dir_header_bytes(&name, dir_mtime, &mut h);
+                    Item::Dir(h)
+                }
+                Entry::File(name, _) => {
+                    members += 1;
+                    Item::File(name, members - 1)
+                }
+            })
+            .collect();
+        let state = TarStream {
+            plan: self,
+            items: items.into_iter(),
+            reading: None,
+            trailer_sent: false,
+        };
+        futures::stream::unfold(Some(state), |state| async move {
+            let mut state = state?;
+            match state.next_chunk().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), Some(state))),
+                Ok(None) => None,
+                Err(e) => Some((Err(e), None)),
+            }
+        })
+    }
+}
+
+impl TarStream {
+    /// Fills up to [`STREAM_CHUNK`] bytes; `None` at the end.
+    async fn next_chunk(&mut self) -> io::Result<Option<Bytes>> {
+        let mut out = BytesMut::with_capacity(STREAM_CHUNK);
+        while out.len() < STREAM_CHUNK {
+            if let Some(r) = self.reading.as_mut() {
+                if r.remaining > 0 {
+                    let room = STREAM_CHUNK - out.len();
+                    let want = usize::try_from(r.remaining).map_or(room, |n| n.min(room));
+                    let n = (&mut r.file).take(want as u64).read_buf(&mut out).await?;
+                    if n == 0 {
+                        let m = self.plan.members().get(r.member);
+                        return Err(io::Error::other(format!(
+                            "{} ended {} bytes early",
+                            m.map_or_else(String::new, |m| m.path.to_string()),
+                            r.remaining
+                        )));
+                    }
+                    r.remaining -= n as u64;
+                    continue;
+                }
+                out.resize(out.len() + r.padding, 0);
+                self.reading = None;
+                continue;
+            }
+            match self.items.next() {
+                Some(Item::Dir(h)) => out.extend_from_slice(&h),
+                Some(Item::File(name, index)) => {
+                    let reading = self.open(&name, index, &mut out).await?;
+                    self.reading = reading;
+                }
+                None => {
+                    if !self.trailer_sent {
+                        out.resize(out.len() + 2 * BLOCK as usize, 0);
+                        self.trailer_sent = true;
+                    }
+                    break;
+                }
+            }
+        }
+        Ok((!out.is_empty()).then(|| out.freeze()))
+    }
+
+    /// Opens member `index`, checks its size, appends its header to `out`.
+    async fn open(
+        &self,
+        name: &str,
+        index: usize,
+        out: &mut BytesMut,
+    ) -> io::Result<Option<Reading>> {
+        let Some(m) = self.plan.members().get(index) else {
+            return Err(io::Error::other(format!("no member {index}")));
+        };
+        let mut file = tokio::fs::File::open(&m.source).await?;
+        let meta = file.metadata().await?;
+        check_source_len(m, meta.len()).map_err(io_err)?;
+        if m.offset > 0 {
+            file.seek(io::SeekFrom::Start(m.offset)).await?;
+        }
+        let mtime = self.plan.member_mtime(m, meta.modified().ok());
+        let mut h = Vec::with_capacity(BLOCK as usize);
+        let pax_mtime = self.plan.options.fixed_mtime.unwrap_or(0);
+        file_header_bytes(name, m.size, (mtime, pax_mtime), &mut h);
+        out.extend_from_slice(&h);
+        if m.size == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Reading {
+            file,
+            remaining: m.size,
+            // `pad(size) - size` is below one block.
+            padding: (pad(m.size) - m.size) as usize,
+            member: index,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{BundlePath, DownloadName, TarMember, TarOptions, TarPlan};
+    use futures::TryStreamExt;
+
+    fn plan(dir: &std::path::Path, files: &[(&str, Vec<u8>)], options: TarOptions) -> TarPlan {
+        let members = files
+            .iter()
+            .enumerate()
+            .map(|(i, (p, data))| {
+                let src = dir.join(format!("src{i}"));
+                std::fs::write(&src, data).unwrap();
+                TarMember::new(BundlePath::new(p).unwrap(), src, data.len() as u64)
+            })
+            .collect();
+        TarPlan::new(&DownloadName::new("n.tar").unwrap(), members, options)
+    }
+
+    async fn collect(plan: TarPlan) -> std::io::Result<Vec<u8>> {
+        let chunks: Vec<bytes::Bytes> = plan.into_stream().try_collect().await?;
+        assert!(chunks.iter().all(|c| c.len() <= super::STREAM_CHUNK));
+        Ok(chunks.concat())
+    }
+
+    #[tokio::test]
+    async fn the_stream_gives_the_same_bytes_as_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = format!("{}/{}", "d".repeat(150), "f".repeat(120));
+        let files = vec![
+            ("a/b/big.bin", vec![5u8; 3 * super::STREAM_CHUNK + 17]),
+            ("empty", Vec::new()),
+            (long.as_str(), b"long name".to_vec()),
+            ("caf\u{e9}/x", b"unicode".to_vec()),
+            ("a/small", vec![1u8; 511]),
+        ];
+        for options in [
+            TarOptions::deterministic(1_700_000_000),
+            TarOptions::default(),
+        ] {
+            let p = plan(dir.path(), &files, options);
+            let sync = p.write(Vec::new(), &|| false).unwrap();
+            let streamed = collect(p.clone()).await.unwrap();
+            assert_eq!(streamed.len() as u64, p.len());
+            assert!(streamed == sync, "stream and write differ");
+        }
+    }
+
+    #[tokio::test]
+    async fn members_read_at_an_offset_of_a_prebuilt_tar() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![("x/1", vec![9u8; 1000]), ("x/2", b"two".to_vec())];
+        let p = plan(dir.path(), &files, TarOptions::deterministic(7));
+        let prebuilt = dir.path().join("pre.tar");
+        std::fs::write(&prebuilt, p.write(Vec::new(), &|| false).unwrap()).unwrap();
+        let members = p
+            .members()
+            .iter()
+            .zip(p.data_offsets())
+            .map(|(m, off)| TarMember::new(m.path.clone(), prebuilt.clone(), m.size).at_offset(off))
+            .collect();
+        let renamed = TarPlan::new(
+            &DownloadName::new("other name.tar").unwrap(),
+            members,
+            TarOptions::deterministic(7),
+        );
+        let bytes = collect(renamed).await.unwrap();
+        let mut ar = tar::Archive::new(&bytes[..]);
+        let mut got = Vec::new();
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            if e.header().entry_type().is_file() {
+                got.push((e.path().unwrap().display().to_string(), data));
+            }
+        }
+        assert_eq!(
+            got,
+            vec![
+                ("other name/x/1".to_owned(), vec![9u8; 1000]),
+                ("other name/x/2".to_owned(), b"two".to_vec())
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_changed_or_missing_file_ends_the_stream_with_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = plan(dir.path(), &[("a", vec![1u8; 10])], TarOptions::default());
+        std::fs::write(dir.path().join("src0"), [1u8; 11]).unwrap();
+        assert!(collect(p.clone()).await.is_err());
+        std::fs::remove_file(dir.path().join("src0")).unwrap();
+        assert!(collect(p).await.is_err());
+    }
+}
