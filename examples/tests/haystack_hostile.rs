@@ -2,65 +2,34 @@
 //! must be answered with a 4xx error grid, and after every case the process must still be alive
 //! and answer `about`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+mod haystack_support;
+
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    base: String,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
+use haystack_support::{Server, spawn_server};
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the built server on a free loopback port (it prints the bound address first).
-fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts the built server on a free loopback port with the sample site.
+fn start(dir: &tempfile::TempDir) -> Server {
     let db = dir.path().join("db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_haystack-server"))
-        .arg("--db")
-        .arg(&db)
-        .args(["--sample", "--addr", "127.0.0.1:0", "--body-timeout", "2"])
-        .args(["--log-level", "warn"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = tx.send(line);
-        }
-        // Keep draining so the server never blocks on a full pipe.
-        for _ in lines {}
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("the server printed its address");
-    let base = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .trim_end_matches('/')
-        .to_owned();
-    let addr = base.trim_start_matches("http://").to_owned();
-    Server {
-        child,
-        base,
-        addr,
-        _dir: dir,
-    }
+    let db = db.to_string_lossy();
+    spawn_server(&["--db", &db, "--sample", "--body-timeout", "2"], &[]).unwrap()
 }
 
-impl Server {
+trait Hostile {
+    async fn assert_alive(&mut self, client: &reqwest::Client, case: &str);
+    async fn post_expect(
+        &mut self,
+        client: &reqwest::Client,
+        case: &str,
+        op: &str,
+        ctype: Option<&str>,
+        body: Vec<u8>,
+        status: u16,
+    );
+}
+
+impl Hostile for Server {
     /// The process is alive and answers `about` with a grid.
     async fn assert_alive(&mut self, client: &reqwest::Client, case: &str) {
         assert!(
@@ -121,7 +90,8 @@ fn zinc_filter(filter: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn hostile_requests_get_4xx_and_the_server_keeps_serving() {
-    let mut server = start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(&dir);
     let client = reqwest::Client::new();
     server.assert_alive(&client, "start").await;
     const ZINC: Option<&str> = Some("text/zinc");

@@ -7,7 +7,7 @@ mod emulator;
 use std::sync::Arc;
 use std::time::Duration;
 
-use examples::haystack::db::{Db, MANIFEST};
+use examples::haystack::db::Db;
 use examples::haystack::{sample, server};
 use examples::store::{LocalStore, S3Store, VersionedStore};
 use haystack_core::{Grid, Value};
@@ -67,7 +67,7 @@ async fn scenario(store: Arc<dyn VersionedStore>) {
     assert_eq!(first.series_updated.len(), site.series.len());
     let again = db.import(&source, &|_| {}).await.unwrap();
     assert!(!again.changed, "{again:?}");
-    assert_eq!(store.versions(MANIFEST).await.unwrap().len(), 1);
+    assert_eq!(store.versions(&db.manifest_key()).await.unwrap().len(), 1);
 
     // An import whose series is missing fails and changes nothing.
     let broken = dir.path().join("broken.zinc");
@@ -77,8 +77,8 @@ async fn scenario(store: Arc<dyn VersionedStore>) {
     )
     .unwrap();
     assert!(db.import(&broken.to_string_lossy(), &|_| {}).await.is_err());
-    assert_eq!(store.versions(MANIFEST).await.unwrap().len(), 1);
-    let v1_time = store.versions(MANIFEST).await.unwrap()[0].modified;
+    assert_eq!(store.versions(&db.manifest_key()).await.unwrap().len(), 1);
+    let v1_time = store.versions(&db.manifest_key()).await.unwrap()[0].modified;
 
     // S3 listings have one-second resolution: let a second pass between the two versions.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -113,7 +113,7 @@ async fn scenario(store: Arc<dyn VersionedStore>) {
     assert!(second.changed);
     assert_eq!(second.modified, 1, "{second:?}");
     assert_eq!(second.series_updated, vec![uri.clone()]);
-    let v2_time = store.versions(MANIFEST).await.unwrap()[1].modified;
+    let v2_time = store.versions(&db.manifest_key()).await.unwrap()[1].modified;
     assert!(v2_time > v1_time);
 
     let base = serve(db.clone()).await;

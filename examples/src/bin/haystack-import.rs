@@ -1,12 +1,14 @@
 //! Imports a Haystack file (Zinc, JSON or Trio, by extension) and the time series its entities'
 //! `hisURI` tags name into a versioned store, writing a new version only when something changed.
 //!
-//! `cargo run -p examples --bin haystack-import -- site.zinc ./haystack-db`
+//! `cargo run -p examples --bin haystack-import -- carytown.zinc s3://bucket` publishes the
+//! dataset `carytown.zinc` (the file's own name) in the bucket; `.../other.zinc` as the store URL
+//! names the dataset explicitly. Serve it with `HAYSTACK_DB=s3://bucket/carytown.zinc`.
 
 use std::sync::Arc;
 
 use clap::Parser;
-use examples::haystack::db::{Db, ImportStep};
+use examples::haystack::db::ImportStep;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Import a Haystack file and its time series into a versioned store.
@@ -15,7 +17,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 struct Args {
     /// The Haystack file: a path, file://, http(s):// or s3:// URL (.zinc, .json or .trio).
     source: String,
-    /// The store URL: ./dir, file:///dir or s3://bucket/prefix.
+    /// The store URL: ./dir, file:///dir or s3://bucket[/prefix], optionally ending with the
+    /// dataset's name (default: the source's file name).
     store: String,
     /// A separate store for the time series (defaults to the entity store).
     #[arg(long, env = "HAYSTACK_TS")]
@@ -35,12 +38,9 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let store = examples::store::open(&args.store).await?;
-    let ts = match &args.ts {
-        Some(url) => examples::store::open(url).await?,
-        None => store.clone(),
-    };
-    let db = Db::new(store, ts);
+    let db =
+        examples::haystack::dataset::open_for_import(&args.source, &args.store, args.ts.as_deref())
+            .await?;
     let bar = Arc::new(ProgressBar::new(0));
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} series {msg}")
@@ -60,7 +60,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let report = report?;
     if report.changed {
         println!(
-            "new version: {} added, {} removed, {} changed entities; {} series updated, {} unchanged",
+            "{}: new version: {} added, {} removed, {} changed entities; {} series updated, {} unchanged",
+            db.name(),
             report.added,
             report.removed,
             report.modified,
@@ -68,7 +69,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             report.series_unchanged
         );
     } else {
-        println!("unchanged: the store already holds this content (no new version written)");
+        println!(
+            "{}: unchanged: the store already holds this content (no new version written)",
+            db.name()
+        );
     }
     Ok(())
 }

@@ -1,20 +1,22 @@
 //! The Haystack HTTP API over a versioned store.
 //!
-//! `cargo run -p examples --bin haystack-server -- --db ./haystack-db` (or `HAYSTACK_DB=<store
-//! url>`; `HAYSTACK_TS=<store url>` keeps the series in a separate store). With `--sample`, an
-//! empty store is first filled with the sample site.
+//! `cargo run -p examples --bin haystack-server -- --db s3://bucket/carytown.zinc` (or
+//! `HAYSTACK_DB=<url>`; `HAYSTACK_TS=<store url>` keeps the series in a separate store). The URL
+//! names a dataset (`.../carytown.zinc`) or a store holding exactly one; one that names nothing
+//! is an error at start. With `--sample`, an empty dataset is first filled with the sample site.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use clap::Parser;
-use examples::haystack::{db::Db, sample, server};
+use examples::haystack::{dataset, sample, server};
 
 /// Serve the Haystack HTTP API (about, ops, formats, read, nav, hisRead) over a versioned store.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Store URL of the entities: ./dir, file:///dir or s3://bucket/prefix.
+    /// The dataset to serve: s3://bucket[/prefix]/NAME.zinc or ./dir/NAME.zinc (or a store
+    /// holding exactly one dataset).
     #[arg(long, env = "HAYSTACK_DB", default_value = "./haystack-db")]
     db: String,
     /// Store URL of the time series (defaults to the entity store).
@@ -54,13 +56,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let store = examples::store::open(&args.db).await?;
-    let ts = match &args.ts {
-        Some(url) => examples::store::open(url).await?,
-        None => store.clone(),
-    };
-    let db = Arc::new(Db::new(store, ts));
-    if args.sample && db.snapshot(None).await?.is_none() {
+    let db = dataset::open_for_serving(&args.db, args.ts.as_deref(), args.sample).await?;
+    let db = Arc::new(db);
+    tracing::info!(dataset = db.name(), "serving {}", args.db);
+    if args.sample && !db.exists().await? {
         let dir = tempfile_dir()?;
         let site = sample::write_to(&dir, &sample::generate(time::OffsetDateTime::now_utc()))?;
         let report = db.import(&site.to_string_lossy(), &|_| {}).await?;

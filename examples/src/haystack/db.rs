@@ -1,13 +1,15 @@
 //! The Haystack database over a [`VersionedStore`]: an import that writes a new consistent
 //! snapshot only when something changed, and reads of the snapshot visible at any past time.
 //!
-//! Layout in the store:
-//! - `entities.zinc`: the entity grid, canonical Zinc;
-//! - `series/<hisURI>`: one Zinc his grid (`ts`, `val`) per time series (in the time-series store,
-//!   which may be the same store);
-//! - `manifest.json`: the version ids of the entity grid and of every series that make up one
-//!   snapshot. It is written last, so it is the commit point of an import: a failed import never
-//!   becomes visible, and the versions it wrote are deleted again.
+//! A store holds any number of datasets side by side, each named by its file name (the seed's
+//! `carytown.zinc`). Layout of the dataset `NAME` in the store:
+//! - `NAME`: the entity grid, in the format its extension names (`.zinc`, `.json`, `.trio`), so
+//!   that `s3://bucket/carytown.zinc` is the file itself;
+//! - `.haystack/NAME/series/<key>`: one Zinc his grid (`ts`, `val`) per time series (in the
+//!   time-series store, which may be the same store); see [`series_key`];
+//! - `.haystack/NAME/manifest.json`: the version ids of the entity grid and of every series that
+//!   make up one snapshot. It is written last, so it is the commit point of an import: a failed
+//!   import never becomes visible, and the versions it wrote are deleted again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -20,10 +22,10 @@ use time::OffsetDateTime;
 use super::formats::{Format, FormatError};
 use crate::store::{StoreError, VersionedStore, validate_key};
 
-/// The manifest's key.
-pub const MANIFEST: &str = "manifest.json";
-/// The entity grid's key.
-pub const ENTITIES: &str = "entities.zinc";
+/// The folder of the database's own objects (manifests, series) in a store.
+pub const META_DIR: &str = ".haystack";
+/// The dataset [`Db::new`] uses.
+pub const DEFAULT_DATASET: &str = "site.zinc";
 
 /// Errors of the Haystack database.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,9 @@ pub enum DbError {
     /// The data is not usable (bad manifest, bad hisURI, missing column).
     #[error("{0}")]
     Invalid(String),
+    /// The store URL names no dataset (a server must not start on nothing).
+    #[error("{0}")]
+    NotFound(String),
 }
 
 /// The version ids that make up one snapshot.
@@ -92,16 +97,50 @@ impl haystack_core::filter::Resolver for Snapshot {
 pub struct Db {
     store: Arc<dyn VersionedStore>,
     ts_store: Arc<dyn VersionedStore>,
+    name: String,
     cache: Mutex<HashMap<String, Arc<Snapshot>>>,
 }
 
 /// Most snapshots kept parsed in memory.
 const CACHE_SNAPSHOTS: usize = 8;
 
-/// The store key of a series.
+/// Checks that `name` can name a dataset: one path segment with a Haystack file extension.
+pub fn validate_dataset(name: &str) -> Result<Format, DbError> {
+    let format = Format::from_path(name).filter(|f| *f != Format::Csv);
+    match format {
+        Some(f) if validate_key(name).is_ok() && !name.contains('/') && !name.starts_with('.') => {
+            Ok(f)
+        }
+        _ => Err(DbError::Invalid(format!(
+            "bad dataset name {name:?}: use a file name ending in .zinc, .json or .trio"
+        ))),
+    }
+}
+
+/// The key (under the dataset's series folder) of the series a `hisURI` names. A relative URI
+/// keeps its path (`his/p1.zinc`); an absolute one (`https://host/a.zinc`, `s3://bucket/a.zinc`,
+/// `/abs/a.zinc`, `file:///abs/a.zinc`) goes under `@abs/<scheme>/...`, so the two never meet.
 pub fn series_key(his_uri: &str) -> Result<String, DbError> {
-    let key = format!("series/{}", his_uri.trim_start_matches("./"));
-    validate_key(&key).map_err(|_| DbError::Invalid(format!("unusable hisURI {his_uri:?}")))?;
+    let bad = || DbError::Invalid(format!("unusable hisURI {his_uri:?}"));
+    let key = if let Some((scheme, rest)) = his_uri.split_once("://") {
+        if scheme.is_empty()
+            || !scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+')
+        {
+            return Err(bad());
+        }
+        format!(
+            "@abs/{}/{}",
+            scheme.to_ascii_lowercase(),
+            rest.trim_start_matches('/')
+        )
+    } else if let Some(rest) = his_uri.strip_prefix('/') {
+        format!("@abs/file/{rest}")
+    } else {
+        his_uri.trim_start_matches("./").to_owned()
+    };
+    validate_key(&key).map_err(|_| bad())?;
     Ok(key)
 }
 
@@ -117,13 +156,60 @@ fn parse(what: &str, format: Format, bytes: &[u8]) -> Result<Grid, DbError> {
 }
 
 impl Db {
-    /// A database over `store`, with series in `ts_store` (pass the same store for one).
+    /// The dataset [`DEFAULT_DATASET`] in `store`, with series in `ts_store` (pass the same
+    /// store for one).
     pub fn new(store: Arc<dyn VersionedStore>, ts_store: Arc<dyn VersionedStore>) -> Self {
         Self {
             store,
             ts_store,
+            name: DEFAULT_DATASET.to_owned(),
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The dataset `name` (a file name such as `carytown.zinc`) in `store`, with series in
+    /// `ts_store`.
+    pub fn dataset(
+        store: Arc<dyn VersionedStore>,
+        ts_store: Arc<dyn VersionedStore>,
+        name: &str,
+    ) -> Result<Self, DbError> {
+        validate_dataset(name)?;
+        Ok(Self {
+            store,
+            ts_store,
+            name: name.to_owned(),
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The dataset's name, which is also the key of its entity grid.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The key of the dataset's manifest.
+    pub fn manifest_key(&self) -> String {
+        format!("{META_DIR}/{}/manifest.json", self.name)
+    }
+
+    /// The key of the series a `hisURI` names, in the time-series store.
+    pub fn series_key(&self, his_uri: &str) -> Result<String, DbError> {
+        Ok(format!(
+            "{META_DIR}/{}/series/{}",
+            self.name,
+            series_key(his_uri)?
+        ))
+    }
+
+    /// The format of the dataset's entity grid (by its name's extension).
+    pub fn format(&self) -> Format {
+        Format::from_path(&self.name).unwrap_or(Format::Zinc)
+    }
+
+    /// Whether anything was ever imported into the dataset.
+    pub async fn exists(&self) -> Result<bool, DbError> {
+        Ok(!self.store.versions(&self.manifest_key()).await?.is_empty())
     }
 
     /// The entity store.
@@ -140,10 +226,11 @@ impl Db {
         &self,
         at: Option<OffsetDateTime>,
     ) -> Result<Option<(String, OffsetDateTime, Manifest)>, DbError> {
-        let Some(v) = self.store.version_at(MANIFEST, at).await? else {
+        let key = self.manifest_key();
+        let Some(v) = self.store.version_at(&key, at).await? else {
             return Ok(None);
         };
-        let bytes = self.store.get_version(MANIFEST, &v.version_id).await?;
+        let bytes = self.store.get_version(&key, &v.version_id).await?;
         let manifest = serde_json::from_slice(&bytes)
             .map_err(|e| DbError::Invalid(format!("bad manifest {}: {e}", v.version_id)))?;
         Ok(Some((v.version_id, v.modified, manifest)))
@@ -168,9 +255,9 @@ impl Db {
         }
         let grid = match &manifest.entities {
             Some(v) => parse(
-                ENTITIES,
-                Format::Zinc,
-                &self.store.get_version(ENTITIES, v).await?,
+                &self.name,
+                self.format(),
+                &self.store.get_version(&self.name, v).await?,
             )?,
             None => Grid::new(),
         };
@@ -201,7 +288,7 @@ impl Db {
         let Some(version) = snapshot.manifest.series.get(his_uri) else {
             return Ok(None);
         };
-        let key = series_key(his_uri)?;
+        let key = self.series_key(his_uri)?;
         let bytes = self.ts_store.get_version(&key, version).await?;
         parse(&key, Format::Zinc, &bytes).map(Some)
     }
@@ -345,13 +432,17 @@ impl Db {
                 "unknown format of {source:?} (use .zinc, .json or .trio)"
             ))
         })?;
-        let grid = parse(source, format, &read_source(source).await?)?;
+        let source_bytes = read_source(source).await?;
+        let grid = parse(source, format, &source_bytes)?;
+        // A series named by several points is fetched and written once.
+        let mut seen = std::collections::HashSet::new();
         let his_uris: Vec<String> = grid
             .rows()
             .filter_map(|r| match r.get("hisURI") {
                 Some(Value::Uri(u)) | Some(Value::Str(u)) => Some(u.to_string()),
                 _ => None,
             })
+            .filter(|u| seen.insert(u.clone()))
             .collect();
         progress(ImportStep::Read {
             entities: grid.len(),
@@ -366,7 +457,7 @@ impl Db {
 
         let result = async {
             for his_uri in &his_uris {
-                let key = series_key(his_uri)?;
+                let key = self.series_key(his_uri)?;
                 let url = resolve_url(source, his_uri);
                 let series_format = Format::from_path(his_uri).unwrap_or(Format::Zinc);
                 let new = parse(&url, series_format, &read_source(&url).await?)?;
@@ -395,18 +486,26 @@ impl Db {
             };
             diff_counts(old.as_ref().map(|s| &s.grid), &grid, &mut report);
             if !same_entities {
-                let v = self.store.put(ENTITIES, Bytes::from(canonical)).await?;
-                written.push((
-                    self.store.clone(),
-                    ENTITIES.to_owned(),
-                    v.version_id.clone(),
-                ));
+                let body = if format == self.format() {
+                    source_bytes.clone()
+                } else {
+                    Bytes::from(self.format().write_grid(&grid).map_err(|source| {
+                        DbError::Format {
+                            what: self.name.clone(),
+                            source,
+                        }
+                    })?)
+                };
+                let v = self.store.put(&self.name, body).await?;
+                written.push((self.store.clone(), self.name.clone(), v.version_id.clone()));
                 manifest.entities = Some(v.version_id);
             }
             if current.as_ref().map(|c| &c.2) != Some(&manifest) {
                 let body =
                     serde_json::to_vec(&manifest).map_err(|e| DbError::Invalid(e.to_string()))?;
-                self.store.put(MANIFEST, Bytes::from(body)).await?;
+                self.store
+                    .put(&self.manifest_key(), Bytes::from(body))
+                    .await?;
                 report.changed = true;
             }
             Ok::<(), DbError>(())

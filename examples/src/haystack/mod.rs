@@ -1,6 +1,7 @@
 //! The Haystack examples' shared parts: file formats, the versioned database with its import,
 //! `hisRead` ranges, the HTTP API and the sample site.
 
+pub mod dataset;
 pub mod db;
 pub mod formats;
 pub mod range;

@@ -30,6 +30,18 @@ impl LocalStore {
         })
     }
 
+    /// Opens the store in `root`, which must be an existing directory.
+    pub fn open_existing(root: impl AsRef<Path>) -> StoreResult<Self> {
+        let root = root.as_ref();
+        if !root.is_dir() {
+            return Err(StoreError::NotFound(format!(
+                "no store directory {}",
+                root.display()
+            )));
+        }
+        Self::open(root)
+    }
+
     fn dir(&self, key: &str) -> PathBuf {
         self.root.join(".versions").join(key)
     }
@@ -124,6 +136,29 @@ impl VersionedStore for LocalStore {
             .await
             .map(Bytes::from)
             .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))
+    }
+
+    async fn children(&self, dir: &str) -> StoreResult<Vec<String>> {
+        validate_key(dir)?;
+        let path = self.dir(dir);
+        let mut out = Vec::new();
+        let mut entries = match tokio::fs::read_dir(&path).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(StoreError::io(format!("listing {}", path.display()), e)),
+        };
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| StoreError::io("listing a folder", e))?
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().await.is_ok_and(|t| t.is_dir()) {
+                out.push(name);
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     async fn delete_version(&self, key: &str, version_id: &str) -> StoreResult<()> {

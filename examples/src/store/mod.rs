@@ -32,6 +32,9 @@ pub enum StoreError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The store (directory or bucket) does not exist.
+    #[error("{0}")]
+    NotFound(String),
     /// An S3 request failed.
     #[error("S3 {operation} failed: {message}")]
     S3 {
@@ -80,6 +83,10 @@ pub trait VersionedStore: Send + Sync + Debug + 'static {
     /// Removes one version (used to roll back a half-done write).
     async fn delete_version(&self, key: &str, version_id: &str) -> StoreResult<()>;
 
+    /// The names directly under the folder `dir` (keys and sub-folders), sorted; empty when
+    /// there is nothing there.
+    async fn children(&self, dir: &str) -> StoreResult<Vec<String>>;
+
     /// The version of `key` visible at `at` (the newest written at or before it), or the latest
     /// when `at` is `None`.
     async fn version_at(
@@ -118,6 +125,9 @@ impl<T: VersionedStore + ?Sized> VersionedStore for Arc<T> {
     async fn delete_version(&self, key: &str, version_id: &str) -> StoreResult<()> {
         (**self).delete_version(key, version_id).await
     }
+    async fn children(&self, dir: &str) -> StoreResult<Vec<String>> {
+        (**self).children(dir).await
+    }
 }
 
 /// Checks that `key` is a relative `/`-separated path with no empty, `.` or `..` segments.
@@ -134,16 +144,25 @@ pub fn validate_key(key: &str) -> StoreResult<()> {
     }
 }
 
-/// Opens the store a URL names: `s3://bucket/prefix` (using `config` for the S3 client), or a
-/// local directory (`./dir`, `/dir`, `file:///dir`).
+/// Opens the store a URL names: `s3://bucket/prefix` (with the default AWS configuration), or
+/// a local directory (`./dir`, `/dir`, `file:///dir`), creating the directory when missing.
 pub async fn open(url: &str) -> StoreResult<Arc<dyn VersionedStore>> {
+    open_with(url, true).await
+}
+
+/// Opens the store a URL names, checking that it exists: the bucket must answer (HeadBucket),
+/// the directory must be there unless `create` is set. A server uses this so that a store URL
+/// that names nothing is an error at start.
+pub async fn open_with(url: &str, create: bool) -> StoreResult<Arc<dyn VersionedStore>> {
     if let Some(rest) = url.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.len() < 3 {
             return Err(StoreError::Invalid(format!("bad bucket name in {url:?}")));
         }
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        return Ok(Arc::new(S3Store::new(&config, bucket, prefix)));
+        let store = S3Store::new(&config, bucket, prefix);
+        store.check_bucket().await?;
+        return Ok(Arc::new(store));
     }
     let path = url.strip_prefix("file://").unwrap_or(url);
     if path.contains("://") {
@@ -151,7 +170,11 @@ pub async fn open(url: &str) -> StoreResult<Arc<dyn VersionedStore>> {
             "unsupported store URL {url:?}"
         )));
     }
-    Ok(Arc::new(LocalStore::open(path)?))
+    if create {
+        Ok(Arc::new(LocalStore::open(path)?))
+    } else {
+        Ok(Arc::new(LocalStore::open_existing(path)?))
+    }
 }
 
 #[cfg(test)]

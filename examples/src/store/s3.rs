@@ -75,6 +75,42 @@ impl S3Store {
         Ok(())
     }
 
+    /// Checks that the bucket exists and answers (HeadBucket).
+    pub async fn check_bucket(&self) -> StoreResult<()> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                StoreError::NotFound(format!(
+                    "bucket {} does not exist or cannot be reached: {e:?}",
+                    self.bucket
+                ))
+            })
+    }
+
+    /// The bucket's name.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The key prefix (empty, or ending in `/`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The S3 client.
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.client
+    }
+
+    /// The full object key of a store key (the prefix prepended).
+    pub fn object_key(&self, key: &str) -> StoreResult<String> {
+        self.full_key(key)
+    }
+
     fn full_key(&self, key: &str) -> StoreResult<String> {
         validate_key(key)?;
         Ok(format!("{}{key}", self.prefix))
@@ -182,6 +218,41 @@ impl VersionedStore for S3Store {
             .map_err(s3_err("GetObject"))?;
         let body = out.body.collect().await.map_err(s3_err("GetObject body"))?;
         Ok(body.into_bytes())
+    }
+
+    async fn children(&self, dir: &str) -> StoreResult<Vec<String>> {
+        let prefix = format!("{}/", self.full_key(dir)?);
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&prefix)
+                .delimiter("/")
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(s3_err("ListObjectsV2"))?;
+            for p in page.common_prefixes() {
+                if let Some(name) = p.prefix().and_then(|p| p.strip_prefix(prefix.as_str())) {
+                    out.push(name.trim_end_matches('/').to_owned());
+                }
+            }
+            for o in page.contents() {
+                if let Some(name) = o.key().and_then(|k| k.strip_prefix(prefix.as_str())) {
+                    out.push(name.to_owned());
+                }
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
     }
 
     async fn delete_version(&self, key: &str, version_id: &str) -> StoreResult<()> {
