@@ -9,6 +9,9 @@
 //! (`SEED`) that gives the shortest longest probe (`MAX_PROBES`). Malformed or ambiguous input
 //! (duplicate names, bad dimensions, non-finite scales, invalid identifier characters) fails
 //! the build.
+//!
+//! With the `defs` feature it also generates `$OUT_DIR/std_defs.rs`, the standard def libraries
+//! of `data/defs` as a static table (see `build/defs.rs`).
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -17,6 +20,9 @@ use std::path::Path;
 
 #[path = "src/units/hash.rs"]
 mod hash;
+
+#[path = "build/defs.rs"]
+mod defs;
 
 /// Base dimensions in Fantom's order; a dimension is a product of these with integer exponents.
 const BASES: [&str; 7] = ["kg", "m", "sec", "K", "A", "mol", "cd"];
@@ -42,6 +48,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     let code = generate(&quantities)?;
     let out = std::env::var("OUT_DIR")?;
     std::fs::write(Path::new(&out).join("units_table.rs"), code)?;
+    // The standard def libraries, only with the `defs` feature (the generated table is large).
+    println!("cargo::rerun-if-changed=build/defs.rs");
+    if std::env::var_os("CARGO_FEATURE_DEFS").is_some() {
+        println!("cargo::rerun-if-changed=data/defs");
+        let code = defs::generate(Path::new("data/defs"))?;
+        std::fs::write(Path::new(&out).join("std_defs.rs"), code)?;
+    }
     Ok(())
 }
 

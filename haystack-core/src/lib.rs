@@ -20,6 +20,8 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+#[cfg(feature = "defs")]
+pub mod defs;
 pub mod dict;
 pub mod error;
 pub mod filter;

@@ -1,0 +1,41 @@
+//! Finds data files shipped in the source of the `libhaystack` crate (a dev-dependency), e.g.
+//! its normalized `tests/defs/defs.zinc` and `benches/zinc/points.zinc`, through
+//! `cargo metadata` (offline: the crate is already downloaded when this test builds).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The text of `relative` inside the libhaystack 4.x source directory.
+pub fn read(relative: &str) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+            manifest,
+        ])
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    let dir = meta["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| {
+            p["name"] == "libhaystack" && p["version"].as_str().is_some_and(|v| v.starts_with("4."))
+        })
+        .and_then(|p| p["manifest_path"].as_str())
+        .map(|m| PathBuf::from(m).parent().expect("crate dir").to_path_buf())
+        .expect("libhaystack 4.x among the dependencies");
+    let path = dir.join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
