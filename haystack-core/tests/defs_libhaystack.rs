@@ -8,12 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use haystack_core::defs::{Def, Namespace};
 use haystack_core::{Value, json};
 use libhaystack::defs::namespace::{DefDict, Namespace as LhNamespace};
-use libhaystack::val::{Grid as LhGrid, Symbol as LhSymbol};
+use libhaystack::val::Symbol as LhSymbol;
 
 fn lh_namespace() -> LhNamespace {
-    let text = common::libhaystack_data::read("tests/defs/defs.zinc");
-    let value = libhaystack::encoding::zinc::decode::from_str(&text).expect("defs.zinc");
-    LhNamespace::make(LhGrid::try_from(&value).expect("a grid"))
+    LhNamespace::make(common::libhaystack_data::defs_grid())
 }
 
 /// Defs added to the standard libraries after the 3.9.15 build that libhaystack ships.
@@ -132,28 +130,11 @@ fn effective_defs_agree_with_defs_zinc() {
     assert!(agree >= 650, "{agree}");
 }
 
-/// libhaystack's `points.zinc` (1,194 point records of a demo project): its rows as
-/// libhaystack dicts and as this crate's dicts (through Hayson JSON).
-pub fn points() -> (Vec<libhaystack::val::Dict>, Vec<haystack_core::Dict>) {
-    let text = common::libhaystack_data::read("benches/zinc/points.zinc");
-    let value = libhaystack::encoding::zinc::decode::from_str(&text).expect("points.zinc");
-    let grid = LhGrid::try_from(&value).expect("a grid");
-    let theirs: Vec<libhaystack::val::Dict> = grid.rows.clone();
-    let ours = theirs
-        .iter()
-        .map(|d| {
-            let v = json::from_str(&serde_json::to_string(d).unwrap()).unwrap();
-            v.as_dict().unwrap().clone()
-        })
-        .collect();
-    (theirs, ours)
-}
-
 #[test]
 fn reflection_of_points_agrees_with_libhaystack() {
     let lh = lh_namespace();
     let ns = Namespace::standard();
-    let (theirs, ours) = points();
+    let (theirs, ours) = common::libhaystack_data::points();
     assert_eq!(ours.len(), 1194);
     let mut agree = 0;
     let mut entity_among_ours = 0;

@@ -39,3 +39,28 @@ pub fn read(relative: &str) -> String {
     let path = dir.join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// libhaystack's normalized defs (`tests/defs/defs.zinc`, 714 defs of the 3.9.15 libraries).
+pub fn defs_grid() -> libhaystack::val::Grid {
+    let text = read("tests/defs/defs.zinc");
+    let value = libhaystack::encoding::zinc::decode::from_str(&text).expect("defs.zinc");
+    libhaystack::val::Grid::try_from(&value).expect("a grid")
+}
+
+/// libhaystack's `points.zinc` (1,194 point records of a demo project): its rows as
+/// libhaystack dicts and as this crate's dicts (through Hayson JSON).
+pub fn points() -> (Vec<libhaystack::val::Dict>, Vec<haystack_core::Dict>) {
+    let text = read("benches/zinc/points.zinc");
+    let value = libhaystack::encoding::zinc::decode::from_str(&text).expect("points.zinc");
+    let grid = libhaystack::val::Grid::try_from(&value).expect("a grid");
+    let ours = grid
+        .rows
+        .iter()
+        .map(|d| {
+            let json = serde_json::to_string(d).expect("Hayson");
+            let v = haystack_core::json::from_str(&json).expect("we read libhaystack's Hayson");
+            v.as_dict().expect("a dict").clone()
+        })
+        .collect();
+    (grid.rows, ours)
+}
