@@ -17,8 +17,9 @@ pub struct BatchLimits {
     /// Most records in one batch (default 10,000; the original had no count limit).
     pub max_records: NonZeroUsize,
     /// Most encoded bytes in one batch (default 256,000, as the original).
-    pub max_bytes: usize,
+    pub max_bytes: NonZeroUsize,
     /// How long the first record of a batch may wait (default 2 s, as the original).
+    /// `Duration::MAX` means no timer: batches are cut only by size, flush and close.
     pub timeout: Duration,
 }
 
@@ -26,7 +27,7 @@ impl Default for BatchLimits {
     fn default() -> Self {
         Self {
             max_records: NonZeroUsize::new(10_000).unwrap_or(NonZeroUsize::MIN),
-            max_bytes: 256_000,
+            max_bytes: NonZeroUsize::new(256_000).unwrap_or(NonZeroUsize::MIN),
             timeout: Duration::from_secs(2),
         }
     }
@@ -138,7 +139,8 @@ pub(crate) struct Open<T> {
     pub records: Vec<Vec<u8>>,
     /// Encoded bytes so far (record lengths plus newlines).
     pub bytes: usize,
-    /// When the first record arrived plus the timeout.
+    /// When the first record arrived plus the timeout (`None`: no timer, e.g. an unbounded
+    /// timeout, or no record yet).
     pub deadline: Option<T>,
 }
 
@@ -152,38 +154,30 @@ impl<T> Default for Open<T> {
     }
 }
 
-/// Adds `record` (cost = encoded length + 1) to `open`, cutting batches into `cut` as the limits
-/// require: the current batch is cut first when the record would not fit, and the batch holding
-/// the record is cut at once when it is full. The caller must have checked that
-/// `cost <= limits.max_bytes` (bigger records go to the dead-letter sink).
-///
-/// `deadline` is the time at which a batch started now must be sent.
-pub(crate) fn push_record<T: Copy>(
-    open: &mut Open<T>,
-    record: Vec<u8>,
-    limits: &BatchLimits,
-    deadline: T,
-    cut: &mut Vec<Vec<Vec<u8>>>,
-) {
-    let cost = record.len() + 1;
-    if !open.records.is_empty() && open.bytes + cost > limits.max_bytes {
-        cut.push(take(open));
+impl<T> Open<T> {
+    /// Whether a record of `cost` bytes (length + newline) must start a new batch: the open
+    /// batch holds records and the record would take it past the byte limit.
+    pub fn must_cut_before(&self, cost: usize, limits: &BatchLimits) -> bool {
+        !self.records.is_empty() && self.bytes.saturating_add(cost) > limits.max_bytes.get()
     }
-    if open.records.is_empty() {
-        open.deadline = Some(deadline);
-    }
-    open.bytes += cost;
-    open.records.push(record);
-    if open.records.len() >= limits.max_records.get() || open.bytes >= limits.max_bytes {
-        cut.push(take(open));
-    }
-}
 
-/// Empties `open`, returning its records.
-pub(crate) fn take<T>(open: &mut Open<T>) -> Vec<Vec<u8>> {
-    open.bytes = 0;
-    open.deadline = None;
-    std::mem::take(&mut open.records)
+    /// Adds a record; `deadline` becomes the batch's deadline when it is the first record.
+    /// Returns whether the batch is now full (by count or bytes) and must be cut.
+    pub fn push(&mut self, record: Vec<u8>, limits: &BatchLimits, deadline: Option<T>) -> bool {
+        if self.records.is_empty() {
+            self.deadline = deadline;
+        }
+        self.bytes = self.bytes.saturating_add(record.len() + 1);
+        self.records.push(record);
+        self.records.len() >= limits.max_records.get() || self.bytes >= limits.max_bytes.get()
+    }
+
+    /// Empties the batch, returning its records.
+    pub fn take(&mut self) -> Vec<Vec<u8>> {
+        self.bytes = 0;
+        self.deadline = None;
+        std::mem::take(&mut self.records)
+    }
 }
 
 #[cfg(test)]
@@ -193,7 +187,7 @@ mod tests {
     fn limits(max_records: usize, max_bytes: usize) -> BatchLimits {
         BatchLimits {
             max_records: NonZeroUsize::new(max_records).unwrap(),
-            max_bytes,
+            max_bytes: NonZeroUsize::new(max_bytes).unwrap(),
             timeout: Duration::from_secs(2),
         }
     }
@@ -201,40 +195,31 @@ mod tests {
     #[test]
     fn defaults_match_the_original() {
         let l = BatchLimits::default();
-        assert_eq!(l.max_bytes, 256_000);
+        assert_eq!(l.max_bytes.get(), 256_000);
         assert_eq!(l.timeout, Duration::from_secs(2));
     }
 
     #[test]
-    fn cuts_before_a_record_that_does_not_fit() {
+    fn cuts_before_a_record_that_does_not_fit_and_when_full() {
         let l = limits(100, 10);
         let mut open = Open::default();
-        let mut cut = Vec::new();
-        push_record(&mut open, b"123".to_vec(), &l, 0u32, &mut cut);
-        push_record(&mut open, b"123".to_vec(), &l, 0u32, &mut cut);
-        assert!(cut.is_empty());
-        assert_eq!(open.bytes, 8);
-        // 8 + 4 > 10: the open batch is cut first, the record starts the next one.
-        push_record(&mut open, b"123".to_vec(), &l, 0u32, &mut cut);
-        assert_eq!(cut.len(), 1);
-        assert_eq!(cut[0].len(), 2);
-        assert_eq!(open.records.len(), 1);
-        // Exactly full (4 + 6 = 10): cut at once.
-        push_record(&mut open, b"12345".to_vec(), &l, 0u32, &mut cut);
-        assert_eq!(cut.len(), 2);
-        assert!(open.records.is_empty());
-    }
-
-    #[test]
-    fn cuts_when_full_by_count() {
+        assert!(
+            !open.must_cut_before(11, &l),
+            "the first record is always admitted"
+        );
+        assert!(!open.push(b"123".to_vec(), &l, Some(5u32)));
+        assert!(!open.push(b"123".to_vec(), &l, Some(6u32)));
+        assert_eq!((open.bytes, open.deadline), (8, Some(5)));
+        // 8 + 4 > 10: the open batch must be cut first.
+        assert!(open.must_cut_before(4, &l));
+        assert_eq!(open.take().len(), 2);
+        assert!(!open.push(b"123".to_vec(), &l, None));
+        // Exactly full (4 + 6 = 10).
+        assert!(open.push(b"12345".to_vec(), &l, None));
         let l = limits(2, 1000);
-        let mut open = Open::default();
-        let mut cut = Vec::new();
-        for _ in 0..5 {
-            push_record(&mut open, b"1".to_vec(), &l, 0u32, &mut cut);
-        }
-        assert_eq!(cut.len(), 2);
-        assert_eq!(open.records.len(), 1);
+        let mut open = Open::<u32>::default();
+        assert!(!open.push(b"1".to_vec(), &l, None));
+        assert!(open.push(b"1".to_vec(), &l, None));
     }
 
     #[test]

@@ -47,6 +47,16 @@ pub enum Error {
     /// A stored checkpoint could not be read (corrupt or from an unknown version).
     #[error("state store: {0}")]
     State(String),
+    /// A record too large for any batch was refused by `write` (the writer has no dead-letter
+    /// sink to take it); the record is handed back.
+    #[error(
+        "a record of {} bytes for table {:?} exceeds the batch limit of {} bytes and there is no dead-letter sink",
+        .0.bytes, .0.table, .0.max_bytes
+    )]
+    TooLarge(Box<Refused>),
+    /// User code (a sink) panicked; the attempt counts as failed and is worth retrying.
+    #[error("panicked: {0}")]
+    Panicked(String),
     /// The writer was closed; nothing more is accepted.
     #[error("the writer is closed")]
     Closed,
@@ -59,7 +69,10 @@ impl Error {
     /// Whether the same call may succeed if tried again later.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Unavailable(_) | Error::Throttled(_) | Error::Timeout(_) => true,
+            Error::Unavailable(_)
+            | Error::Throttled(_)
+            | Error::Timeout(_)
+            | Error::Panicked(_) => true,
             Error::Source { retryable, .. } => *retryable,
             Error::Io(e) => matches!(
                 e.kind(),
@@ -91,6 +104,19 @@ impl Error {
             message: message.into(),
         }
     }
+}
+
+/// A record `write` refused, handed back with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The table it was written to.
+    pub table: String,
+    /// Its encoded size plus newline.
+    pub bytes: usize,
+    /// The batch byte limit.
+    pub max_bytes: usize,
+    /// The encoded record.
+    pub record: Vec<u8>,
 }
 
 /// The crate's result type.

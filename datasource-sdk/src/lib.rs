@@ -34,6 +34,7 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+mod ack;
 mod batch;
 mod config;
 mod error;
@@ -49,11 +50,12 @@ mod writer;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use ack::{AckSummary, Acks};
 pub use batch::{Batch, BatchId, BatchLimits};
 pub use config::{Config, Param, ParamType, ParamValue};
-pub use error::{Error, Result};
+pub use error::{Error, Refused, Result};
 pub use event::{DeadLetterReason, Event, EventKind, EventStats};
-pub use retry::RetryPolicy;
+pub use retry::{RetryBackoff, RetryPolicy};
 pub use runner::{RunReport, Runner, RunnerSettings};
 #[cfg(feature = "dynamodb")]
 pub use sink::DynamoDbSink;
@@ -67,4 +69,5 @@ pub use token::HttpTokenRefresher;
 pub use token::{TokenGuard, TokenRefresher, Tokens};
 pub use writer::{
     CloseReport, MAX_BUFFER_BYTES, TableReport, Writer, WriterBuilder, WriterSettings, WriterStats,
+    metric_names,
 };

@@ -1,14 +1,16 @@
 //! The [`Runner`]: pumps a [`DataSource`] into a [`Writer`] and commits state checkpoints.
 
+use std::collections::VecDeque;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::time::{Instant, timeout};
+use tokio::time::Instant;
 
 use crate::source::{Context, DataSource, SourceEvent};
 use crate::state::{Checkpoint, Map, StateStore};
-use crate::{Error, Result, RetryPolicy, Writer};
+use crate::{Acks, Error, Result, RetryPolicy, Writer};
 
 /// Settings of a [`Runner`]; plain data with defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +31,7 @@ impl Default for RunnerSettings {
         Self {
             read_size: 1000,
             read_retry: RetryPolicy {
-                max_attempts: 4,
+                max_attempts: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
                 initial_backoff: Duration::from_secs(1),
                 max_backoff: Duration::from_secs(30),
                 max_elapsed: Duration::from_secs(600),
@@ -59,6 +61,12 @@ pub struct RunReport {
 
 /// Runs data sources into a writer, stamping each record with `__table` and `__state`, and
 /// commits the merged state to a [`StateStore`] only once every record before it is in the sink.
+///
+/// Each successful read's records are tracked with their own [`Acks`]; a checkpoint commits the
+/// state after the last read whose records, and every earlier read's, are all acknowledged
+/// (delivered, or durably dead-lettered). It waits for this run's records only, never for other
+/// users of a shared writer, and a failure elsewhere never holds it back. State reported during
+/// a read attempt that failed or timed out is discarded with the attempt.
 ///
 /// After a crash, a new run with the same key resumes from the last committed state: records
 /// after it are read again (delivery is at least once), none is skipped.
@@ -118,48 +126,65 @@ impl Runner {
         };
         let table = ctx.destination();
         let table_value = Value::from(table.clone());
-        let mut uncommitted: u64 = 0;
+        let mut pages: VecDeque<Page> = VecDeque::new();
         let mut last_commit = Instant::now();
         loop {
             let read = self.read(source, ctx, &mut report).await;
             self.save_changes(ctx, &mut committed).await?;
             let records = match read {
                 Ok(Some(records)) => records,
-                Ok(None) => break,
+                Ok(None) => {
+                    // State reported by the final read holds after every record.
+                    let (_, state) = ctx.accept_attempt();
+                    pages.push_back(Page {
+                        acks: Acks::new(),
+                        state,
+                        records: 0,
+                    });
+                    break;
+                }
                 Err(e) => {
                     // Keep what is durable so a retry of the run starts as late as possible.
                     // The read error is what the caller needs; a failed commit here only
                     // means the next run starts from the previous checkpoint.
                     let _ = self
-                        .commit(ctx, &mut committed, &mut uncommitted, &mut report)
+                        .commit(ctx, &mut committed, &mut pages, &mut report)
                         .await;
                     return Err(e);
                 }
             };
             report.reads += 1;
-            let state_id = ctx.state_id().map(Value::from);
+            let (state_id, state) = ctx.accept_attempt();
+            let state_id = state_id.map(Value::from);
+            let acks = Acks::new();
+            let count = records.len() as u64;
             for mut record in records {
                 record.insert("__table".into(), table_value.clone());
                 if let Some(id) = &state_id {
                     record.insert("__state".into(), id.clone());
                 }
-                self.writer.write(&table, &record).await?;
+                self.writer.write_tracked(&table, &record, &acks).await?;
                 report.records += 1;
-                uncommitted += 1;
             }
+            pages.push_back(Page {
+                acks,
+                state,
+                records: count,
+            });
             if last_commit.elapsed() >= self.settings.checkpoint_interval {
-                self.commit(ctx, &mut committed, &mut uncommitted, &mut report)
+                self.commit(ctx, &mut committed, &mut pages, &mut report)
                     .await?;
                 last_commit = Instant::now();
             }
         }
-        self.commit(ctx, &mut committed, &mut uncommitted, &mut report)
+        self.commit(ctx, &mut committed, &mut pages, &mut report)
             .await?;
         source.close(ctx).await?;
         Ok(report)
     }
 
-    /// One `read`, retried on retryable errors as the settings allow.
+    /// One `read`, retried on retryable errors as the settings allow. Each attempt's reported
+    /// state is discarded when it fails or times out.
     async fn read<S: DataSource + ?Sized>(
         &self,
         source: &mut S,
@@ -167,39 +192,34 @@ impl Runner {
         report: &mut RunReport,
     ) -> Result<Option<Vec<Map>>> {
         let policy = &self.settings.read_retry;
-        let started = Instant::now();
-        let mut attempt = 1;
-        loop {
-            let result = match timeout(
-                policy.attempt_timeout,
-                source.read(self.settings.read_size, ctx),
-            )
-            .await
-            {
-                Ok(r) => r,
-                Err(_) => Err(Error::Timeout(policy.attempt_timeout)),
-            };
-            let error = match result {
-                Ok(records) => return Ok(records),
-                Err(e) => e,
-            };
-            let delay = if error.is_retryable() {
-                policy.next_delay(attempt, started.elapsed())
-            } else {
-                None
-            };
-            let Some(delay) = delay else {
-                return Err(error);
-            };
-            attempt += 1;
-            report.read_retries += 1;
-            ctx.log(format_args!("read failed, retrying in {delay:?}: {error}"));
-            ctx.emit(SourceEvent::ReadRetry {
-                attempt,
-                error: error.to_string(),
-            });
-            tokio::time::sleep(delay).await;
+        let read_size = self.settings.read_size;
+        let source = tokio::sync::Mutex::new(source);
+        let mut attempt: u32 = 1;
+        let retries = std::sync::atomic::AtomicU64::new(0);
+        let result = crate::retry::retry(
+            policy,
+            || {
+                ctx.begin_attempt();
+                let source = &source;
+                async move { source.lock().await.read(read_size, ctx).await }
+            },
+            |error, delay| {
+                ctx.discard_attempt();
+                attempt += 1;
+                retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                ctx.log(format_args!("read failed, retrying in {delay:?}: {error}"));
+                ctx.emit(SourceEvent::ReadRetry {
+                    attempt,
+                    error: error.to_string(),
+                });
+            },
+        )
+        .await;
+        report.read_retries += retries.load(std::sync::atomic::Ordering::Relaxed);
+        if result.is_err() {
+            ctx.discard_attempt();
         }
+        result
     }
 
     /// Saves parameter changes the source fired (e.g. a new token) at once, with the state
@@ -215,27 +235,55 @@ impl Runner {
         self.store.save(&self.key, committed).await
     }
 
-    /// Flushes the writer and, when everything before is delivered, commits the merged state.
+    /// Sends this run's open records and waits for their acknowledgements; commits the state
+    /// after the last read whose records (and every earlier read's) are all acknowledged.
+    /// Returns [`Error::Undelivered`] when records of a read failed for good: the state is then
+    /// not committed past them.
     async fn commit(
         &self,
         ctx: &Context,
         committed: &mut Checkpoint,
-        uncommitted: &mut u64,
+        pages: &mut VecDeque<Page>,
         report: &mut RunReport,
     ) -> Result<()> {
-        // The state is taken before the flush: it describes exactly the records written so far.
-        let state = ctx.merged_state();
-        self.writer.flush().await?;
-        committed.state = state;
-        committed.records += *uncommitted;
-        self.store.save(&self.key, committed).await?;
-        *uncommitted = 0;
-        report.checkpoints += 1;
-        report.state = committed.state.clone();
-        ctx.emit(SourceEvent::Checkpoint {
-            records: committed.records,
-            state: committed.state.clone(),
-        });
-        Ok(())
+        self.writer.send_open_batches()?;
+        let mut advanced = false;
+        let mut failure = None;
+        while let Some(page) = pages.front() {
+            let summary = page.acks.settled().await;
+            if summary.failed > 0 {
+                failure = Some(Error::Undelivered {
+                    batches: summary.failed_batches,
+                    records: summary.failed,
+                });
+                break;
+            }
+            if let Some(page) = pages.pop_front() {
+                committed.state = page.state;
+                committed.records += page.records;
+                advanced = true;
+            }
+        }
+        if advanced || failure.is_none() {
+            self.store.save(&self.key, committed).await?;
+            report.checkpoints += 1;
+            report.state = committed.state.clone();
+            ctx.emit(SourceEvent::Checkpoint {
+                records: committed.records,
+                state: committed.state.clone(),
+            });
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
+}
+
+/// The records of one successful read, tracked until acknowledged, and the state after them.
+#[derive(Debug)]
+struct Page {
+    acks: Acks,
+    state: Map,
+    records: u64,
 }

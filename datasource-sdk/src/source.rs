@@ -87,15 +87,23 @@ pub enum SourceEvent {
 
 #[derive(Debug, Default)]
 struct Reported {
+    /// The state id of the last accepted read.
     state_id: Option<String>,
+    /// The merged state as of the last accepted read.
     merged: Map,
+    /// What the read attempt under way reported: kept apart until the runner accepts the
+    /// attempt (it returned records), discarded when it failed or timed out.
+    attempt_id: Option<String>,
+    attempt: Map,
     changes: Map,
     progress: Option<(u64, Option<u64>, String)>,
 }
 
 /// Given to a source on every call: its parameters and options, the state to resume from, and
 /// the ways to report back (`log`, `progress`, `state`, `raw`, `fire`).
-#[derive(Debug)]
+///
+/// Its `Debug` output names the parameters and options but never shows their values (they
+/// hold tokens and passwords).
 pub struct Context {
     params: Mutex<Map>,
     options: Map,
@@ -108,6 +116,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every update under these locks is a single insert or assignment: a panic elsewhere cannot
     // leave the data half-written, so a poisoned lock is still used.
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let params: Vec<String> = lock(&self.params).keys().cloned().collect();
+        let options: Vec<&String> = self.options.keys().collect();
+        let resume: Vec<&String> = self.resume.keys().collect();
+        f.debug_struct("Context")
+            .field("params", &params)
+            .field("options", &options)
+            .field("resume_keys", &resume)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Context {
@@ -163,9 +184,41 @@ impl Context {
         &self.resume
     }
 
-    /// The merged state reported so far, including what is not committed yet.
+    /// The merged state reported so far, including what is not committed yet (and what the
+    /// read under way reported).
     pub fn merged_state(&self) -> Map {
-        lock(&self.reported).merged.clone()
+        let reported = lock(&self.reported);
+        let mut merged = reported.merged.clone();
+        for (k, v) in &reported.attempt {
+            merged.insert(k.clone(), v.clone());
+        }
+        merged
+    }
+
+    /// Starts a read attempt: what it reports with [`Context::state`] is kept apart.
+    pub(crate) fn begin_attempt(&self) {
+        let mut reported = lock(&self.reported);
+        reported.attempt_id = None;
+        reported.attempt.clear();
+    }
+
+    /// The attempt returned: its state joins the merged state. Returns the state id its
+    /// records carry and the merged state after them.
+    pub(crate) fn accept_attempt(&self) -> (Option<String>, Map) {
+        let mut reported = lock(&self.reported);
+        let attempt = std::mem::take(&mut reported.attempt);
+        for (k, v) in attempt {
+            reported.merged.insert(k, v);
+        }
+        if let Some(id) = reported.attempt_id.take() {
+            reported.state_id = Some(id);
+        }
+        (reported.state_id.clone(), reported.merged.clone())
+    }
+
+    /// The attempt failed or timed out: what it reported is forgotten.
+    pub(crate) fn discard_attempt(&self) {
+        self.begin_attempt();
     }
 
     /// Writes a message to the log (`tracing`, target `datasource`). Never log credentials.
@@ -191,18 +244,24 @@ impl Context {
 
     /// Reports the state after the records being returned: every record of this read is stamped
     /// `__state = state_id`, and `state` is merged into the state so far (a later value for the
-    /// same top-level key wins). It is committed once those records are in the sink.
+    /// same top-level key wins). It is committed once those records are in the sink. A read
+    /// that then fails (or times out) takes its reported state with it: the retry starts from
+    /// the state before that read.
     pub fn state(&self, state_id: impl Into<String>, state: Map) {
         let mut reported = lock(&self.reported);
-        reported.state_id = Some(state_id.into());
+        reported.attempt_id = Some(state_id.into());
         for (k, v) in state {
-            reported.merged.insert(k, v);
+            reported.attempt.insert(k, v);
         }
     }
 
     /// The state id of the records being read, if one was reported.
     pub fn state_id(&self) -> Option<String> {
-        lock(&self.reported).state_id.clone()
+        let reported = lock(&self.reported);
+        reported
+            .attempt_id
+            .clone()
+            .or_else(|| reported.state_id.clone())
     }
 
     /// A raw message record: `{"type": "raw", "tag": tag, "raw": base64(bytes), "metadata":
@@ -281,6 +340,24 @@ mod tests {
         ctx.state("s2", obj(json!({"c": 3})));
         assert_eq!(ctx.merged_state(), obj(json!({"a": 1, "b": 2, "c": 3})));
         assert_eq!(ctx.state_id().as_deref(), Some("s2"));
+        ctx.accept_attempt();
+        ctx.begin_attempt();
+        ctx.state("s3", obj(json!({"a": 9})));
+        ctx.discard_attempt();
+        assert_eq!(ctx.merged_state(), obj(json!({"a": 1, "b": 2, "c": 3})));
+        assert_eq!(ctx.state_id().as_deref(), Some("s2"));
+    }
+
+    #[test]
+    fn debug_shows_no_parameter_values() {
+        let ctx = Context::new(
+            obj(json!({"access_token": "sekrit-a", "password": "sekrit-p"})),
+            obj(json!({"api_key": "sekrit-k"})),
+            Map::new(),
+        );
+        let text = format!("{ctx:?}");
+        assert!(text.contains("access_token"), "{text}");
+        assert!(!text.contains("sekrit"), "{text}");
     }
 
     #[test]

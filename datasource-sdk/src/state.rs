@@ -90,7 +90,8 @@ impl StateStore for MemoryStateStore {
 
 /// Checkpoints as JSON files `DIR/KEY.json`, each written atomically: to a temporary file,
 /// fsynced, renamed over the old one, and the directory fsynced. A crash leaves either the old
-/// or the new checkpoint, never a torn one.
+/// or the new checkpoint, never a torn one. On Unix the files are created readable and
+/// writable by their owner only (mode 0600): they hold refreshed tokens.
 ///
 /// Keys may hold ASCII letters, digits, `_`, `-` and `.`, and may not start with `.`.
 #[derive(Debug, Clone)]
@@ -154,7 +155,19 @@ impl StateStore for FileStateStore {
                 ".{}.tmp",
                 path.file_name().and_then(|n| n.to_str()).unwrap_or("state")
             ));
-            let mut file = std::fs::File::create(&tmp)?;
+            // A temporary file left by a crash may have other permissions: start afresh.
+            match std::fs::remove_file(&tmp) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut file = options.open(&tmp)?;
             file.write_all(&body)?;
             file.sync_all()?;
             drop(file);

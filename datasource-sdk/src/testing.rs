@@ -129,7 +129,7 @@ pub async fn through_the_writer(suite: &Suite) -> Result<()> {
     let writer = Writer::builder(Arc::clone(&suite.sink))
         .with_batch_limits(BatchLimits {
             max_records: std::num::NonZeroUsize::new(7).unwrap_or(std::num::NonZeroUsize::MIN),
-            max_bytes: 4096,
+            max_bytes: std::num::NonZeroUsize::new(4096).unwrap_or(std::num::NonZeroUsize::MIN),
             timeout: Duration::from_millis(50),
         })
         .build()?;

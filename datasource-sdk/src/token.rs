@@ -3,6 +3,9 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -12,8 +15,8 @@ use crate::source::{Context, SOURCE_CHANGE};
 use crate::state::Map;
 use crate::{Error, Result};
 
-/// Tokens returned by a refresh.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// Tokens returned by a refresh. Its `Debug` output never shows the tokens.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 pub struct Tokens {
     /// The new access token.
     pub access_token: String,
@@ -23,6 +26,19 @@ pub struct Tokens {
     /// Lifetime of the access token in seconds, when given.
     #[serde(default)]
     pub expires_in: Option<u64>,
+}
+
+impl Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &"<redacted>")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 /// Exchanges a refresh token for new tokens.
@@ -41,16 +57,30 @@ impl<T: TokenRefresher + ?Sized> TokenRefresher for Arc<T> {
 
 type Callback = Box<dyn Fn(&Tokens) + Send + Sync>;
 
+/// How long before `expires_in` runs out the guard refreshes on its own (at most a tenth of
+/// the lifetime).
+pub const REFRESH_AHEAD: Duration = Duration::from_secs(60);
+
 /// Wraps calls that use an OAuth2 access token kept in the source parameters (the original's
 /// `validate_token`). When a call fails with an authentication error it refreshes the token,
 /// stores the new access and refresh tokens in the parameters, fires `source-change` (so the
 /// runner saves them), calls the optional callback, and retries the call once.
+///
+/// Refreshes are single-flight: concurrent calls that fail together refresh once, and a call
+/// whose token was already replaced by another call's refresh retries with the new token
+/// instead of refreshing again (providers that rotate refresh tokens refuse a second use). When
+/// a refresh said how long the token lives (`expires_in`), the guard refreshes ahead of the
+/// expiry ([`REFRESH_AHEAD`]) rather than waiting for a refusal.
 pub struct TokenGuard {
     refresher: Arc<dyn TokenRefresher>,
     access_key: String,
     refresh_key: String,
     callback: Option<Callback>,
     trigger: fn(&Error) -> bool,
+    /// Held while a refresh runs.
+    refreshing: tokio::sync::Mutex<()>,
+    /// When the current token should be refreshed ahead of its expiry, if known.
+    refresh_at: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Debug for TokenGuard {
@@ -73,6 +103,8 @@ impl TokenGuard {
             refresh_key: "refresh_token".into(),
             callback: None,
             trigger: Error::is_unauthorized,
+            refreshing: tokio::sync::Mutex::new(()),
+            refresh_at: std::sync::Mutex::new(None),
         }
     }
 
@@ -99,26 +131,54 @@ impl TokenGuard {
         self
     }
 
-    /// Runs `call` with the current access token; on a triggering error refreshes and runs it
-    /// once more with the new token. The call should have no side effects when it fails.
+    /// Runs `call` with the current access token; on a triggering error refreshes (once for
+    /// all concurrent callers) and runs it once more with the new token. The call should have
+    /// no side effects when it fails.
     pub async fn call<T, F, Fut>(&self, ctx: &Context, mut call: F) -> Result<T>
     where
         F: FnMut(String) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let token = ctx.param_str(&self.access_key).unwrap_or_default();
-        match call(token).await {
+        let mut token = ctx.param_str(&self.access_key).unwrap_or_default();
+        if self.expiring() {
+            token = self.refresh_unless_changed(ctx, &token).await?;
+        }
+        match call(token.clone()).await {
             Err(e) if (self.trigger)(&e) => {
-                let tokens = self.refresh(ctx).await?;
-                call(tokens.access_token).await
+                let fresh = self.refresh_unless_changed(ctx, &token).await?;
+                call(fresh).await
             }
             other => other,
         }
     }
 
+    fn expiring(&self) -> bool {
+        let at = *self
+            .refresh_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// Refreshes unless the token in the parameters is no longer `used` (another caller
+    /// refreshed meanwhile); returns the access token to use.
+    async fn refresh_unless_changed(&self, ctx: &Context, used: &str) -> Result<String> {
+        let _flight = self.refreshing.lock().await;
+        let current = ctx.param_str(&self.access_key).unwrap_or_default();
+        if current != used && !self.expiring() {
+            return Ok(current);
+        }
+        Ok(self.refresh_locked(ctx).await?.access_token)
+    }
+
     /// Refreshes now: saves the new tokens in the parameters, fires `source-change`, calls the
     /// callback.
     pub async fn refresh(&self, ctx: &Context) -> Result<Tokens> {
+        let _flight = self.refreshing.lock().await;
+        self.refresh_locked(ctx).await
+    }
+
+    async fn refresh_locked(&self, ctx: &Context) -> Result<Tokens> {
         let refresh_token = ctx.param_str(&self.refresh_key).ok_or_else(|| {
             Error::Unauthorized(format!(
                 "no {:?} parameter to refresh with",
@@ -126,6 +186,15 @@ impl TokenGuard {
             ))
         })?;
         let tokens = self.refresher.refresh(&refresh_token).await?;
+        let refresh_at = tokens.expires_in.and_then(|secs| {
+            let life = Duration::from_secs(secs);
+            let ahead = REFRESH_AHEAD.min(life / 10);
+            Instant::now().checked_add(life.saturating_sub(ahead))
+        });
+        *self
+            .refresh_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = refresh_at;
         let mut changes = Map::new();
         changes.insert(
             self.access_key.clone(),

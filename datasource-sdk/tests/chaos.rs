@@ -20,7 +20,7 @@ async fn every_record_is_delivered_despite_failures_and_stalls() {
             .with_batch_limits(limits(25, 4000, 200))
             .with_buffer_bytes(16_000)
             .with_retry(RetryPolicy {
-                max_attempts: 60,
+                max_attempts: std::num::NonZeroU32::new(60).unwrap(),
                 initial_backoff: Duration::from_millis(20),
                 max_backoff: Duration::from_secs(2),
                 max_elapsed: Duration::from_secs(3600),

@@ -146,3 +146,86 @@ async fn dynamodb_sink_conforms() {
         .count();
     assert_eq!(big, 60);
 }
+
+#[cfg(feature = "dynamodb")]
+async fn dynamodb_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Two records of one batch with the same key are put once (the last wins), and one invalid
+/// item among 40 is isolated by bisection and goes to the dead-letter sink while the 39 others
+/// are written.
+#[cfg(feature = "dynamodb")]
+#[tokio::test]
+async fn dynamodb_sink_deduplicates_keys_and_isolates_a_bad_item() {
+    use datasource_sdk::{Batch, BatchId, Sink};
+    use serde_json::json;
+    let Some(config) =
+        emulator::sdk_config("dynamodb_sink_deduplicates_keys_and_isolates_a_bad_item").await
+    else {
+        return;
+    };
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let prefix = format!("{}-", emulator::unique_name("dedupe"));
+    dynamodb_table(&client, &format!("{prefix}t")).await;
+    let dead = Arc::new(MemorySink::new());
+    let sink =
+        datasource_sdk::DynamoDbSink::new(client, &prefix).with_dead_letter(Arc::clone(&dead));
+    let enc = |v: serde_json::Value| serde_json::to_vec(&v).unwrap();
+
+    let dupes = vec![
+        enc(json!({"id": "d1", "v": 1})),
+        enc(json!({"id": "d1", "v": 1})),
+        enc(json!({"id": "d2", "v": 1})),
+        enc(json!({"id": "d1", "v": 2})),
+    ];
+    sink.deliver(&Batch::new(BatchId { writer: 1, seq: 1 }, "t", dupes))
+        .await
+        .unwrap();
+    let stored = sink.read_table("t").await.unwrap();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    let d1 = stored.iter().find(|r| r["id"] == "d1").unwrap();
+    assert_eq!(d1["v"], 2, "the last record with a key wins");
+
+    let mut records: Vec<Vec<u8>> = (0..40)
+        .map(|n| enc(json!({"id": format!("ok-{n}")})))
+        .collect();
+    // An empty string is not a valid key value.
+    records[17] = enc(json!({"id": "", "bad": true}));
+    sink.deliver(&Batch::new(BatchId { writer: 1, seq: 2 }, "t", records))
+        .await
+        .unwrap();
+    let stored = sink.read_table("t").await.unwrap();
+    let ok = stored
+        .iter()
+        .filter(|r| r["id"].as_str().is_some_and(|s| s.starts_with("ok-")))
+        .count();
+    assert_eq!(ok, 39);
+    assert_eq!(
+        dead.records("t").unwrap(),
+        vec![json!({"id": "", "bad": true})]
+    );
+}

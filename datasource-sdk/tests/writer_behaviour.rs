@@ -99,16 +99,23 @@ async fn an_oversize_record_goes_to_the_dead_letter_sink_and_the_batch_goes_on()
 }
 
 #[tokio::test(start_paused = true)]
-async fn without_a_dead_letter_sink_a_dropped_record_is_counted() {
+async fn without_a_dead_letter_sink_an_oversize_record_is_handed_back() {
     let sink = Arc::new(MemorySink::new());
     let writer = Writer::builder(Arc::clone(&sink))
         .with_batch_limits(limits(100, 50, 1000))
         .build()
         .unwrap();
-    writer.write("t", &"y".repeat(100)).await.unwrap();
+    let record = "y".repeat(100);
+    let Err(Error::TooLarge(refused)) = writer.write("t", &record).await else {
+        panic!("an oversize record must be refused");
+    };
+    assert_eq!((refused.bytes, refused.max_bytes), (103, 50));
+    assert_eq!(refused.table, "t");
+    assert_eq!(refused.record, serde_json::to_vec(&record).unwrap());
+    assert_eq!(writer.stats().refused, 1);
+    assert_eq!(writer.stats().written, 0);
     let report = writer.close(far()).await.unwrap();
-    assert_eq!(report.tables["t"].dropped, 1);
-    assert!(!report.all_delivered());
+    assert!(report.all_delivered());
 }
 
 #[tokio::test(start_paused = true)]
@@ -124,17 +131,8 @@ async fn a_non_retryable_failure_is_not_retried_and_later_batches_still_go() {
     for n in 0..4 {
         writer.write("t", &json!(n)).await.unwrap();
     }
-    let err = writer.flush().await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Undelivered {
-                batches: 1,
-                records: 2
-            }
-        ),
-        "{err}"
-    );
+    // The failed batch is durably dead-lettered: acknowledged, so the flush succeeds.
+    writer.flush().await.unwrap();
     assert_eq!(
         sink.calls().len(),
         2,
@@ -146,6 +144,16 @@ async fn a_non_retryable_failure_is_not_retried_and_later_batches_still_go() {
     let t = &report.tables["t"];
     assert_eq!((t.delivered, t.failed, t.dead_lettered), (2, 2, 2));
     assert!(!report.all_delivered());
+    let stats = writer.stats();
+    assert_eq!(
+        (
+            stats.delivered,
+            stats.failed,
+            stats.dead_lettered,
+            stats.dropped
+        ),
+        (2, 2, 2, 0)
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -102,7 +102,7 @@ async fn a_full_batch_goes_without_waiting_for_the_timer() {
 async fn retries_back_off_exponentially_with_jitter() {
     let sink = Arc::new(ScriptedSink::new(4, true));
     let retry = RetryPolicy {
-        max_attempts: 10,
+        max_attempts: std::num::NonZeroU32::new(10).unwrap(),
         initial_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_secs(10),
         max_elapsed: Duration::from_secs(60),
@@ -154,7 +154,7 @@ async fn a_stalled_attempt_times_out_and_is_retried() {
 async fn retries_stop_at_the_time_cap() {
     let sink = Arc::new(ScriptedSink::new(u32::MAX, true));
     let retry = RetryPolicy {
-        max_attempts: 1000,
+        max_attempts: std::num::NonZeroU32::new(1000).unwrap(),
         initial_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_millis(100),
         max_elapsed: Duration::from_secs(2),

@@ -51,7 +51,7 @@ async fn serve(router: axum::Router) -> String {
 
 fn quick_retry() -> RetryPolicy {
     RetryPolicy {
-        max_attempts: 20,
+        max_attempts: std::num::NonZeroU32::new(20).unwrap(),
         initial_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(5),
         max_elapsed: Duration::from_secs(10),
@@ -328,7 +328,7 @@ async fn a_sink_that_never_works_dead_letters_visibly() {
     let clock = TestClock::new();
     let external = serve(source::external_api(clock.clock())).await;
     let no_retry = RetryPolicy {
-        max_attempts: 2,
+        max_attempts: std::num::NonZeroU32::new(2).unwrap(),
         ..quick_retry()
     };
     let cache = Arc::new(

@@ -17,7 +17,13 @@ pub const RECENT_IDS: usize = 4096;
 /// Appends each batch to `DIR/TABLE/part-NNNNNN.jsonl`, one JSON record per line, and starts a
 /// new part when the current one would pass `max_file_bytes` (a batch is never split across
 /// files). Each delivery is one write followed by `fsync` (unless [`JsonLinesSink::with_sync`]
-/// turned it off), so a delivered batch is durable.
+/// turned it off), and the directory is fsynced after a new table directory or part file is
+/// created, so a delivered batch is durable, its name included.
+///
+/// After a failed write or fsync the part is abandoned (what the kernel kept of it is unknown)
+/// and the next delivery starts a new part; the failure is retryable. A part may then end with
+/// a torn line (no newline): [`JsonLinesSink::read_table`] skips it, since every complete record
+/// ends with a newline.
 ///
 /// Parts left by earlier runs are kept; a new run starts after the highest part number found.
 /// A batch id delivered again within the last [`RECENT_IDS`] batches is dropped.
@@ -35,6 +41,9 @@ struct Inner {
     tables: HashMap<String, Part>,
     recent: VecDeque<BatchId>,
     recent_set: HashSet<BatchId>,
+    /// Test hook: the next fsync fails.
+    #[cfg(test)]
+    fail_next_sync: bool,
 }
 
 #[derive(Debug)]
@@ -42,6 +51,23 @@ struct Part {
     index: u64,
     size: u64,
     file: Option<File>,
+    /// The current part was just created: its directory entry is not durable yet.
+    new_file: bool,
+}
+
+impl Part {
+    /// Leaves the current part for good: the next delivery starts a new one.
+    fn abandon(&mut self) {
+        self.index += 1;
+        self.size = 0;
+        self.file = None;
+        self.new_file = false;
+    }
+}
+
+/// Makes the entries of `dir` durable (a new file or directory in it).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 impl JsonLinesSink {
@@ -60,6 +86,8 @@ impl JsonLinesSink {
                 tables: HashMap::new(),
                 recent: VecDeque::new(),
                 recent_set: HashSet::new(),
+                #[cfg(test)]
+                fail_next_sync: false,
             })),
         })
     }
@@ -87,17 +115,34 @@ impl JsonLinesSink {
         Ok(parts.into_iter().map(|(_, p)| p).collect())
     }
 
-    /// Every record stored for `table` under `dir`, decoded, in order.
+    /// Every record stored for `table` under `dir`, decoded, in order. A torn last line of a
+    /// part (no newline: a write cut short) is skipped; any other bad line is an
+    /// [`Error::InvalidInput`] naming the file and line.
     pub fn read_table(dir: &Path, table: &str) -> Result<Vec<serde_json::Value>> {
         let mut out = Vec::new();
         for path in Self::files(dir, table)? {
-            let text = std::fs::read_to_string(&path)?;
-            for line in text.lines().filter(|l| !l.is_empty()) {
-                out.push(serde_json::from_str(line)?);
+            let bytes = std::fs::read(&path)?;
+            let complete = match memchr_last_newline(&bytes) {
+                Some(end) => &bytes[..=end],
+                None => &[][..],
+            };
+            for (n, line) in complete.split(|b| *b == b'\n').enumerate() {
+                if line.is_empty() {
+                    continue;
+                }
+                let value = serde_json::from_slice(line).map_err(|e| {
+                    Error::InvalidInput(format!("{}:{}: {e}", path.display(), n + 1))
+                })?;
+                out.push(value);
             }
         }
         Ok(out)
     }
+}
+
+/// The position of the last newline.
+fn memchr_last_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().rposition(|b| *b == b'\n')
 }
 
 fn part_index(path: &Path) -> Option<u64> {
@@ -136,7 +181,10 @@ impl Inner {
         let part = match self.tables.get_mut(batch.table()) {
             Some(part) => part,
             None => {
-                std::fs::create_dir_all(&dir)?;
+                if !dir.is_dir() {
+                    std::fs::create_dir_all(&dir)?;
+                    sync_dir(&self.dir)?;
+                }
                 let last = JsonLinesSink::files(&self.dir, batch.table())?
                     .last()
                     .and_then(|p| part_index(p));
@@ -145,33 +193,59 @@ impl Inner {
                     index,
                     size: 0,
                     file: None,
+                    new_file: false,
                 })
             }
         };
         if part.size > 0 && part.size + len > max {
-            part.index += 1;
-            part.size = 0;
-            part.file = None;
+            part.abandon();
         }
         let file = match &mut part.file {
             Some(f) => f,
-            slot @ None => slot.insert(
-                OpenOptions::new()
+            slot @ None => {
+                let file = OpenOptions::new()
                     .create(true)
                     .append(true)
-                    .open(dir.join(format!("part-{:06}.jsonl", part.index)))?,
-            ),
+                    .open(dir.join(format!("part-{:06}.jsonl", part.index)))?;
+                part.new_file = true;
+                slot.insert(file)
+            }
         };
         if let Err(e) = file.write_all(&body) {
             // The file may now end with a partial line: start a fresh part for what follows.
-            part.index += 1;
-            part.size = 0;
-            part.file = None;
-            return Err(Error::Io(e));
+            part.abandon();
+            return Err(Error::Unavailable(format!(
+                "writing {}: {e}; the next attempt starts a new part",
+                dir.display()
+            )));
         }
         part.size += len;
         if self.sync {
-            file.sync_data()?;
+            #[cfg(test)]
+            let injected = std::mem::take(&mut self.fail_next_sync);
+            #[cfg(not(test))]
+            let injected = false;
+            let synced = if injected {
+                Err(std::io::Error::other("injected fsync failure"))
+            } else {
+                file.sync_data()
+            };
+            let synced = synced.and_then(|()| {
+                if part.new_file {
+                    sync_dir(&dir)?;
+                }
+                Ok(())
+            });
+            if let Err(e) = synced {
+                // After a failed fsync the kernel may have dropped the dirty pages and cleared
+                // the error: this file can never be trusted again.
+                part.abandon();
+                return Err(Error::Unavailable(format!(
+                    "fsync in {}: {e}; the next attempt starts a new part",
+                    dir.display()
+                )));
+            }
+            part.new_file = false;
         }
         self.recent.push_back(batch.id());
         self.recent_set.insert(batch.id());
@@ -237,5 +311,42 @@ mod tests {
         assert_eq!(files.len(), 4);
         assert!(files[3].ends_with("part-000003.jsonl"));
         assert_eq!(JsonLinesSink::read_table(dir.path(), "t").unwrap().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_failed_fsync_abandons_the_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = JsonLinesSink::new(dir.path(), 1 << 20).unwrap();
+        let b = |seq| Batch::new(BatchId { writer: 1, seq }, "t", vec![b"1".to_vec()]);
+        sink.deliver(&b(0)).await.unwrap();
+        sink.inner.lock().unwrap().fail_next_sync = true;
+        let err = sink.deliver(&b(1)).await.unwrap_err();
+        assert!(err.is_retryable(), "{err}");
+        // The retry goes to a new part, never to the file whose fsync failed.
+        sink.deliver(&b(1)).await.unwrap();
+        sink.deliver(&b(2)).await.unwrap();
+        let files = JsonLinesSink::files(dir.path(), "t").unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!(std::fs::read(&files[1]).unwrap(), b"1\n1\n");
+    }
+
+    #[test]
+    fn the_reader_skips_a_torn_last_line_and_names_bad_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("t");
+        std::fs::create_dir_all(&t).unwrap();
+        std::fs::write(
+            t.join("part-000000.jsonl"),
+            b"{\"a\":1}\n{\"a\":2}\n{\"a\":3",
+        )
+        .unwrap();
+        std::fs::write(t.join("part-000001.jsonl"), b"{\"a\":4}\n12").unwrap();
+        let got = JsonLinesSink::read_table(dir.path(), "t").unwrap();
+        assert_eq!(got.len(), 3, "{got:?}");
+        std::fs::write(t.join("part-000002.jsonl"), b"{\"a\":5}\nnot json\n").unwrap();
+        let Err(Error::InvalidInput(message)) = JsonLinesSink::read_table(dir.path(), "t") else {
+            panic!("a bad complete line is an error");
+        };
+        assert!(message.contains("part-000002.jsonl:2:"), "{message}");
     }
 }

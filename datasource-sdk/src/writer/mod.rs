@@ -1,7 +1,8 @@
 //! The batching writer: per-table batches, backpressure, retries, flush and close.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::{Stream, StreamExt};
 use serde::Serialize;
@@ -9,13 +10,18 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_stream::wrappers::BroadcastStream;
 
+use crate::ack::{AckRun, Acks};
+use crate::error::Refused;
 use crate::event::{Event, EventKind, Events};
 use crate::{BatchLimits, Error, Result, RetryPolicy, Sink};
 
 mod report;
+mod stats;
 mod worker;
 
 pub use report::{CloseReport, TableReport};
+pub use stats::names as metric_names;
+use stats::{Counter, Counters};
 
 /// Largest buffer a writer accepts (the semaphore counts bytes in `u32` steps).
 pub const MAX_BUFFER_BYTES: usize = u32::MAX as usize;
@@ -34,6 +40,9 @@ pub struct WriterSettings {
     /// Events kept for a slow handler or subscriber before the oldest are dropped (default
     /// 1024).
     pub event_capacity: usize,
+    /// Most batches handed to the sink at once, over all tables (default 16). Each table has
+    /// at most one batch in flight, so its order is kept.
+    pub max_in_flight: NonZeroUsize,
 }
 
 impl Default for WriterSettings {
@@ -43,6 +52,7 @@ impl Default for WriterSettings {
             buffer_bytes: 8 * 1024 * 1024,
             retry: RetryPolicy::default(),
             event_capacity: 1024,
+            max_in_flight: NonZeroUsize::new(16).unwrap_or(NonZeroUsize::MIN),
         }
     }
 }
@@ -81,8 +91,11 @@ impl WriterBuilder {
     }
 
     /// Where records go that cannot be delivered: records too large for any batch, and the
-    /// records of batches that failed for good. Without one, such records are dropped and
-    /// counted ([`TableReport::dropped`]), and a `dead-letter` event carries the reason.
+    /// records of batches that failed for good. Without one, `write` refuses a record too
+    /// large for any batch ([`Error::TooLarge`], which hands it back), and the records of a
+    /// batch that failed for good are counted as dropped ([`TableReport::dropped`],
+    /// [`WriterStats::dropped`]), settle as failed in their [`Acks`], and a `dead-letter` event
+    /// carries the reason.
     pub fn with_dead_letter(mut self, sink: impl Sink) -> Self {
         self.dead_letter = Some(Arc::new(sink));
         self
@@ -91,10 +104,7 @@ impl WriterBuilder {
     /// Starts the writer's delivery task on the current tokio runtime.
     pub fn build(self) -> Result<Writer> {
         let s = &self.settings;
-        if s.batch.max_bytes == 0 {
-            return Err(Error::InvalidInput("batch.max_bytes must be > 0".into()));
-        }
-        if s.buffer_bytes < s.batch.max_bytes || s.buffer_bytes > MAX_BUFFER_BYTES {
+        if s.buffer_bytes < s.batch.max_bytes.get() || s.buffer_bytes > MAX_BUFFER_BYTES {
             return Err(Error::InvalidInput(format!(
                 "buffer_bytes must be between batch.max_bytes ({}) and {MAX_BUFFER_BYTES}",
                 s.batch.max_bytes
@@ -105,23 +115,29 @@ impl WriterBuilder {
         let (tx, rx) = mpsc::unbounded_channel();
         let buffer = Arc::new(Semaphore::new(s.buffer_bytes));
         let events = Arc::new(Events::new(s.event_capacity));
+        let closed = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
         let shared = Arc::new(Shared {
             tx,
             buffer: Arc::clone(&buffer),
-            closed: AtomicBool::new(false),
+            closed: Arc::clone(&closed),
             buffer_bytes: s.buffer_bytes,
+            max_bytes: s.batch.max_bytes.get(),
+            dead_letter: self.dead_letter.is_some(),
             peak: AtomicUsize::new(0),
-            written: AtomicU64::new(0),
+            counters: Arc::clone(&counters),
             events: Arc::clone(&events),
         });
-        let worker = worker::Worker::new(
+        let worker = worker::Worker::new(worker::Parts {
             rx,
-            self.sink,
-            self.dead_letter,
-            self.settings,
+            sink: self.sink,
+            dead_letter: self.dead_letter,
+            settings: self.settings,
             events,
             buffer,
-        );
+            closed,
+            counters,
+        });
         runtime.spawn(worker.run());
         Ok(Writer { shared })
     }
@@ -134,7 +150,10 @@ enum Command {
         table: Box<str>,
         record: Vec<u8>,
         permits: usize,
+        ack: Option<AckRun>,
     },
+    /// Cut every open batch now, without waiting.
+    Cut,
     Flush(oneshot::Sender<Result<()>>),
     Close {
         deadline: Instant,
@@ -146,18 +165,42 @@ enum Command {
 struct Shared {
     tx: mpsc::UnboundedSender<Command>,
     buffer: Arc<Semaphore>,
-    closed: AtomicBool,
+    /// Set by `close`, and by the delivery task when it ends on any path.
+    closed: Arc<AtomicBool>,
     buffer_bytes: usize,
+    max_bytes: usize,
+    dead_letter: bool,
     peak: AtomicUsize,
-    written: AtomicU64,
+    counters: Arc<Counters>,
     events: Arc<Events>,
 }
 
-/// Counters of a writer.
+/// Counters of a writer, readable at any time ([`Writer::stats`]). Every record `write`
+/// accepted ends in exactly one of `delivered`, `dead_lettered`, `dropped` or `abandoned` (or
+/// is still held); `refused` ones were handed back by `write`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WriterStats {
     /// Records accepted by `write`.
     pub written: u64,
+    /// Records the sink accepted.
+    pub delivered: u64,
+    /// Batches the sink accepted.
+    pub delivered_batches: u64,
+    /// Delivery attempts that failed and were tried again.
+    pub retried: u64,
+    /// Records the dead-letter sink accepted.
+    pub dead_lettered: u64,
+    /// Records `write` refused and handed back ([`Error::TooLarge`]).
+    pub refused: u64,
+    /// Records in batches that failed for good in the sink (some may then be dead-lettered).
+    pub failed: u64,
+    /// Records that reached no sink: failed for good without a dead-letter sink, or the
+    /// dead-letter sink failed too.
+    pub dropped: u64,
+    /// Records still held when the close deadline passed, handed back in the
+    /// [`CloseReport`].
+    pub abandoned: u64,
     /// Bytes held now (buffered or in flight).
     pub buffered_bytes: usize,
     /// The most bytes ever held at once.
@@ -193,23 +236,65 @@ impl Writer {
 
     /// Encodes `record` as JSON and queues it for `table`; waits while the buffer is full.
     ///
-    /// Returns [`Error::Encode`] when the record cannot be encoded and [`Error::Closed`] after
-    /// [`Writer::close`].
+    /// Returns [`Error::Encode`] when the record cannot be encoded, [`Error::TooLarge`] (with
+    /// the record) when it is larger than any batch and there is no dead-letter sink, and
+    /// [`Error::Closed`] after [`Writer::close`] or once the writer ended.
     pub async fn write<R: Serialize + ?Sized>(&self, table: &str, record: &R) -> Result<()> {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
         let encoded = serde_json::to_vec(record)?;
-        self.write_encoded(table, encoded).await
+        self.send(table, encoded, None).await
+    }
+
+    /// [`Writer::write`], and the record's outcome is counted in `acks`: once
+    /// [`Acks::settled`] returns, every record written with it is delivered, durably
+    /// dead-lettered, or failed (end-to-end acknowledgement). Use one tracker per record for a
+    /// future per write, or one per page of records for a checkpoint.
+    pub async fn write_tracked<R: Serialize + ?Sized>(
+        &self,
+        table: &str,
+        record: &R,
+        acks: &Acks,
+    ) -> Result<()> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let encoded = serde_json::to_vec(record)?;
+        self.send(table, encoded, Some(acks)).await
     }
 
     /// Queues one already-encoded JSON value for `table` (the bytes are not checked).
     pub async fn write_encoded(&self, table: &str, record: Vec<u8>) -> Result<()> {
+        self.send(table, record, None).await
+    }
+
+    /// [`Writer::write_encoded`] with the outcome counted in `acks`.
+    pub async fn write_encoded_tracked(
+        &self,
+        table: &str,
+        record: Vec<u8>,
+        acks: &Acks,
+    ) -> Result<()> {
+        self.send(table, record, Some(acks)).await
+    }
+
+    async fn send(&self, table: &str, record: Vec<u8>, acks: Option<&Acks>) -> Result<()> {
         let s = &self.shared;
         if s.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
-        let permits = (record.len() + 1).min(s.buffer_bytes);
+        let cost = record.len() + 1;
+        if cost > s.max_bytes && !s.dead_letter {
+            s.counters.add(Counter::Refused, table, 1);
+            return Err(Error::TooLarge(Box::new(Refused {
+                table: table.to_owned(),
+                bytes: cost,
+                max_bytes: s.max_bytes,
+                record,
+            })));
+        }
+        let permits = cost.min(s.buffer_bytes);
         // `permits <= buffer_bytes <= u32::MAX` (checked in `build`).
         let n = u32::try_from(permits).unwrap_or(u32::MAX);
         let permit = match s.buffer.try_acquire_many(n) {
@@ -219,17 +304,37 @@ impl Writer {
         permit.forget();
         let held = s.buffer_bytes - s.buffer.available_permits();
         s.peak.fetch_max(held, Ordering::Relaxed);
-        s.written.fetch_add(1, Ordering::Relaxed);
-        s.tx.send(Command::Write {
+        let ack = acks.map(AckRun::one);
+        let sent = s.tx.send(Command::Write {
             table: table.into(),
             record,
             permits,
-        })
-        .map_err(|_| Error::Closed)
+            ack,
+        });
+        if let Err(mpsc::error::SendError(command)) = sent {
+            if let Command::Write { ack: Some(ack), .. } = command {
+                ack.cancel();
+            }
+            return Err(Error::Closed);
+        }
+        s.counters
+            .written
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
-    /// Sends every open batch now and waits until everything written before this call is
-    /// delivered. Returns [`Error::Undelivered`] if any batch written before it failed for good.
+    /// Hands every open batch to the sink now, without waiting for anything (a flush that
+    /// does not wait). Pair it with [`Acks::settled`] to wait for one's own records only.
+    pub fn send_open_batches(&self) -> Result<()> {
+        self.shared.tx.send(Command::Cut).map_err(|_| Error::Closed)
+    }
+
+    /// Sends every open batch now and waits until everything written before this call has an
+    /// outcome. Returns [`Error::Undelivered`] for the batches written before it that failed
+    /// for good (and were not dead-lettered) since the previous flush answered: each failure is
+    /// reported once, to the first flush that covers it, so one failure never fails later
+    /// flushes. A writer shared by several producers should track each producer's records
+    /// with [`Writer::write_tracked`] instead: a flush is a barrier over every producer.
     pub async fn flush(&self) -> Result<()> {
         let (reply, rx) = oneshot::channel();
         self.shared
@@ -278,8 +383,18 @@ impl Writer {
     /// Current counters.
     pub fn stats(&self) -> WriterStats {
         let s = &self.shared;
+        let c = &s.counters;
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         WriterStats {
-            written: s.written.load(Ordering::Relaxed),
+            written: load(&c.written),
+            delivered: load(&c.delivered),
+            delivered_batches: load(&c.delivered_batches),
+            retried: load(&c.retried),
+            dead_lettered: load(&c.dead_lettered),
+            refused: load(&c.refused),
+            failed: load(&c.failed),
+            dropped: load(&c.dropped),
+            abandoned: load(&c.abandoned),
             buffered_bytes: s.buffer_bytes.saturating_sub(s.buffer.available_permits()),
             peak_buffered_bytes: s.peak.load(Ordering::Relaxed),
             buffer_bytes: s.buffer_bytes,

@@ -1,16 +1,27 @@
 //! The delivery task behind a [`super::Writer`].
+//!
+//! Every batch is tracked from the moment it is cut until it has an outcome (delivered,
+//! dead-lettered durably, failed for good, or abandoned at the close deadline), together with the
+//! acknowledgement shares of its records. Sink calls run as futures of this task, each attempt
+//! wrapped in `catch_unwind`, so a sink that panics fails that attempt, not the task; and a
+//! guard closes the buffer and marks the writer closed on every exit path (a panic included), so
+//! no writer waits forever.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::{Semaphore, mpsc, oneshot};
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until};
 
+use super::stats::{Counter, Counters};
 use super::{CloseReport, Command, TableReport, WriterSettings};
-use crate::batch::{Open, push_record, take};
+use crate::ack::{AckRun, AckRuns, Outcome};
+use crate::batch::Open;
 use crate::event::{DeadLetterReason, Event, Events};
 use crate::{Batch, BatchId, Error, Result, RetryPolicy, Sink};
 
@@ -20,26 +31,55 @@ const COMMANDS_PER_TURN: usize = 1024;
 #[derive(Debug, Default)]
 struct Table {
     open: Open<Instant>,
-    ready: VecDeque<Arc<Batch>>,
-    busy: Option<Arc<Batch>>,
+    open_acks: AckRuns,
+    ready: VecDeque<(Arc<Batch>, AckRuns)>,
+    /// Whether a batch of this table is in the main sink now.
+    busy: bool,
+    /// Whether the table is in the run queue.
+    queued: bool,
     report: TableReport,
+}
+
+/// A batch handed to a sink (main or dead-letter), until its outcome is known.
+struct Flight {
+    batch: Arc<Batch>,
+    acks: AckRuns,
+    permits: usize,
+    /// Set once the batch is with the dead-letter sink.
+    dead: Option<DeadLetterReason>,
 }
 
 /// What a finished task reports.
 enum Done {
     /// A main-sink delivery finished.
-    Batch {
-        batch: Arc<Batch>,
-        result: Result<()>,
-    },
-    /// A dead-letter delivery finished; `failed` says whether the batch failed in the main sink
-    /// (rather than being one record too large).
-    DeadLetter {
-        batch: Arc<Batch>,
-        reason: DeadLetterReason,
-        delivered: bool,
-        failed: bool,
-    },
+    Main { seq: u64, result: Result<()> },
+    /// A dead-letter delivery finished.
+    DeadLetter { seq: u64, delivered: bool },
+}
+
+/// What the delivery task is built from.
+pub(super) struct Parts {
+    pub rx: mpsc::UnboundedReceiver<Command>,
+    pub sink: Arc<dyn Sink>,
+    pub dead_letter: Option<Arc<dyn Sink>>,
+    pub settings: WriterSettings,
+    pub events: Arc<Events>,
+    pub buffer: Arc<Semaphore>,
+    pub closed: Arc<AtomicBool>,
+    pub counters: Arc<Counters>,
+}
+
+/// Closes the buffer and marks the writer closed when the task ends, however it ends.
+struct EndGuard {
+    buffer: Arc<Semaphore>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Release);
+        self.buffer.close();
+    }
 }
 
 pub(super) struct Worker {
@@ -49,49 +89,52 @@ pub(super) struct Worker {
     settings: WriterSettings,
     events: Arc<Events>,
     buffer: Arc<Semaphore>,
+    counters: Arc<Counters>,
+    guard: EndGuard,
     writer_id: u64,
     next_seq: u64,
     tables: HashMap<Arc<str>, Table>,
+    /// Tables with a ready batch and none in flight, in turn order.
+    runnable: VecDeque<Arc<str>>,
+    in_flight: usize,
     timers: BTreeSet<(Instant, Arc<str>)>,
     tasks: FuturesUnordered<BoxFuture<'static, Done>>,
-    /// Batches (by sequence number) not yet delivered or given up, with the records they hold.
+    flights: HashMap<u64, Flight>,
+    /// Batches (by sequence number) cut and without an outcome yet.
     unresolved: BTreeSet<u64>,
-    /// Batches that failed for good: (sequence number, records). Grows only on failures.
-    failures: Vec<(u64, u64)>,
-    /// Dead-letter deliveries in flight (not tracked by table queues).
-    dead_letters: HashMap<u64, Arc<Batch>>,
+    /// Batches that failed for good and were not dead-lettered, not yet reported to a flush:
+    /// sequence number to records.
+    failures: BTreeMap<u64, u64>,
     flushes: Vec<(u64, oneshot::Sender<Result<()>>)>,
     closing: Option<(Instant, oneshot::Sender<CloseReport>)>,
-    cut: Vec<Vec<Vec<u8>>>,
 }
 
 impl Worker {
-    pub(super) fn new(
-        rx: mpsc::UnboundedReceiver<Command>,
-        sink: Arc<dyn Sink>,
-        dead_letter: Option<Arc<dyn Sink>>,
-        settings: WriterSettings,
-        events: Arc<Events>,
-        buffer: Arc<Semaphore>,
-    ) -> Self {
+    pub(super) fn new(p: Parts) -> Self {
         Self {
-            rx,
-            sink,
-            dead_letter,
-            settings,
-            events,
-            buffer,
+            rx: p.rx,
+            sink: p.sink,
+            dead_letter: p.dead_letter,
+            settings: p.settings,
+            events: p.events,
+            guard: EndGuard {
+                buffer: Arc::clone(&p.buffer),
+                closed: p.closed,
+            },
+            buffer: p.buffer,
+            counters: p.counters,
             writer_id: rand::random(),
             next_seq: 0,
             tables: HashMap::new(),
+            runnable: VecDeque::new(),
+            in_flight: 0,
             timers: BTreeSet::new(),
             tasks: FuturesUnordered::new(),
+            flights: HashMap::new(),
             unresolved: BTreeSet::new(),
-            failures: Vec::new(),
-            dead_letters: HashMap::new(),
+            failures: BTreeMap::new(),
             flushes: Vec::new(),
             closing: None,
-            cut: Vec::new(),
         }
     }
 
@@ -149,7 +192,9 @@ impl Worker {
                 table,
                 record,
                 permits,
-            } => self.on_write(&table, record, permits, now),
+                ack,
+            } => self.on_write(&table, record, permits, ack, now),
+            Command::Cut => self.cut_all(),
             Command::Flush(reply) => {
                 self.cut_all();
                 self.flushes.push((self.next_seq, reply));
@@ -172,46 +217,72 @@ impl Worker {
         }
     }
 
-    fn on_write(&mut self, table: &str, record: Vec<u8>, permits: usize, now: Instant) {
+    fn on_write(
+        &mut self,
+        table: &str,
+        record: Vec<u8>,
+        permits: usize,
+        ack: Option<AckRun>,
+        now: Instant,
+    ) {
         let key = self.table_key(table);
         let limits = &self.settings.batch;
         let cost = record.len() + 1;
-        if cost > limits.max_bytes {
+        if cost > limits.max_bytes.get() {
+            // Only with a dead-letter sink: `write` refuses such records otherwise.
             let reason = DeadLetterReason::TooLarge {
                 bytes: cost,
-                max_bytes: limits.max_bytes,
+                max_bytes: limits.max_bytes.get(),
             };
-            let batch = Arc::new(self.new_batch(&key, vec![record]));
-            // The oversize record is not tracked by flushes: it can never reach the main sink.
-            self.unresolved.remove(&batch.id().seq);
-            self.dead_letter(batch, reason, false, permits);
+            let seq = self.next_seq();
+            let batch = Arc::new(self.batch(seq, &key, vec![record]));
+            let mut acks = AckRuns::default();
+            if let Some(ack) = ack {
+                acks.push(ack);
+            }
+            self.unresolved.insert(seq);
+            let flight = Flight {
+                batch,
+                acks,
+                permits,
+                dead: None,
+            };
+            self.dead_letter(seq, flight, reason);
             return;
         }
-        let deadline = now + limits.timeout;
+        let must_cut = self
+            .tables
+            .get(&key)
+            .is_some_and(|t| t.open.must_cut_before(cost, limits));
+        if must_cut {
+            self.cut_table(&key);
+        }
+        // An unbounded timeout (or one past the clock's range) means no timer.
+        let deadline = now.checked_add(self.settings.batch.timeout);
+        let limits = &self.settings.batch;
         let Some(t) = self.tables.get_mut(&key) else {
             return; // `table_key` just inserted it.
         };
-        let before = t.open.deadline;
-        push_record(&mut t.open, record, limits, deadline, &mut self.cut);
-        let after = t.open.deadline;
-        if before != after {
-            if let Some(old) = before {
-                self.timers.remove(&(old, Arc::clone(&key)));
-            }
-            if let Some(new) = after {
-                self.timers.insert((new, Arc::clone(&key)));
-            }
+        let first = t.open.records.is_empty();
+        let full = t.open.push(record, limits, deadline);
+        if let Some(ack) = ack {
+            t.open_acks.push(ack);
         }
-        let cut = std::mem::take(&mut self.cut);
-        for records in cut {
-            self.enqueue(&key, records);
+        if first && let Some(d) = t.open.deadline {
+            self.timers.insert((d, Arc::clone(&key)));
+        }
+        if full {
+            self.cut_table(&key);
         }
     }
 
-    fn new_batch(&mut self, table: &Arc<str>, records: Vec<Vec<u8>>) -> Batch {
+    fn next_seq(&mut self) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.unresolved.insert(seq);
+        seq
+    }
+
+    fn batch(&self, seq: u64, table: &Arc<str>, records: Vec<Vec<u8>>) -> Batch {
         Batch::new(
             BatchId {
                 writer: self.writer_id,
@@ -222,25 +293,44 @@ impl Worker {
         )
     }
 
-    fn enqueue(&mut self, table: &Arc<str>, records: Vec<Vec<u8>>) {
-        let batch = Arc::new(self.new_batch(table, records));
-        if let Some(t) = self.tables.get_mut(table) {
-            t.ready.push_back(batch);
-        }
-    }
-
     fn cut_table(&mut self, key: &Arc<str>) {
-        let Some(t) = self.tables.get_mut(key) else {
+        let Some(t) = self.tables.get(key) else {
             return;
         };
         if t.open.records.is_empty() {
             return;
         }
+        let seq = self.next_seq();
+        let held = self.held_bytes();
+        let Some(t) = self.tables.get_mut(key) else {
+            return;
+        };
         if let Some(d) = t.open.deadline {
             self.timers.remove(&(d, Arc::clone(key)));
         }
-        let records = take(&mut t.open);
-        self.enqueue(key, records);
+        let records = t.open.take();
+        let acks = std::mem::take(&mut t.open_acks);
+        let batch = Arc::new(Batch::new(
+            BatchId {
+                writer: self.writer_id,
+                seq,
+            },
+            Arc::clone(key),
+            records,
+        ));
+        self.counters.export_written(key, batch.len() as u64, held);
+        t.ready.push_back((batch, acks));
+        self.unresolved.insert(seq);
+        if !t.busy && !t.queued {
+            t.queued = true;
+            self.runnable.push_back(Arc::clone(key));
+        }
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.settings
+            .buffer_bytes
+            .saturating_sub(self.buffer.available_permits())
     }
 
     fn cut_expired(&mut self, now: Instant) {
@@ -248,135 +338,169 @@ impl Worker {
             if deadline > now {
                 break;
             }
+            self.timers.remove(&(deadline, Arc::clone(&key)));
             self.cut_table(&key);
         }
     }
 
     fn cut_all(&mut self) {
-        let keys: Vec<Arc<str>> = self.timers.iter().map(|(_, k)| Arc::clone(k)).collect();
+        let keys: Vec<Arc<str>> = self
+            .tables
+            .iter()
+            .filter(|(_, t)| !t.open.records.is_empty())
+            .map(|(k, _)| Arc::clone(k))
+            .collect();
         for key in keys {
             self.cut_table(&key);
         }
     }
 
     fn start_ready(&mut self) {
-        for t in self.tables.values_mut() {
-            if t.busy.is_some() {
-                continue;
-            }
-            let Some(batch) = t.ready.pop_front() else {
+        while self.in_flight < self.settings.max_in_flight.get() {
+            let Some(key) = self.runnable.pop_front() else {
+                return;
+            };
+            let Some(t) = self.tables.get_mut(&key) else {
                 continue;
             };
-            t.busy = Some(Arc::clone(&batch));
+            t.queued = false;
+            let Some((batch, acks)) = t.ready.pop_front() else {
+                continue;
+            };
+            t.busy = true;
+            self.in_flight += 1;
+            let seq = batch.id().seq;
+            let permits = batch.bytes();
+            self.flights.insert(
+                seq,
+                Flight {
+                    batch: Arc::clone(&batch),
+                    acks,
+                    permits,
+                    dead: None,
+                },
+            );
             let sink = Arc::clone(&self.sink);
             let retry = self.settings.retry.clone();
             let events = Arc::clone(&self.events);
+            let counters = Arc::clone(&self.counters);
             self.tasks.push(Box::pin(async move {
-                let result = deliver(&*sink, &batch, &retry, Some(&events)).await;
-                Done::Batch { batch, result }
+                let result = deliver(&*sink, &batch, &retry, Some((&events, &counters))).await;
+                Done::Main { seq, result }
             }));
         }
     }
 
-    fn dead_letter(
-        &mut self,
-        batch: Arc<Batch>,
-        reason: DeadLetterReason,
-        failed: bool,
-        permits: usize,
-    ) {
-        match &self.dead_letter {
-            Some(sink) => {
-                let sink = Arc::clone(sink);
-                let retry = self.settings.retry.clone();
-                self.dead_letters.insert(batch.id().seq, Arc::clone(&batch));
-                self.tasks.push(Box::pin(async move {
-                    let delivered = deliver(&*sink, &batch, &retry, None).await.is_ok();
-                    Done::DeadLetter {
-                        batch,
-                        reason,
-                        delivered,
-                        failed,
-                    }
-                }));
-            }
-            None => {
-                if let Some(t) = self.tables.get_mut(batch.table()) {
-                    t.report.dropped += batch.len() as u64;
-                }
-                self.events.emit(Event::DeadLetter {
-                    table: Arc::clone(batch.table_arc()),
-                    records: batch.len(),
-                    reason,
-                    delivered: false,
-                });
-                self.buffer.add_permits(permits);
-                if failed {
-                    self.unresolved.remove(&batch.id().seq);
-                }
-            }
+    /// Hands a flight to the dead-letter sink, or, without one, settles it as failed.
+    fn dead_letter(&mut self, seq: u64, mut flight: Flight, reason: DeadLetterReason) {
+        let Some(sink) = &self.dead_letter else {
+            self.dropped(seq, flight, reason);
+            return;
+        };
+        let sink = Arc::clone(sink);
+        let retry = self.settings.retry.clone();
+        let batch = Arc::clone(&flight.batch);
+        flight.dead = Some(reason);
+        self.flights.insert(seq, flight);
+        self.tasks.push(Box::pin(async move {
+            let delivered = deliver(&*sink, &batch, &retry, None).await.is_ok();
+            Done::DeadLetter { seq, delivered }
+        }));
+    }
+
+    /// Settles a flight that reached no sink: counted, reported to the next flush, announced.
+    fn dropped(&mut self, seq: u64, mut flight: Flight, reason: DeadLetterReason) {
+        let n = flight.batch.len() as u64;
+        let table = flight.batch.table_arc();
+        if let Some(t) = self.tables.get_mut(table) {
+            t.report.dropped += n;
         }
+        self.counters.add(Counter::Dropped, table, n);
+        self.events.emit(Event::DeadLetter {
+            table: Arc::clone(table),
+            records: flight.batch.len(),
+            reason,
+            delivered: false,
+        });
+        flight.acks.settle(Outcome::Failed);
+        self.failures.insert(seq, n);
+        self.resolve(seq, flight.permits);
+    }
+
+    fn resolve(&mut self, seq: u64, permits: usize) {
+        self.buffer.add_permits(permits);
+        self.unresolved.remove(&seq);
     }
 
     fn on_done(&mut self, done: Done) {
         match done {
-            Done::Batch { batch, result } => {
-                let records = batch.len() as u64;
-                let seq = batch.id().seq;
-                let Some(t) = self.tables.get_mut(batch.table()) else {
+            Done::Main { seq, result } => {
+                let Some(mut flight) = self.flights.remove(&seq) else {
                     return;
                 };
-                t.busy = None;
+                self.in_flight = self.in_flight.saturating_sub(1);
+                let key = Arc::clone(flight.batch.table_arc());
+                let n = flight.batch.len() as u64;
+                if let Some(t) = self.tables.get_mut(&key) {
+                    t.busy = false;
+                    if !t.ready.is_empty() && !t.queued {
+                        t.queued = true;
+                        self.runnable.push_back(Arc::clone(&key));
+                    }
+                }
                 match result {
                     Ok(()) => {
-                        t.report.delivered += records;
-                        t.report.batches += 1;
-                        self.buffer.add_permits(batch.bytes());
-                        self.unresolved.remove(&seq);
+                        if let Some(t) = self.tables.get_mut(&key) {
+                            t.report.delivered += n;
+                            t.report.batches += 1;
+                        }
+                        self.counters.add(Counter::Delivered, &key, n);
+                        flight.acks.settle(Outcome::Delivered);
+                        self.resolve(seq, flight.permits);
                     }
                     Err(error) => {
-                        t.report.failed += records;
-                        self.failures.push((seq, records));
+                        if let Some(t) = self.tables.get_mut(&key) {
+                            t.report.failed += n;
+                        }
+                        self.counters.add(Counter::Failed, &key, n);
                         self.events.emit(Event::Error {
-                            table: Arc::clone(batch.table_arc()),
-                            batch: Some(batch.id()),
+                            table: Arc::clone(&key),
+                            batch: Some(flight.batch.id()),
                             error: error.to_string(),
                             retryable: false,
                         });
                         let reason = DeadLetterReason::Failed {
                             error: error.to_string(),
                         };
-                        let permits = batch.bytes();
-                        self.dead_letter(batch, reason, true, permits);
+                        self.dead_letter(seq, flight, reason);
                     }
                 }
             }
-            Done::DeadLetter {
-                batch,
-                reason,
-                delivered,
-                failed,
-            } => {
-                self.dead_letters.remove(&batch.id().seq);
-                if let Some(t) = self.tables.get_mut(batch.table()) {
-                    if delivered {
-                        t.report.dead_lettered += batch.len() as u64;
-                    } else {
-                        t.report.dropped += batch.len() as u64;
-                    }
-                }
-                self.events.emit(Event::DeadLetter {
-                    table: Arc::clone(batch.table_arc()),
-                    records: batch.len(),
-                    reason,
-                    delivered,
+            Done::DeadLetter { seq, delivered } => {
+                let Some(mut flight) = self.flights.remove(&seq) else {
+                    return;
+                };
+                let reason = flight.dead.take().unwrap_or(DeadLetterReason::Failed {
+                    error: String::new(),
                 });
-                // Too-large records held at most `buffer_bytes` permits.
-                let permits = batch.bytes().min(self.settings.buffer_bytes);
-                self.buffer.add_permits(permits);
-                if failed {
-                    self.unresolved.remove(&batch.id().seq);
+                if !delivered {
+                    self.dropped(seq, flight, reason);
+                    return;
                 }
+                let table = Arc::clone(flight.batch.table_arc());
+                let n = flight.batch.len() as u64;
+                if let Some(t) = self.tables.get_mut(&table) {
+                    t.report.dead_lettered += n;
+                }
+                self.counters.add(Counter::DeadLettered, &table, n);
+                self.events.emit(Event::DeadLetter {
+                    table,
+                    records: flight.batch.len(),
+                    reason,
+                    delivered: true,
+                });
+                flight.acks.settle(Outcome::DeadLettered);
+                self.resolve(seq, flight.permits);
             }
         }
     }
@@ -387,16 +511,16 @@ impl Worker {
         }
         let oldest = self.unresolved.first().copied().unwrap_or(u64::MAX);
         let mut waiting = Vec::new();
-        for (marker, reply) in self.flushes.drain(..) {
+        // Markers grow with arrival order: the first flush covering a failure reports it.
+        for (marker, reply) in std::mem::take(&mut self.flushes) {
             if oldest < marker {
                 waiting.push((marker, reply));
                 continue;
             }
-            let (batches, records) = self
-                .failures
-                .iter()
-                .filter(|(seq, _)| *seq < marker)
-                .fold((0, 0), |(b, r), (_, n)| (b + 1, r + n));
+            let later = self.failures.split_off(&marker);
+            let reported = std::mem::replace(&mut self.failures, later);
+            let batches = reported.len() as u64;
+            let records = reported.values().sum();
             let answer = if batches == 0 {
                 Ok(())
             } else {
@@ -407,44 +531,43 @@ impl Worker {
         self.flushes = waiting;
     }
 
-    /// Ends the task: reports to `close`, abandons what is left, and closes the buffer so that
+    /// Ends the task: abandons what is left (handing it back in the report, and settling its
+    /// acknowledgements as failed), reports to `close`. The guard then closes the buffer so that
     /// waiting writers return [`Error::Closed`].
     fn finish(mut self) {
+        self.guard.closed.store(true, Ordering::Release);
         self.buffer.close();
         let mut report = CloseReport::default();
-        let tasks = std::mem::take(&mut self.tasks);
-        drop(tasks);
-        for (key, t) in self.tables.iter_mut() {
-            let open = take(&mut t.open);
-            if !open.is_empty() {
-                t.report.undelivered += open.len() as u64;
-                let seq = self.next_seq;
-                self.next_seq += 1;
-                let batch = Batch::new(
-                    BatchId {
-                        writer: self.writer_id,
-                        seq,
-                    },
-                    Arc::clone(key),
-                    open,
-                );
-                report.undelivered.push(Arc::new(batch));
-            }
-            for batch in t.busy.take().into_iter().chain(t.ready.drain(..)) {
-                t.report.undelivered += batch.len() as u64;
-                report.undelivered.push(batch);
-            }
+        drop(std::mem::take(&mut self.tasks));
+        let mut abandoned: Vec<(Arc<Batch>, AckRuns)> = Vec::new();
+        let mut flights: Vec<(u64, Flight)> = self.flights.drain().collect();
+        flights.sort_by_key(|(seq, _)| *seq);
+        for (_, flight) in flights {
+            abandoned.push((flight.batch, flight.acks));
         }
-        for batch in self.dead_letters.values() {
+        let keys: Vec<Arc<str>> = self.tables.keys().cloned().collect();
+        for key in &keys {
+            self.cut_table(key);
+        }
+        for t in self.tables.values_mut() {
+            abandoned.extend(t.ready.drain(..));
+        }
+        for (batch, mut acks) in abandoned {
+            let n = batch.len() as u64;
             if let Some(t) = self.tables.get_mut(batch.table()) {
-                t.report.dropped += batch.len() as u64;
+                t.report.undelivered += n;
             }
+            self.counters.add(Counter::Abandoned, batch.table(), n);
+            acks.settle(Outcome::Failed);
+            report.undelivered.push(batch);
         }
-        // Writes that raced with `close` and were never taken from the channel.
+        // Writes that raced with `close` and were never taken from the channel (their
+        // acknowledgement shares settle as failed when dropped).
         while let Ok(command) = self.rx.try_recv() {
             if let Command::Write { table, .. } = command {
                 let t = self.tables.entry(Arc::from(&*table)).or_default();
                 t.report.undelivered += 1;
+                self.counters.add(Counter::Abandoned, &table, 1);
             }
         }
         for (_, reply) in self.flushes.drain(..) {
@@ -457,77 +580,84 @@ impl Worker {
             .map(|(k, t)| (k.to_string(), t.report.clone()))
             .collect();
         let stats = &self.events.stats;
-        report.events_dropped = stats.dropped.load(std::sync::atomic::Ordering::Relaxed);
-        report.handler_panics = stats
-            .handler_panics
-            .load(std::sync::atomic::Ordering::Relaxed);
+        report.events_dropped = stats.dropped.load(Ordering::Relaxed);
+        report.handler_panics = stats.handler_panics.load(Ordering::Relaxed);
         if let Some((_, reply)) = self.closing.take() {
             let _ = reply.send(report);
         }
     }
 }
 
-/// Hands `batch` to `sink`, retrying retryable errors (and attempt timeouts) as `retry` allows.
-/// Emits `send`, `flush`, `error` and `retry` events when `events` is given.
+/// The text of a panic payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a sink panicked".to_owned())
+}
+
+/// One call of `sink.deliver`, a panic turned into a retryable [`Error::Panicked`].
+async fn attempt(sink: &dyn Sink, batch: &Batch) -> Result<()> {
+    match AssertUnwindSafe(sink.deliver(batch)).catch_unwind().await {
+        Ok(result) => result,
+        Err(payload) => Err(Error::Panicked(panic_message(&*payload))),
+    }
+}
+
+/// Hands `batch` to `sink`, retrying retryable errors (panics and attempt timeouts included)
+/// as `retry` allows. Emits `send`, `flush`, `error` and `retry` events and counts retries when
+/// `observe` is given.
 pub(crate) async fn deliver(
     sink: &dyn Sink,
     batch: &Batch,
     retry: &RetryPolicy,
-    events: Option<&Events>,
+    observe: Option<(&Events, &Counters)>,
 ) -> Result<()> {
-    let started = Instant::now();
     let table = batch.table_arc();
-    let mut attempt: u32 = 1;
-    loop {
-        if let Some(ev) = events {
-            ev.emit(Event::Send {
-                table: Arc::clone(table),
-                batch: batch.id(),
-                records: batch.len(),
-                bytes: batch.bytes(),
-                attempt,
-            });
-        }
-        let result = match timeout(retry.attempt_timeout, sink.deliver(batch)).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout(retry.attempt_timeout)),
-        };
-        let error = match result {
-            Ok(()) => {
-                if let Some(ev) = events {
-                    ev.emit(Event::Flush {
-                        table: Arc::clone(table),
-                        batch: batch.id(),
-                        records: batch.len(),
-                    });
-                }
-                return Ok(());
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    let result = crate::retry::retry(
+        retry,
+        || {
+            let attempt_no = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Some((ev, _)) = observe {
+                ev.emit(Event::Send {
+                    table: Arc::clone(table),
+                    batch: batch.id(),
+                    records: batch.len(),
+                    bytes: batch.bytes(),
+                    attempt: attempt_no,
+                });
             }
-            Err(e) => e,
-        };
-        let delay = if error.is_retryable() {
-            retry.next_delay(attempt, started.elapsed())
-        } else {
-            None
-        };
-        let Some(delay) = delay else {
-            return Err(error);
-        };
-        if let Some(ev) = events {
-            ev.emit(Event::Error {
-                table: Arc::clone(table),
-                batch: Some(batch.id()),
-                error: error.to_string(),
-                retryable: true,
-            });
-            ev.emit(Event::Retry {
-                table: Arc::clone(table),
-                batch: batch.id(),
-                attempt: attempt + 1,
-                delay,
-            });
-        }
-        tokio::time::sleep(delay).await;
-        attempt += 1;
+            attempt(sink, batch)
+        },
+        |error, delay| {
+            if let Some((ev, counters)) = observe {
+                counters.add(Counter::Retried, table, 1);
+                ev.emit(Event::Error {
+                    table: Arc::clone(table),
+                    batch: Some(batch.id()),
+                    error: error.to_string(),
+                    retryable: true,
+                });
+                ev.emit(Event::Retry {
+                    table: Arc::clone(table),
+                    batch: batch.id(),
+                    attempt: attempts.load(Ordering::Relaxed) + 1,
+                    delay,
+                });
+            }
+        },
+    )
+    .await;
+    if result.is_ok()
+        && let Some((ev, _)) = observe
+    {
+        ev.emit(Event::Flush {
+            table: Arc::clone(table),
+            batch: batch.id(),
+            records: batch.len(),
+        });
     }
+    result
 }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 pub fn limits(max_records: usize, max_bytes: usize, timeout_ms: u64) -> BatchLimits {
     BatchLimits {
         max_records: std::num::NonZeroUsize::new(max_records).unwrap(),
-        max_bytes,
+        max_bytes: std::num::NonZeroUsize::new(max_bytes).unwrap(),
         timeout: Duration::from_millis(timeout_ms),
     }
 }
@@ -160,7 +160,7 @@ impl Sink for ChaosSink {
 
 pub fn fast_retry(max_attempts: u32) -> RetryPolicy {
     RetryPolicy {
-        max_attempts,
+        max_attempts: std::num::NonZeroU32::new(max_attempts).unwrap(),
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(500),
         max_elapsed: Duration::from_secs(3600),

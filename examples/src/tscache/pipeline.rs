@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use datasource_sdk::{Context, DataSource, Map, Writer};
+use datasource_sdk::{Acks, Context, DataSource, Map, RetryPolicy, Writer};
 use serde_json::{Value, json};
 
 use super::forecast::{ForecastStore, KEEP_SECONDS};
@@ -165,14 +165,23 @@ impl Cache {
         let ctx = Context::new(Map::new(), Map::new(), Map::new());
         let now = self.now().unix_timestamp();
         let mut written = 0;
+        // This identifier's records only: a failure of another identifier's batch in the
+        // shared writers never concerns this message, and this one's is never missed.
+        let acks = Acks::new();
+        let retry = RetryPolicy {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            ..RetryPolicy::with_attempts(READ_ATTEMPTS)
+        };
         loop {
-            let mut attempt = 1;
+            // The workspace's one backoff schedule (exponential, with jitter).
+            let mut delays = retry.backoff();
             let page = loop {
                 match source.read(PAGE_SIZE, &ctx).await {
-                    Err(e) if e.is_retryable() && attempt < READ_ATTEMPTS => {
-                        attempt += 1;
-                        tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
-                    }
+                    Err(e) if e.is_retryable() => match delays.next() {
+                        Some(delay) => tokio::time::sleep(delay).await,
+                        None => break Err(e)?,
+                    },
                     other => break other?,
                 }
             };
@@ -188,19 +197,28 @@ impl Cache {
                 };
                 if time <= now {
                     let rec = json!({"identifier": identifier, "time": time, "value": value});
-                    self.history_writer.write(HISTORY_TABLE, &rec).await?;
+                    self.history_writer
+                        .write_tracked(HISTORY_TABLE, &rec, &acks)
+                        .await?;
                 } else {
                     let rec = json!({"identifier": identifier, "time": time, "value": value, "expiry": now + KEEP_SECONDS});
                     self.forecast_writer
-                        .write(&self.forecast_table, &rec)
+                        .write_tracked(&self.forecast_table, &rec, &acks)
                         .await?;
                 }
                 written += 1;
             }
         }
         source.close(&ctx).await?;
-        self.history_writer.flush().await?;
-        self.forecast_writer.flush().await?;
+        self.history_writer.send_open_batches()?;
+        self.forecast_writer.send_open_batches()?;
+        let outcome = acks.settled().await;
+        if !outcome.all_acknowledged() {
+            return Err(CacheError::Writer(datasource_sdk::Error::Undelivered {
+                batches: outcome.failed_batches,
+                records: outcome.failed,
+            }));
+        }
         Ok(written)
     }
 
