@@ -1,13 +1,15 @@
 //! Records per second through the writer into the in-memory sink, for ~200-byte records.
 //!
-//! `cargo bench -p datasource-sdk --bench writer` prints a criterion throughput line and a plain
-//! `writer -> MemorySink: N records/s` line.
+//! `cargo bench -p datasource-sdk --bench writer` prints criterion throughput lines and plain
+//! `writer ... -> MemorySink: N records/s` lines: plain writes on two worker threads, and, on a
+//! single-threaded runtime (one core), writes with end-to-end acknowledgement tracking (one
+//! `Acks` per page of 1000 records, as the runner does, all awaited at the end).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_main};
-use datasource_sdk::{MemorySink, Writer};
+use datasource_sdk::{Acks, MemorySink, Writer};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -53,6 +55,41 @@ async fn run(n: u64) -> Duration {
     elapsed
 }
 
+/// Like [`run`], with every record tracked: one tracker per 1000 records, all settled at the end.
+async fn run_tracked(n: u64) -> Duration {
+    let sink = Arc::new(MemorySink::new());
+    let writer = Writer::builder(Arc::clone(&sink)).build().expect("writer");
+    let start = Instant::now();
+    let mut pages = Vec::with_capacity((n / 1000 + 1) as usize);
+    let mut acks = Acks::new();
+    for id in 0..n {
+        if id % 1000 == 0 {
+            acks = Acks::new();
+            pages.push(acks.clone());
+        }
+        writer
+            .write_tracked("bench", &row(id), &acks)
+            .await
+            .expect("write");
+    }
+    writer.send_open_batches().expect("send");
+    let mut delivered = 0;
+    for page in &pages {
+        let summary = page.settled().await;
+        assert!(summary.all_acknowledged());
+        delivered += summary.delivered;
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(delivered, n);
+    let report = writer
+        .close(tokio::time::Instant::now() + Duration::from_secs(60))
+        .await
+        .expect("close");
+    assert!(report.all_delivered());
+    assert_eq!(sink.len() as u64, n);
+    elapsed
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -77,9 +114,30 @@ fn bench(c: &mut Criterion) {
             })
         })
     });
+    let one_core = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    group.bench_function(format!("memory_sink_{size}B_records_acks_1_core"), |b| {
+        b.iter_custom(|iters| {
+            one_core.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += run_tracked(N).await;
+                }
+                total
+            })
+        })
+    });
     group.finish();
 
     let n = 2_000_000;
+    let elapsed = one_core.block_on(run_tracked(n));
+    println!(
+        "writer (acks, 1 core) -> MemorySink: {:.0} records/s ({n} records of {size} bytes in {:.3} s)",
+        n as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
     let elapsed = rt.block_on(run(n));
     println!(
         "writer -> MemorySink: {:.0} records/s ({n} records of {size} bytes in {:.3} s)",

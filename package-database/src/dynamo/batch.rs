@@ -13,8 +13,10 @@ pub const MAX_BATCH_WRITE_ITEMS: usize = 25;
 /// How deletes are batched and how `UnprocessedItems` are retried.
 ///
 /// A batch whose items come back unprocessed is sent again (only the unprocessed items) after
-/// `initial_backoff`, doubling up to `max_backoff`, until everything is written or the batch has
-/// been sent `max_attempts` times, which ends in [`Error::BatchIncomplete`].
+/// `initial_backoff`, doubling up to `max_backoff`, each wait with jitter (up to twice the
+/// base, so concurrent writers do not resend in lockstep), until everything is written or the
+/// batch has been sent `max_attempts` times, which ends in [`Error::BatchIncomplete`]. The
+/// resends run on `backon`, the workspace's retry crate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BatchSettings {
@@ -62,13 +64,31 @@ impl BatchSettings {
         self.batch_size.get().min(MAX_BATCH_WRITE_ITEMS)
     }
 
-    /// The wait before resend number `retry` (1-based).
+    /// The resend schedule as a `backon` builder: exponential, capped, with jitter.
+    fn schedule(&self) -> backon::ExponentialBuilder {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.initial_backoff)
+            .with_max_delay(self.max_backoff)
+            .with_factor(2.0)
+            .with_max_times(self.max_attempts.get().saturating_sub(1) as usize)
+            .with_jitter()
+    }
+
+    /// The wait before resend number `retry` (1-based), before jitter.
     pub fn backoff(&self, retry: u32) -> Duration {
         let factor = 2u32.saturating_pow(retry.saturating_sub(1));
         self.initial_backoff
             .saturating_mul(factor)
             .min(self.max_backoff)
     }
+}
+
+/// Why one send of a batch did not finish it.
+enum Resend {
+    /// This many items came back unprocessed (kept for the next send).
+    Unprocessed(usize),
+    /// `send` failed: stop.
+    Failed(Error),
 }
 
 /// Sends one batch with `send` (which returns the unprocessed items) until nothing is left,
@@ -80,34 +100,53 @@ pub(crate) async fn send_batch<T, F, Fut>(
     mut send: F,
 ) -> Result<()>
 where
+    T: Send,
     F: FnMut(Vec<T>) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<T>>>,
 {
-    let mut pending = batch;
-    let mut attempts = 0u32;
-    while !pending.is_empty() {
-        if attempts > 0 {
-            tokio::time::sleep(settings.backoff(attempts)).await;
-        }
-        attempts += 1;
-        pending = send(pending).await?;
-        if !pending.is_empty() && attempts >= settings.max_attempts.get() {
-            return Err(Error::BatchIncomplete {
-                operation,
-                unprocessed: pending.len(),
-                attempts,
-            });
-        }
-        if !pending.is_empty() {
-            tracing::debug!(
-                operation,
-                unprocessed = pending.len(),
-                attempts,
-                "resending"
-            );
-        }
+    use backon::Retryable;
+    if batch.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let pending = std::sync::Mutex::new(batch);
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    let slot = || {
+        pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let outcome = (|| {
+        attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let sent = send(std::mem::take(&mut *slot()));
+        async {
+            match sent.await {
+                Ok(left) if left.is_empty() => Ok(()),
+                Ok(left) => {
+                    let n = left.len();
+                    *slot() = left;
+                    Err(Resend::Unprocessed(n))
+                }
+                Err(e) => Err(Resend::Failed(e)),
+            }
+        }
+    })
+    .retry(settings.schedule())
+    .when(|e| matches!(e, Resend::Unprocessed(_)))
+    .notify(|e, delay| {
+        if let Resend::Unprocessed(n) = e {
+            tracing::debug!(operation, unprocessed = n, ?delay, "resending");
+        }
+    })
+    .await;
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(Resend::Failed(e)) => Err(e),
+        Err(Resend::Unprocessed(unprocessed)) => Err(Error::BatchIncomplete {
+            operation,
+            unprocessed,
+            attempts: attempts.load(std::sync::atomic::Ordering::Relaxed),
+        }),
+    }
 }
 
 /// Error codes after which the same request may succeed.
@@ -194,8 +233,13 @@ mod tests {
         .await;
         assert!(result.is_ok());
         assert_eq!(sizes, vec![25, 15, 5]);
-        // 50 ms then 100 ms of backoff, on the paused clock.
-        assert_eq!(start.elapsed(), Duration::from_millis(150));
+        // 50 ms then 100 ms of backoff, each with jitter of up to as much again, on the paused
+        // clock.
+        let spent = start.elapsed();
+        assert!(
+            spent >= Duration::from_millis(150) && spent < Duration::from_millis(300),
+            "{spent:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -224,7 +268,11 @@ mod tests {
             }
             other => panic!("expected BatchIncomplete, got {other:?}"),
         }
-        assert_eq!(start.elapsed(), Duration::from_millis(10 + 15 + 15));
+        let spent = start.elapsed();
+        assert!(
+            spent >= Duration::from_millis(10 + 15 + 15) && spent < Duration::from_millis(80),
+            "{spent:?}"
+        );
     }
 
     #[test]
