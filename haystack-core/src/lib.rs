@@ -36,7 +36,7 @@ pub mod zinc;
 
 pub use dict::Dict;
 pub use error::{Error, ParseError, Position, Result};
-pub use grid::{Col, Grid, GridBuilder, Row, Rows};
+pub use grid::{Cells, Col, Grid, GridBuilder, Row, RowCells, Rows};
 pub use value::{Coord, DateTime, Kind, Number, Ref, Value, XStr};
 
 /// Whether `name` is a valid Haystack tag name: an ASCII lowercase letter followed by ASCII

@@ -170,7 +170,25 @@ fn compiled_filter_counts_and_filters_grids() {
     assert_eq!(compiled.count(&grid, &index), 2);
     let out = f.filter_grid(&grid, &index);
     assert_eq!(out.len(), 2);
-    assert_eq!(out.cols(), grid.cols());
+    // Only the columns the matching rows use, in the grid's order.
+    let used: Vec<&str> = grid
+        .cols()
+        .iter()
+        .map(|c| c.name())
+        .filter(|n| out.rows().any(|r| r.has(n)))
+        .collect();
+    assert_eq!(
+        out.cols().iter().map(|c| c.name()).collect::<Vec<_>>(),
+        used
+    );
+    assert!(!out.has_col("site") && out.has_col("equipRef"));
+    assert_eq!(
+        out.to_dicts(),
+        grid.rows()
+            .filter(|r| compiled.matches_row(r, &index))
+            .map(|r| r.to_dict())
+            .collect::<Vec<_>>()
+    );
     // A tag that is no column compiles to a constant.
     assert_eq!(
         Filter::parse("zzz or point")

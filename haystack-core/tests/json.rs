@@ -318,7 +318,7 @@ fn grid_rows_in_any_order_and_shape() {
         g.cols().iter().map(|c| c.name()).collect::<Vec<_>>(),
         ["a", "b", "c", "d"]
     );
-    let cells: Vec<Value> = g.cells().to_vec();
+    let cells: Vec<Value> = g.rows().flat_map(|r| r.to_cells()).collect();
     let n = |v: f64| Value::from(v);
     assert_eq!(
         cells,

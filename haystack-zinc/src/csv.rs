@@ -52,7 +52,7 @@ fn write_csv(
     out.push('\n');
     let mut cell = String::new();
     for r in grid.rows() {
-        for (i, v) in r.cells().iter().enumerate() {
+        for (i, v) in r.cells().enumerate() {
             if i > 0 {
                 out.push(',');
             }

@@ -1,11 +1,43 @@
 //! The Zinc parser: nested values and grids on top of `haystack-core`'s scalar [`Scanner`].
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use haystack_core::zinc::{Interner, Scanner};
-use haystack_core::{Col, Dict, Grid, Position, Value};
+use haystack_core::{Col, Dict, Grid, Position, RowCells, Value};
 
 use crate::{Error, Limits, Result};
+
+/// Where a row's cells go as they are read: a grid's row (which knows the row above it) or a
+/// plain vector (the streaming reader's row).
+pub(crate) trait CellOut {
+    /// The non-null cell of column `col` in the row above, when known.
+    fn above(&self, col: usize) -> Option<&Value>;
+    /// Appends the next cell.
+    fn push(&mut self, v: Value);
+}
+
+impl CellOut for Vec<Value> {
+    fn above(&self, _col: usize) -> Option<&Value> {
+        None
+    }
+
+    fn push(&mut self, v: Value) {
+        Vec::push(self, v);
+    }
+}
+
+impl CellOut for RowCells<'_> {
+    #[inline]
+    fn above(&self, col: usize) -> Option<&Value> {
+        RowCells::above(self, col)
+    }
+
+    #[inline]
+    fn push(&mut self, v: Value) {
+        RowCells::push(self, v);
+    }
+}
 
 /// A Zinc parser over one text: values, nested collections, grid headers and rows.
 pub(crate) struct Parser<'a, 'l> {
@@ -181,9 +213,9 @@ impl<'a, 'l> Parser<'a, 'l> {
         Err(self.expected("newline"))
     }
 
-    /// A copy of `above` if the text at `start` repeats the text of column `i` of the previous
-    /// row and ends where that cell ended (at a comma, newline or the end of input).
-    fn same_as_above(&mut self, i: usize, start: usize, above: Option<&Value>) -> Option<Value> {
+    /// Where the cell at `start` ends if its text repeats the text of column `i` of the
+    /// previous row and ends where that cell ended (at a comma, newline or the end of input).
+    fn same_as_above(&self, i: usize, start: usize) -> Option<usize> {
         let (a, b) = *self.spans.get(i)?;
         let bytes = self.s.bytes();
         let prev = bytes.get(a..b).filter(|p| !p.is_empty())?;
@@ -192,9 +224,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         if here != prev || !matches!(bytes.get(end), None | Some(b',' | b'\n' | b'\r')) {
             return None;
         }
-        let v = above?.clone();
-        self.s.set_pos(end);
-        Some(v)
+        Some(end)
     }
 
     /// Reads the grid meta line and the column line.
@@ -226,6 +256,7 @@ impl<'a, 'l> Parser<'a, 'l> {
     /// Reads the column line: `name meta, name meta, ...` and the end of the line.
     pub(crate) fn read_cols_line(&mut self, nested: bool) -> Result<Vec<Col>> {
         let mut cols: Vec<Col> = Vec::new();
+        let mut seen: HashSet<Arc<str>> = HashSet::new();
         loop {
             self.s.skip_spaces();
             if cols.len() >= self.limits.max_columns {
@@ -235,7 +266,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             let name = self.read_name()?;
             let mut col_meta = Dict::new();
             self.read_meta_tags(&mut col_meta)?;
-            if cols.iter().any(|c| c.name() == &*name) {
+            if !seen.insert(name.clone()) {
                 return Err(self
                     .s
                     .error_at(at, format!("duplicate column '{name}'"))
@@ -265,30 +296,45 @@ impl<'a, 'l> Parser<'a, 'l> {
         end
     }
 
-    /// Reads one row of `ncols` cells into `out` (cleared first), and the end of its line.
+    /// Reads one row of `ncols` cells into `out`, and the end of its line.
     pub(crate) fn read_row(
         &mut self,
         ncols: usize,
-        out: &mut Vec<Value>,
+        out: &mut impl CellOut,
         nested: bool,
     ) -> Result<()> {
-        // `out` holds the previous row just before this one when reading a whole top-level
-        // grid; a cell written exactly as the one above it is then cloned instead of parsed.
-        let above =
-            (!nested && out.len() >= ncols && self.spans.len() == ncols).then(|| out.len() - ncols);
-        self.spans.resize(ncols, (0, 0));
+        // A cell written exactly as the one above it (when `out` knows the row above) is
+        // cloned instead of parsed.
+        // Nested grids leave the spans alone: they belong to the top-level grid's rows.
+        if !nested && self.spans.len() != ncols {
+            self.spans.clear();
+            self.spans.resize(ncols, (0, 0));
+        }
         for i in 0..ncols {
             self.s.skip_spaces();
             let start = self.s.pos();
             let cell = match self.s.peek() {
                 Some(b',' | b'\n' | b'\r') | None => Value::Null,
                 Some(b'>') if self.s.peek_at(1) == Some(b'>') => Value::Null,
-                _ => match above.and_then(|a| self.same_as_above(i, start, out.get(a + i))) {
-                    Some(v) => v,
-                    None => self.read_val()?,
-                },
+                _ => {
+                    let copied = if nested {
+                        None
+                    } else {
+                        self.same_as_above(i, start).and_then(|end| {
+                            let v = out.above(i)?.clone();
+                            Some((end, v))
+                        })
+                    };
+                    match copied {
+                        Some((end, v)) => {
+                            self.s.set_pos(end);
+                            v
+                        }
+                        None => self.read_val()?,
+                    }
+                }
             };
-            if let Some(span) = self.spans.get_mut(i) {
+            if !nested && let Some(span) = self.spans.get_mut(i) {
                 *span = (start, self.s.pos());
             }
             out.push(cell);
@@ -321,7 +367,9 @@ impl<'a, 'l> Parser<'a, 'l> {
         let (meta, cols) = self.read_grid_header(nested)?;
         let ncols = cols.len();
         let mut grid = Grid::with_cols(meta, cols)?;
-        self.spans.clear();
+        if !nested {
+            self.spans.clear();
+        }
         if !nested && ncols > 0 {
             // Every row takes at least one byte per cell (a comma or the newline), and one line.
             let rest = self.s.bytes().get(self.s.pos()..).unwrap_or_default();

@@ -3,8 +3,10 @@
 
 use std::io::Write;
 
-use haystack_core::zinc::{write_grid, write_grid_header, write_row, write_value};
-use haystack_core::{Col, Dict, Grid, Value};
+use haystack_core::zinc::{
+    write_grid, write_grid_header, write_row, write_sparse_row, write_value,
+};
+use haystack_core::{Col, Dict, Grid, Row, Value};
 
 use crate::{Error, Result};
 
@@ -13,7 +15,7 @@ const FLUSH_AT: usize = 64 * 1024;
 
 /// The Zinc 3.0 document of a grid.
 pub fn to_string(grid: &Grid) -> String {
-    let mut out = String::with_capacity(64 + grid.cells().len() * 8);
+    let mut out = String::with_capacity(64 + grid.tag_count() * 8 + grid.len() * grid.cols().len());
     write_grid(&mut out, grid);
     out
 }
@@ -29,7 +31,7 @@ pub fn value_to_string(value: &Value) -> String {
 pub fn to_writer<W: Write>(w: W, grid: &Grid) -> Result<()> {
     let mut gw = GridWriter::new(w, grid.meta(), grid.cols())?;
     for r in grid.rows() {
-        gw.write_row(r.cells())?;
+        gw.write_grid_row(&r)?;
     }
     gw.finish()?;
     Ok(())
@@ -50,7 +52,8 @@ pub fn to_writer<W: Write>(w: W, grid: &Grid) -> Result<()> {
 pub struct GridWriter<W: Write> {
     w: W,
     buf: String,
-    cols: Vec<Col>,
+    /// The columns (a grid without rows, for lookups by name); boxed to keep the writer small.
+    header: Box<Grid>,
     rows: usize,
 }
 
@@ -63,18 +66,18 @@ impl<W: Write> GridWriter<W> {
         Ok(GridWriter {
             w,
             buf,
-            cols: cols.to_vec(),
+            header: Box::new(header),
             rows: 0,
         })
     }
 
     /// Writes one row of one cell per column.
     pub fn write_row(&mut self, cells: &[Value]) -> Result<()> {
-        if cells.len() != self.cols.len() {
+        let width = self.header.cols().len();
+        if cells.len() != width {
             return Err(Error::Value(haystack_core::Error::Invalid(format!(
-                "row has {} cells but the grid has {} columns",
+                "row has {} cells but the grid has {width} columns",
                 cells.len(),
-                self.cols.len()
             ))));
         }
         write_row(&mut self.buf, cells);
@@ -82,16 +85,24 @@ impl<W: Write> GridWriter<W> {
         self.maybe_flush()
     }
 
+    /// Writes a row of a grid with the same columns (its tags by column position).
+    pub fn write_grid_row(&mut self, row: &Row<'_>) -> Result<()> {
+        let width = self.header.cols().len();
+        if let Some((c, _)) = row.entries().last().filter(|(c, _)| *c >= width) {
+            return Err(Error::Value(haystack_core::Error::Invalid(format!(
+                "row has a cell in column {c} but the grid has {width} columns"
+            ))));
+        }
+        write_sparse_row(&mut self.buf, row, width);
+        self.rows += 1;
+        self.maybe_flush()
+    }
+
     /// Writes one row from a dict's tags (tags without a column are an error).
     pub fn write_dict(&mut self, dict: &Dict) -> Result<()> {
-        let mut cells = vec![Value::Null; self.cols.len()];
+        let mut cells = vec![Value::Null; self.header.cols().len()];
         for (k, v) in dict.iter() {
-            match self
-                .cols
-                .iter()
-                .position(|c| c.name() == k)
-                .and_then(|i| cells.get_mut(i))
-            {
+            match self.header.col_index(k).and_then(|i| cells.get_mut(i)) {
                 Some(slot) => *slot = v.clone(),
                 None => {
                     return Err(Error::Value(haystack_core::Error::Invalid(format!(

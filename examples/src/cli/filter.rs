@@ -43,8 +43,8 @@ pub(crate) fn run(args: &FilterArgs, out: &mut dyn Write) -> Result<Outcome, Cli
         let compiled = filter.compile_for(&grid);
         writer.header(grid.meta(), grid.cols())?;
         for r in grid.rows() {
-            if compiled.matches_cells(r.cells(), &index) {
-                writer.row(r.cells())?;
+            if compiled.matches_row(&r, &index) {
+                writer.row(&r.to_cells())?;
             }
         }
         writer.finish()?;

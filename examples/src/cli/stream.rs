@@ -73,7 +73,7 @@ fn pump_whole(
     let grid = input.read_grid(format, reader)?;
     sink.header(grid.meta(), grid.cols())?;
     for r in grid.rows() {
-        sink.row(r.cells())?;
+        sink.row(&r.to_cells())?;
     }
     Ok(grid.len())
 }

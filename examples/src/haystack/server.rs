@@ -445,14 +445,9 @@ fn read(snap: Option<Arc<Snapshot>>, rows: &[Dict]) -> Result<Grid, OpError> {
             let _ = incomplete.insert("limit", Number::from(limit as f64));
             let _ = meta.insert("incomplete", Value::Dict(incomplete));
         }
-        let mut out = Grid::with_cols(meta, snap.grid.cols().to_vec())
-            .map_err(|e| OpError::op(e.to_string()))?;
-        for i in selected {
-            if let Some(row) = snap.grid.row(i) {
-                out.push_row(row.cells().to_vec())
-                    .map_err(|e| OpError::op(e.to_string()))?;
-            }
-        }
+        // Only the columns the hits use, not every column of the database.
+        let mut out = snap.grid.select_rows(selected);
+        *out.meta_mut() = meta;
         return Ok(out);
     }
     // Read by id: one row per requested id, all null when unknown.
@@ -474,13 +469,18 @@ fn read(snap: Option<Arc<Snapshot>>, rows: &[Dict]) -> Result<Grid, OpError> {
         out.add_col("id", Dict::new())
             .map_err(|e| OpError::op(e.to_string()))?;
     }
-    let width = out.cols().len();
     for id in ids {
         match snap.index.get(id.id()).and_then(|&i| snap.grid.row(i)) {
-            Some(row) => out.push_row(row.cells().to_vec()),
-            None => out.push_row(vec![Value::Null; width]),
+            Some(row) => out.push_row_from(row),
+            None => out.push_tags([]),
         }
         .map_err(|e| OpError::op(e.to_string()))?;
+    }
+    // Only the columns the rows use, and `id` (the column of unknown ids' empty rows).
+    out.prune_cols();
+    if !out.has_col("id") {
+        out.add_col("id", Dict::new())
+            .map_err(|e| OpError::op(e.to_string()))?;
     }
     Ok(out)
 }

@@ -108,7 +108,7 @@ async fn series(
         let _ = grid.add_col("source", haystack_core::Dict::new());
         let mut rows = Vec::with_capacity(points.len());
         for (row, (_, src)) in grid.rows().zip(&points) {
-            let mut cells = row.cells().to_vec();
+            let mut cells = row.to_cells();
             if let Some(last) = cells.last_mut() {
                 *last = haystack_core::Value::from(*src);
             }

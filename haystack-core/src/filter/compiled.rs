@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::eval::{Resolver, Seg, test, walk};
 use super::{CmpOp, Filter, Node, Path};
 use crate::value::{Ref, Value};
-use crate::{Dict, Grid};
+use crate::{Dict, Grid, Row};
 
 /// Where a path's first tag is found.
 trait Source {
@@ -36,7 +36,6 @@ enum CNode {
 #[derive(Debug, Clone)]
 pub struct CompiledFilter {
     root: CNode,
-    width: usize,
 }
 
 struct Cells<'a>(&'a [Value]);
@@ -45,6 +44,13 @@ impl Source for Cells<'_> {
     #[inline]
     fn first(&self, p: &CPath) -> Option<&Value> {
         p.col.and_then(|c| self.0.get(c))
+    }
+}
+
+impl Source for Row<'_> {
+    #[inline]
+    fn first(&self, p: &CPath) -> Option<&Value> {
+        p.col.and_then(|c| self.cell(c))
     }
 }
 
@@ -130,6 +136,12 @@ impl CompiledFilter {
         eval(&self.root, &Cells(cells), resolver)
     }
 
+    /// Whether a row of a grid with the columns this was compiled for matches.
+    #[inline]
+    pub fn matches_row<R: Resolver + ?Sized>(&self, row: &Row<'_>, resolver: &R) -> bool {
+        eval(&self.root, row, resolver)
+    }
+
     /// The positions of the rows of `grid` that match, in order. `grid` must have the columns
     /// of the grid this filter was compiled for.
     pub fn select<'a, R: Resolver + ?Sized>(
@@ -137,12 +149,9 @@ impl CompiledFilter {
         grid: &'a Grid,
         resolver: &'a R,
     ) -> impl Iterator<Item = usize> + 'a {
-        let width = self.width;
-        let cells = grid.cells();
-        (0..grid.len()).filter(move |&i| {
-            let row = cells.get(i * width..(i + 1) * width).unwrap_or(&[]);
-            self.matches_cells(row, resolver)
-        })
+        grid.rows()
+            .filter(move |row| self.matches_row(row, resolver))
+            .map(|row| row.index())
     }
 
     /// The number of rows of `grid` that match.
@@ -191,7 +200,6 @@ impl Filter {
     pub fn compile_for(&self, grid: &Grid) -> CompiledFilter {
         CompiledFilter {
             root: compile(&self.node, grid),
-            width: grid.cols().len(),
         }
     }
 
@@ -201,12 +209,11 @@ impl Filter {
         self.compile_for(grid).select(grid, resolver).collect()
     }
 
-    /// A copy of `grid` (meta and columns) with only the rows that match.
+    /// A grid of the rows of `grid` that match, with its meta and only the columns those
+    /// rows use (so a filtered database carries its hits' tags, not every column).
     pub fn filter_grid<R: Resolver + ?Sized>(&self, grid: &Grid, resolver: &R) -> Grid {
         let compiled = self.compile_for(grid);
-        let mut out = grid.clone();
-        out.retain_rows(|row| compiled.matches_cells(row.cells(), resolver));
-        out
+        grid.select_rows(compiled.select(grid, resolver))
     }
 }
 
@@ -225,7 +232,7 @@ impl<'g> GridIndex<'g> {
         let mut ids = hashbrown::HashMap::with_capacity(grid.len());
         if let Some(c) = grid.col_index("id") {
             for r in grid.rows() {
-                if let Some(Value::Ref(id)) = r.cells().get(c) {
+                if let Some(Value::Ref(id)) = r.cell(c) {
                     ids.insert(id.id(), r.index());
                 }
             }

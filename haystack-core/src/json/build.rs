@@ -280,7 +280,6 @@ pub(super) struct RowSink {
     index: HashMap<Arc<str>, usize>,
     /// The current row's tags as (column, value), usually in column order.
     row: Vec<(usize, Value)>,
-    in_order: bool,
     hint: usize,
     /// Input bytes the rows may span (0: unknown), and the approximate JSON size of the rows
     /// seen so far, to reserve the cells once after [`SAMPLE_ROWS`] rows.
@@ -328,7 +327,6 @@ impl RowSink {
             names,
             index,
             row: Vec::new(),
-            in_order: true,
             hint: 0,
             input_len: 0,
             sampled: 0,
@@ -368,9 +366,6 @@ impl RowSink {
                 i
             }
         };
-        if i < self.hint {
-            self.in_order = false;
-        }
         self.row.push((i, v));
         self.hint = i + 1;
         Ok(())
@@ -378,32 +373,19 @@ impl RowSink {
 
     /// Ends the current row.
     pub(super) fn end_row(&mut self) -> Result<()> {
-        if !self.in_order {
-            // Stable, so of repeated tags the last stays last; keep only the last of each.
-            self.row.sort_by_key(|(i, _)| *i);
-            let mut deduped: Vec<(usize, Value)> = Vec::with_capacity(self.row.len());
-            for (i, v) in self.row.drain(..) {
-                match deduped.last_mut() {
-                    Some(last) if last.0 == i => last.1 = v,
-                    _ => deduped.push((i, v)),
-                }
-            }
-            self.row = deduped;
-        }
-        let mut tags = self.row.drain(..).peekable();
-        let cells = (0..self.names.len()).map(|c| match tags.next_if(|(i, _)| *i == c) {
-            Some((_, v)) => v,
-            None => Value::Null,
-        });
-        self.grid.push_row_iter(cells)?;
+        self.grid.push_tags(self.row.drain(..))?;
         if self.input_len > 0 && self.grid.len() == SAMPLE_ROWS {
             let per_row = (self.sampled / SAMPLE_ROWS).max(2);
             // A little extra so that a slightly low guess does not double the buffer.
-            let rows = self.input_len / per_row + self.input_len / per_row / 8;
-            self.grid.reserve_rows(rows.saturating_sub(SAMPLE_ROWS));
+            let rows = (self.input_len / per_row + self.input_len / per_row / 8)
+                .saturating_sub(SAMPLE_ROWS);
+            // Each tag took at least a few bytes of the sample, so this stays within a small
+            // multiple of the input size.
+            let tags_per_row = self.grid.tag_count().div_ceil(SAMPLE_ROWS);
+            self.grid.reserve_rows(rows);
+            self.grid.reserve_tags(rows.saturating_mul(tags_per_row));
             self.input_len = 0;
         }
-        self.in_order = true;
         self.hint = 0;
         Ok(())
     }

@@ -228,13 +228,12 @@ struct RowJson<'a, const OLD: bool>(&'a Grid, usize);
 impl<const OLD: bool> Serialize for RowJson<'_, OLD> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
-        let cells = self.0.row(self.1).map_or(&[][..], |r| r.cells());
-        for (col, v) in self.0.cols().iter().zip(cells) {
-            if !v.is_null() {
+        if let Some(row) = self.0.row(self.1) {
+            for (name, v) in row.iter() {
                 if OLD {
-                    m.serialize_entry(col.name(), &V3(v))?;
+                    m.serialize_entry(name, &V3(v))?;
                 } else {
-                    m.serialize_entry(col.name(), v)?;
+                    m.serialize_entry(name, v)?;
                 }
             }
         }

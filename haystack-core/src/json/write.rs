@@ -296,10 +296,8 @@ impl<'a> Writer<'a> {
             }
             self.out.push('{');
             let mut first = true;
-            for (k, v) in keys.iter().zip(row.cells()) {
-                if v.is_null() {
-                    continue;
-                }
+            for (c, v) in row.entries() {
+                let Some(k) = keys.get(c) else { continue };
                 if !first {
                     self.out.push(',');
                 }

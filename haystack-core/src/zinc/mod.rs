@@ -42,8 +42,8 @@ pub use scalar::{is_unit_byte, offset_datetime};
 pub use scanner::{Interner, Scanner, describe};
 pub use write::{
     write_coord, write_date, write_datetime, write_dict, write_f64, write_grid, write_grid_header,
-    write_list, write_number, write_row, write_scalar, write_str, write_tags, write_time,
-    write_uri, write_value, write_xstr,
+    write_list, write_number, write_row, write_scalar, write_sparse_row, write_str, write_tags,
+    write_time, write_uri, write_value, write_xstr,
 };
 
 use crate::{Result, Value};

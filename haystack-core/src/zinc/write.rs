@@ -1,7 +1,7 @@
 //! The Zinc writer of values: scalars, lists, dicts and grids into a `String`.
 
 use crate::value::{Coord, DateTime, Number, XStr};
-use crate::{Dict, Grid, Value};
+use crate::{Dict, Grid, Row, Value};
 
 /// Appends the Zinc form of any value (nested lists, dicts and grids included).
 pub fn write_value(out: &mut String, value: &Value) {
@@ -302,12 +302,17 @@ pub fn write_grid_header(out: &mut String, g: &Grid) {
 
 /// Appends one row line: cells separated by commas, nulls empty (or `N` for a one-column grid),
 /// ending with a newline.
-pub fn write_row(out: &mut String, cells: &[Value]) {
-    if let [Value::Null] = cells {
-        out.push_str("N\n");
-        return;
-    }
-    for (i, v) in cells.iter().enumerate() {
+pub fn write_row<'a, I>(out: &mut String, cells: I)
+where
+    I: IntoIterator<Item = &'a Value>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let cells = cells.into_iter();
+    let one = cells.len() == 1;
+    for (i, v) in cells.enumerate() {
+        if one && v.is_null() {
+            out.push('N');
+        }
         if i > 0 {
             out.push(',');
         }
@@ -318,11 +323,40 @@ pub fn write_row(out: &mut String, cells: &[Value]) {
     out.push('\n');
 }
 
+/// Appends one row line of a grid of `width` columns from its tags, as [`write_row`] does for
+/// a row of one cell per column.
+pub fn write_sparse_row(out: &mut String, row: &Row<'_>, width: usize) {
+    if width == 1 && row.is_empty() {
+        out.push_str("N\n");
+        return;
+    }
+    // Cells are separated by commas: cell `c` follows the `c`-th comma.
+    let mut commas = 0;
+    for (c, v) in row.entries() {
+        push_commas(out, c.saturating_sub(commas));
+        commas = commas.max(c);
+        write_value(out, v);
+    }
+    push_commas(out, width.saturating_sub(1).saturating_sub(commas));
+    out.push('\n');
+}
+
+fn push_commas(out: &mut String, n: usize) {
+    const COMMAS: &str = ",,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,";
+    let mut n = n;
+    while n > 0 {
+        let k = n.min(COMMAS.len());
+        out.push_str(COMMAS.get(..k).unwrap_or_default());
+        n -= k;
+    }
+}
+
 /// Appends a whole grid as a Zinc 3.0 document.
 pub fn write_grid(out: &mut String, g: &Grid) {
     write_grid_header(out, g);
+    let width = g.cols().len();
     for r in g.rows() {
-        write_row(out, r.cells());
+        write_sparse_row(out, &r, width);
     }
 }
 
