@@ -2,7 +2,8 @@
 
 use clap::{Args, Parser, Subcommand};
 
-/// Convert, filter, check and compare Project Haystack files (Zinc, JSON, JSON v3, Trio, CSV).
+/// Convert, filter, check, compare and reflect Project Haystack files (Zinc, JSON, JSON v3,
+/// Trio, CSV).
 ///
 /// Formats: zinc, json (Haystack 4 "Hayson"), json3 (Haystack 3 JSON), trio, csv (export
 /// only). A FILE of `-`, or no FILE, reads standard input. Exit status: 0 success, 1 when
@@ -26,6 +27,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Compare two files entity by entity (matched by `id`): added, removed, changed tags.
     Diff(DiffArgs),
+    /// Reflect each entity to the defs it implements (standard def libraries, plus `--lib`).
+    Reflect(ReflectArgs),
 }
 
 /// `haystack convert`.
@@ -109,4 +112,27 @@ pub struct DiffArgs {
     /// Format of both files (default: from each file's extension, else its first bytes).
     #[arg(long, value_name = "FMT")]
     pub from: Option<String>,
+}
+
+/// `haystack reflect`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  haystack reflect site.zinc\n  \
+    haystack reflect --lib acme.trio --to json points.zinc\n\n\
+    Output: a grid with one row per input row: id, dis, entityTypes (the most specific entity\n\
+    types, e.g. [^ahu]) and defs (every def the row implements: its tags, conjuncts such as\n\
+    ^hot-water, and all their supertypes). Zinc input streams row by row.")]
+pub struct ReflectArgs {
+    /// Input file; `-` or none reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
+    /// Input format (default: from the file extension, else from the first bytes).
+    #[arg(long, value_name = "FMT")]
+    pub from: Option<String>,
+    /// Output format (default: zinc).
+    #[arg(long, value_name = "FMT")]
+    pub to: Option<String>,
+    /// A def library as Trio (its lib meta record and its defs), added to the standard ones;
+    /// may be repeated.
+    #[arg(long, value_name = "TRIO")]
+    pub lib: Vec<String>,
 }

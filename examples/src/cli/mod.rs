@@ -1,5 +1,5 @@
-//! The `haystack` command-line tool: `convert`, `filter`, `check` and `diff` for Haystack files
-//! (Zinc, JSON v4 "Hayson", JSON v3, Trio, and CSV for export).
+//! The `haystack` command-line tool: `convert`, `filter`, `check`, `diff` and `reflect` for
+//! Haystack files (Zinc, JSON v4 "Hayson", JSON v3, Trio, and CSV for export).
 //!
 //! ```no_run
 //! use clap::Parser;
@@ -23,11 +23,12 @@ mod convert;
 mod diff;
 mod filter;
 mod input;
+mod reflect;
 mod stream;
 
 use std::io::{self, Write};
 
-pub use args::{CheckArgs, Cli, Command, ConvertArgs, DiffArgs, FilterArgs};
+pub use args::{CheckArgs, Cli, Command, ConvertArgs, DiffArgs, FilterArgs, ReflectArgs};
 pub use input::Input;
 
 use crate::haystack::formats::FormatError;
@@ -210,6 +211,7 @@ pub fn run_with(cli: Cli, out: &mut dyn Write, diag: &mut dyn Write) -> Result<O
         Command::Filter(a) => filter::run(&a, out),
         Command::Check(a) => check::run(&a, out, diag),
         Command::Diff(a) => diff::run(&a, out),
+        Command::Reflect(a) => reflect::run(&a, out),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod dataset;
 pub mod db;
+pub mod defs_ops;
 pub mod formats;
 pub mod range;
 pub mod request;

@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
 use super::db::{Db, Snapshot};
+use super::defs_ops::{DefsOp, defs_op};
 use super::formats::{Format, negotiate_labelled};
 use super::range;
 pub use super::request::OpError;
@@ -139,10 +140,16 @@ pub fn error_grid(dis: &str) -> Grid {
         .unwrap_or_default()
 }
 
-const OPS: [(&str, &str); 6] = [
+const OPS: [(&str, &str); 9] = [
     ("about", "Summary information for the server"),
     ("ops", "Operations supported by the server"),
     ("formats", "Grid data formats supported by the server"),
+    (
+        "defs",
+        "Query the defs of the namespace (standard Haystack 4 libraries)",
+    ),
+    ("libs", "Query the lib defs of the namespace"),
+    ("filetypes", "Query the filetype defs of the namespace"),
     ("read", "Read entity records by filter or by id"),
     ("nav", "Navigate the site, equip and point tree"),
     ("hisRead", "Read time series data"),
@@ -220,7 +227,7 @@ async fn run_op(
             dis: format!("method {method} is not supported: use GET or POST"),
         });
     }
-    if !OPS.iter().any(|(name, _)| *name == op) && op != "filetypes" {
+    if !OPS.iter().any(|(name, _)| *name == op) {
         return Err(OpError {
             status: StatusCode::NOT_FOUND,
             dis: format!("unknown op {op:?}"),
@@ -277,7 +284,11 @@ async fn run_op(
     match op {
         "about" => about(state, version).await,
         "ops" => Ok(ops_grid()),
-        "formats" | "filetypes" => Ok(formats_grid()),
+        "formats" => Ok(formats_grid()),
+        "defs" | "libs" | "filetypes" => match DefsOp::named(op) {
+            Some(which) => state.cpu(move || defs_op(which, &rows)).await?,
+            None => Err(OpError::op(format!("unknown op {op:?}"))),
+        },
         "read" => {
             let snap = snapshot(state, version).await?;
             state.cpu(move || read(snap, &rows)).await?
