@@ -138,3 +138,212 @@ async fn seed_workflow_on_s3() {
         .expect("no server on a missing bucket");
     assert!(err.contains("does not exist"), "{err}");
 }
+
+/// The seed's bucket-to-bucket import: the source is copied server side after a HEAD/ETag
+/// check, and read only to validate and diff it; an unchanged source is not read at all.
+#[tokio::test]
+async fn bucket_to_bucket_import_copies_and_counts_source_reads() {
+    use examples::haystack::dataset::{open_for_import, open_for_serving};
+    use examples::store::metrics::{S3Requests, s3_client};
+
+    let Some(config) = emulator::sdk_config("bucket_to_bucket_import").await else {
+        return;
+    };
+    let client = s3_client(&config);
+    let src = emulator::unique_name("src");
+    let dst = emulator::unique_name("dst");
+    client.create_bucket().bucket(&src).send().await.unwrap();
+    S3Store::new(&config, &dst, "")
+        .enable_versioning()
+        .await
+        .unwrap();
+    let put = |key: String, body: Vec<u8>| {
+        let (client, src) = (client.clone(), src.clone());
+        async move {
+            client
+                .put_object()
+                .bucket(src)
+                .key(key)
+                .body(body.into())
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    // The sample under `sample/`, plus a point whose hisURI is an absolute s3:// URL, named by
+    // two points.
+    let site = sample::generate(datetime!(2024-06-01 12:00 UTC));
+    let (abs_uri, abs_series) = site.series[0].clone();
+    let abs_url = format!("s3://{src}/elsewhere/{abs_uri}");
+    let mut dicts = site.entities.to_dicts();
+    for n in 0..2 {
+        let mut p = dicts.iter().find(|d| d.has("point")).unwrap().clone();
+        p.insert("id", haystack_core::Ref::new(format!("abs{n}")).unwrap())
+            .unwrap();
+        p.insert("hisURI", Value::Uri(abs_url.clone())).unwrap();
+        dicts.push(p);
+    }
+    let entities = haystack_core::Grid::from_dicts(dicts.iter());
+    let mut zinc = haystack_zinc::to_string(&entities).into_bytes();
+    put("sample/carytown.zinc".into(), zinc.clone()).await;
+    for (uri, grid) in &site.series {
+        put(
+            format!("sample/{uri}"),
+            haystack_zinc::to_string(grid).into_bytes(),
+        )
+        .await;
+    }
+    put(
+        format!("elsewhere/{abs_uri}"),
+        haystack_zinc::to_string(&abs_series).into_bytes(),
+    )
+    .await;
+    let series_files = site.series.len() as u64 + 1;
+
+    let source = format!("s3://{src}/sample/carytown.zinc");
+    let target = format!("s3://{dst}");
+    let counts = S3Requests::global();
+    let db = open_for_import(&source, &target, None).await.unwrap();
+    assert_eq!(db.name(), "carytown.zinc");
+
+    // First import: read once (validate, diff, find the series), copied server side; every
+    // series read once, the one named by two points too.
+    let report = db.import(&source, &|_| {}).await.unwrap();
+    assert!(
+        report.changed && report.source_read && report.copied,
+        "{report:?}"
+    );
+    assert_eq!(report.series_read as u64, series_files, "{report:?}");
+    assert_eq!(counts.count("GetObject", &src), 1 + series_files);
+    assert_eq!(
+        counts.count("CopyObject", &dst),
+        1,
+        "{:?}",
+        counts.for_bucket(&dst)
+    );
+    let copied = client
+        .get_object()
+        .bucket(&dst)
+        .key("carytown.zinc")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(
+        &copied[..],
+        &zinc[..],
+        "the file itself, under its own name"
+    );
+
+    // Unchanged: HEADs only, no GetObject on the source.
+    let gets = counts.count("GetObject", &src);
+    let report = db.import(&source, &|_| {}).await.unwrap();
+    assert!(!report.changed && !report.source_read, "{report:?}");
+    assert_eq!(report.series_skipped as u64, series_files, "{report:?}");
+    assert_eq!(counts.count("GetObject", &src), gets, "no source read");
+    assert_eq!(counts.count("CopyObject", &dst), 1);
+
+    // A changed entity file: read once, copied again; the unchanged series are not read.
+    let text = String::from_utf8(zinc)
+        .unwrap()
+        .replace("Headquarters", "Head Office");
+    zinc = text.into_bytes();
+    put("sample/carytown.zinc".into(), zinc.clone()).await;
+    let report = db.import(&source, &|_| {}).await.unwrap();
+    assert!(
+        report.changed && report.source_read && report.copied,
+        "{report:?}"
+    );
+    assert!(report.modified >= 1, "{report:?}");
+    assert_eq!(counts.count("GetObject", &src), gets + 1);
+    assert_eq!(counts.count("CopyObject", &dst), 2);
+    println!(
+        "bucket-to-bucket import: source {:?}, target {:?}",
+        counts.for_bucket(&src),
+        counts.for_bucket(&dst)
+    );
+
+    // Served by its file URL, absolute series included.
+    let served = open_for_serving(&format!("{target}/carytown.zinc"), None, false)
+        .await
+        .unwrap();
+    let snap = served.snapshot(None).await.unwrap().unwrap();
+    assert!(snap.grid.rows().any(|r| r.dis() == Some("Head Office")));
+    let his = served.series(&snap, &abs_url).await.unwrap().unwrap();
+    assert_eq!(his.len(), abs_series.len());
+}
+
+/// hisURIs that are absolute (`http://...`, `/abs/path`) import, and a series named by several
+/// points is fetched once.
+#[tokio::test]
+async fn absolute_his_uris_and_shared_series_are_fetched_once() {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    let files = tempfile::tempdir().unwrap();
+    let site = sample::generate(datetime!(2024-06-01 12:00 UTC));
+    let (uri, series) = site.series[0].clone();
+    std::fs::create_dir_all(files.path().join("his")).unwrap();
+    std::fs::write(files.path().join(&uri), haystack_zinc::to_string(&series)).unwrap();
+    let local_abs = files.path().join("local-series.zinc");
+    std::fs::write(&local_abs, haystack_zinc::to_string(&series)).unwrap();
+
+    // A tiny HTTP file server that counts GETs per path.
+    let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let root = files.path().to_path_buf();
+    let h = hits.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let (h, root) = (h.clone(), root.clone());
+        async move {
+            let path = uri.path().trim_start_matches('/').to_owned();
+            *h.lock().unwrap().entry(path.clone()).or_default() += 1;
+            match std::fs::read(root.join(&path)) {
+                Ok(b) => (axum::http::StatusCode::OK, b),
+                Err(_) => (axum::http::StatusCode::NOT_FOUND, Vec::new()),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let http_uri = format!("{base}/{uri}");
+    let abs_path = local_abs.to_string_lossy().into_owned();
+    let entities = format!(
+        "ver:\"3.0\"\nid,point,his,tz,hisURI\n@a,M,M,\"New_York\",`{http_uri}`\n\
+         @b,M,M,\"New_York\",`{http_uri}`\n@c,M,M,\"New_York\",`{abs_path}`\n\
+         @d,M,M,\"New_York\",`{uri}`\n"
+    );
+    std::fs::write(files.path().join("abs.zinc"), entities).unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let store_url = store.path().to_string_lossy().into_owned();
+    let db =
+        examples::haystack::dataset::open_for_import(&format!("{base}/abs.zinc"), &store_url, None)
+            .await
+            .unwrap();
+    let report = db
+        .import(&format!("{base}/abs.zinc"), &|_| {})
+        .await
+        .unwrap();
+    assert!(report.changed, "{report:?}");
+    assert_eq!(
+        report.series_updated.len(),
+        3,
+        "three distinct series: {report:?}"
+    );
+    assert_eq!(
+        hits.lock().unwrap().get(&uri),
+        Some(&2),
+        "absolute and relative: one GET each"
+    );
+    assert_eq!(hits.lock().unwrap().get("abs.zinc"), Some(&1));
+    let snap = db.snapshot(None).await.unwrap().unwrap();
+    for his_uri in [&http_uri, &abs_path, &uri] {
+        let got = db.series(&snap, his_uri).await.unwrap().unwrap();
+        assert_eq!(got.len(), series.len(), "{his_uri}");
+    }
+}

@@ -53,7 +53,7 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
-async fn scenario(store: Arc<dyn VersionedStore>) {
+async fn scenario(store: Arc<dyn VersionedStore>, bucket: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let mut site = sample::generate(END);
     let site_path = sample::write_to(dir.path(), &site).unwrap();
@@ -316,12 +316,48 @@ async fn scenario(store: Arc<dyn VersionedStore>) {
     assert!(ops.len() >= 6);
     let unknown = client.get(format!("{base}/nosuch")).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
+
+    // S3 requests per read and per hisRead once warm: the manifest listing is cached for a
+    // short TTL, manifests and parsed series by version id.
+    if let Some(bucket) = bucket {
+        // A fresh server on the store: nothing cached by the imports above.
+        let base = serve(Arc::new(Db::new(store.clone(), store.clone()))).await;
+        get_zinc(&client, &format!("{base}/about")).await;
+        let counts = examples::store::metrics::S3Requests::global();
+        let before = counts.total(bucket);
+        for _ in 0..10 {
+            get_zinc(&client, &format!("{base}/read?filter=site")).await;
+        }
+        let reads = counts.total(bucket) - before;
+        assert!(reads <= 1, "10 reads cost {reads} S3 requests");
+        let other = site.series[1]
+            .0
+            .trim_start_matches("his/")
+            .trim_end_matches(".zinc");
+        let url = format!(
+            "{base}/hisRead?id={}&range=2024-05-31,2024-06-01",
+            enc(&format!("@{other}"))
+        );
+        let before = counts.count("GetObject", bucket);
+        let first = get_zinc(&client, &url).await;
+        assert_eq!(first.len(), 96);
+        let first_gets = counts.count("GetObject", bucket) - before;
+        assert_eq!(first_gets, 1, "the one series object it needs");
+        for _ in 0..10 {
+            get_zinc(&client, &url).await;
+        }
+        let again = counts.count("GetObject", bucket) - before - first_gets;
+        assert_eq!(again, 0, "a parsed series is not fetched again");
+        println!(
+            "S3 requests: 10 reads {reads}, first hisRead {first_gets} GetObject, 10 more {again}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn haystack_server_on_local_store() {
     let dir = tempfile::tempdir().unwrap();
-    scenario(Arc::new(LocalStore::open(dir.path()).unwrap())).await;
+    scenario(Arc::new(LocalStore::open(dir.path()).unwrap()), None).await;
 }
 
 #[tokio::test]
@@ -329,7 +365,8 @@ async fn haystack_server_on_s3() {
     let Some(config) = emulator::sdk_config("haystack_server_on_s3").await else {
         return;
     };
-    let store = S3Store::new(&config, &emulator::unique_name("haystack"), "db");
+    let bucket = emulator::unique_name("haystack");
+    let store = S3Store::new(&config, &bucket, "db");
     store.enable_versioning().await.unwrap();
-    scenario(Arc::new(store)).await;
+    scenario(Arc::new(store), Some(&bucket)).await;
 }

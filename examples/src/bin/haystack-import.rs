@@ -74,5 +74,6 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             db.name()
         );
     }
+    println!("{}: {}", db.name(), report.source_summary());
     Ok(())
 }

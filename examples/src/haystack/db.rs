@@ -14,11 +14,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use haystack_core::{Grid, Value};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::cache::Caches;
 use super::formats::{Format, FormatError};
 use crate::store::{StoreError, VersionedStore, validate_key};
 
@@ -61,10 +61,26 @@ pub enum DbError {
 /// The version ids that make up one snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// Version id of `entities.zinc`.
+    /// Version id of the entity grid.
     pub entities: Option<String>,
     /// hisURI -> version id of its series.
     pub series: BTreeMap<String, String>,
+    /// The S3 source the entity grid was last imported from, with its ETag then (so that the
+    /// next import can tell by a HEAD whether it changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceStamp>,
+    /// hisURI -> ETag of its S3 source when it was last read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub series_etags: BTreeMap<String, String>,
+}
+
+/// An S3 source and its ETag when it was imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceStamp {
+    /// The source URL.
+    pub url: String,
+    /// Its ETag.
+    pub etag: String,
 }
 
 /// One snapshot of the database, parsed and indexed by id.
@@ -99,6 +115,7 @@ pub struct Db {
     ts_store: Arc<dyn VersionedStore>,
     name: String,
     cache: Mutex<HashMap<String, Arc<Snapshot>>>,
+    caches: Caches,
 }
 
 /// Most snapshots kept parsed in memory.
@@ -144,7 +161,7 @@ pub fn series_key(his_uri: &str) -> Result<String, DbError> {
     Ok(key)
 }
 
-fn parse(what: &str, format: Format, bytes: &[u8]) -> Result<Grid, DbError> {
+pub(crate) fn parse(what: &str, format: Format, bytes: &[u8]) -> Result<Grid, DbError> {
     let text = std::str::from_utf8(bytes).map_err(|e| DbError::Format {
         what: what.to_owned(),
         source: FormatError::Unsupported(format!("not UTF-8: {e}")),
@@ -164,6 +181,7 @@ impl Db {
             ts_store,
             name: DEFAULT_DATASET.to_owned(),
             cache: Mutex::new(HashMap::new()),
+            caches: Caches::default(),
         }
     }
 
@@ -180,6 +198,7 @@ impl Db {
             ts_store,
             name: name.to_owned(),
             cache: Mutex::new(HashMap::new()),
+            caches: Caches::default(),
         })
     }
 
@@ -222,17 +241,43 @@ impl Db {
         &self.ts_store
     }
 
-    async fn manifest_at(
+    /// How long the manifest's version listing is trusted (default
+    /// [`super::cache::LISTING_TTL`]); a manifest written by another process becomes visible
+    /// within this time.
+    pub fn with_listing_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.caches.ttl = ttl;
+        self
+    }
+
+    /// Forgets the cached manifest listing, so that the next request lists again.
+    pub fn forget_cached_manifest(&self) {
+        self.caches.forget_listing();
+    }
+
+    pub(crate) async fn manifest_at(
         &self,
         at: Option<OffsetDateTime>,
     ) -> Result<Option<(String, OffsetDateTime, Manifest)>, DbError> {
         let key = self.manifest_key();
-        let Some(v) = self.store.version_at(&key, at).await? else {
+        let versions = match self.caches.listing() {
+            Some(v) => v,
+            None => self.caches.set_listing(self.store.versions(&key).await?),
+        };
+        let found = match at {
+            None => versions.last(),
+            Some(at) => versions.iter().rev().find(|v| v.modified <= at),
+        };
+        let Some(v) = found.cloned() else {
             return Ok(None);
         };
+        if let Some(m) = self.caches.manifest(&v.version_id) {
+            return Ok(Some((v.version_id, v.modified, (*m).clone())));
+        }
         let bytes = self.store.get_version(&key, &v.version_id).await?;
-        let manifest = serde_json::from_slice(&bytes)
+        let manifest: Manifest = serde_json::from_slice(&bytes)
             .map_err(|e| DbError::Invalid(format!("bad manifest {}: {e}", v.version_id)))?;
+        self.caches
+            .set_manifest(&v.version_id, Arc::new(manifest.clone()));
         Ok(Some((v.version_id, v.modified, manifest)))
     }
 
@@ -279,18 +324,24 @@ impl Db {
         Ok(Some(snapshot))
     }
 
-    /// The series `his_uri` as of `snapshot` (an empty his grid when it has none).
+    /// The series `his_uri` as of `snapshot` (`None` when it has none). Reads only that one
+    /// series object, and not even that when it was parsed before.
     pub async fn series(
         &self,
         snapshot: &Snapshot,
         his_uri: &str,
-    ) -> Result<Option<Grid>, DbError> {
+    ) -> Result<Option<Arc<Grid>>, DbError> {
         let Some(version) = snapshot.manifest.series.get(his_uri) else {
             return Ok(None);
         };
         let key = self.series_key(his_uri)?;
+        if let Some(g) = self.caches.series(&key, version) {
+            return Ok(Some(g));
+        }
         let bytes = self.ts_store.get_version(&key, version).await?;
-        parse(&key, Format::Zinc, &bytes).map(Some)
+        let grid = Arc::new(parse(&key, Format::Zinc, &bytes)?);
+        self.caches.set_series(&key, version, grid.clone());
+        Ok(Some(grid))
     }
 }
 
@@ -342,196 +393,9 @@ pub fn merge_series(stored: Option<&Grid>, new: &Grid) -> Result<Grid, DbError> 
         .map_err(|e| DbError::Invalid(e.to_string()))
 }
 
-/// What an import changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImportReport {
-    /// Whether a new snapshot was written.
-    pub changed: bool,
-    /// Entities now present that were not.
-    pub added: usize,
-    /// Entities no longer present.
-    pub removed: usize,
-    /// Entities whose tags changed.
-    pub modified: usize,
-    /// Series that got new points, by hisURI.
-    pub series_updated: Vec<String>,
-    /// Series unchanged.
-    pub series_unchanged: usize,
-}
+pub use super::import::{ImportReport, ImportStep, read_source, resolve_url};
 
-/// A step of an import, for progress reporting.
-#[derive(Debug, Clone)]
-pub enum ImportStep {
-    /// The entity file was read (with its row count and number of series).
-    Read {
-        /// Entities read.
-        entities: usize,
-        /// Series named by `hisURI`.
-        series: usize,
-    },
-    /// One series was processed.
-    Series(String),
-}
-
-/// Reads the bytes at `url`: a local path, `file://`, `http(s)://` or `s3://bucket/key`.
-pub async fn read_source(url: &str) -> Result<Bytes, DbError> {
-    let err = |message: String| DbError::Source {
-        url: url.to_owned(),
-        message,
-    };
-    if url.starts_with("http://") || url.starts_with("https://") {
-        let resp = reqwest::get(url).await.map_err(|e| err(e.to_string()))?;
-        let resp = resp.error_for_status().map_err(|e| err(e.to_string()))?;
-        return resp.bytes().await.map_err(|e| err(e.to_string()));
-    }
-    if let Some(rest) = url.strip_prefix("s3://") {
-        let (bucket, key) = rest.split_once('/').ok_or_else(|| err("no key".into()))?;
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let conf = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build();
-        let out = aws_sdk_s3::Client::from_conf(conf)
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| err(format!("{e:?}")))?;
-        let body = out.body.collect().await.map_err(|e| err(e.to_string()))?;
-        return Ok(body.into_bytes());
-    }
-    let path = url.strip_prefix("file://").unwrap_or(url);
-    tokio::fs::read(path)
-        .await
-        .map(Bytes::from)
-        .map_err(|e| err(e.to_string()))
-}
-
-/// `relative` resolved against the location of `base` (a path or URL), as a browser would.
-pub fn resolve_url(base: &str, relative: &str) -> String {
-    if relative.contains("://") || relative.starts_with('/') {
-        return relative.to_owned();
-    }
-    match base.rfind('/') {
-        Some(i) => format!("{}/{}", &base[..i], relative.trim_start_matches("./")),
-        None => relative.to_owned(),
-    }
-}
-
-impl Db {
-    /// Imports the Haystack file at `source` (format by extension) and the series its entities'
-    /// `hisURI` tags name (relative to `source`). Writes a new snapshot only when the entities or
-    /// a series changed; on any failure deletes what it wrote, so the store is left unchanged.
-    pub async fn import(
-        &self,
-        source: &str,
-        progress: &(dyn Fn(ImportStep) + Send + Sync),
-    ) -> Result<ImportReport, DbError> {
-        let format = Format::from_path(source).ok_or_else(|| {
-            DbError::Invalid(format!(
-                "unknown format of {source:?} (use .zinc, .json or .trio)"
-            ))
-        })?;
-        let source_bytes = read_source(source).await?;
-        let grid = parse(source, format, &source_bytes)?;
-        // A series named by several points is fetched and written once.
-        let mut seen = std::collections::HashSet::new();
-        let his_uris: Vec<String> = grid
-            .rows()
-            .filter_map(|r| match r.get("hisURI") {
-                Some(Value::Uri(u)) | Some(Value::Str(u)) => Some(u.to_string()),
-                _ => None,
-            })
-            .filter(|u| seen.insert(u.clone()))
-            .collect();
-        progress(ImportStep::Read {
-            entities: grid.len(),
-            series: his_uris.len(),
-        });
-
-        let current = self.manifest_at(None).await?;
-        let old = self.snapshot(None).await?;
-        let mut manifest = current.as_ref().map(|c| c.2.clone()).unwrap_or_default();
-        let mut report = ImportReport::default();
-        let mut written: Vec<(Arc<dyn VersionedStore>, String, String)> = Vec::new();
-
-        let result = async {
-            for his_uri in &his_uris {
-                let key = self.series_key(his_uri)?;
-                let url = resolve_url(source, his_uri);
-                let series_format = Format::from_path(his_uri).unwrap_or(Format::Zinc);
-                let new = parse(&url, series_format, &read_source(&url).await?)?;
-                let stored = match (&old, manifest.series.get(his_uri)) {
-                    (Some(snapshot), Some(_)) => self.series(snapshot, his_uri).await?,
-                    _ => None,
-                };
-                let merged = merge_series(stored.as_ref(), &new)?;
-                if stored.as_ref() == Some(&merged) {
-                    report.series_unchanged += 1;
-                } else {
-                    let v = self
-                        .ts_store
-                        .put(&key, Bytes::from(haystack_zinc::to_string(&merged)))
-                        .await?;
-                    written.push((self.ts_store.clone(), key, v.version_id.clone()));
-                    manifest.series.insert(his_uri.clone(), v.version_id);
-                    report.series_updated.push(his_uri.clone());
-                }
-                progress(ImportStep::Series(his_uri.clone()));
-            }
-            let canonical = haystack_zinc::to_string(&grid);
-            let same_entities = match &old {
-                Some(s) => haystack_zinc::to_string(&s.grid) == canonical,
-                None => false,
-            };
-            diff_counts(old.as_ref().map(|s| &s.grid), &grid, &mut report);
-            if !same_entities {
-                let body = if format == self.format() {
-                    source_bytes.clone()
-                } else {
-                    Bytes::from(self.format().write_grid(&grid).map_err(|source| {
-                        DbError::Format {
-                            what: self.name.clone(),
-                            source,
-                        }
-                    })?)
-                };
-                let v = self.store.put(&self.name, body).await?;
-                written.push((self.store.clone(), self.name.clone(), v.version_id.clone()));
-                manifest.entities = Some(v.version_id);
-            }
-            if current.as_ref().map(|c| &c.2) != Some(&manifest) {
-                let body =
-                    serde_json::to_vec(&manifest).map_err(|e| DbError::Invalid(e.to_string()))?;
-                self.store
-                    .put(&self.manifest_key(), Bytes::from(body))
-                    .await?;
-                report.changed = true;
-            }
-            Ok::<(), DbError>(())
-        }
-        .await;
-
-        if let Err(e) = result {
-            let mut rollback_errors = Vec::new();
-            for (store, key, version) in written.into_iter().rev() {
-                if let Err(re) = store.delete_version(&key, &version).await {
-                    rollback_errors.push(format!("{key}@{version}: {re}"));
-                }
-            }
-            if rollback_errors.is_empty() {
-                return Err(e);
-            }
-            return Err(DbError::Invalid(format!(
-                "{e}; and removing the unreferenced versions it wrote failed: {}",
-                rollback_errors.join(", ")
-            )));
-        }
-        Ok(report)
-    }
-}
-
-fn diff_counts(old: Option<&Grid>, new: &Grid, report: &mut ImportReport) {
+pub(crate) fn diff_counts(old: Option<&Grid>, new: &Grid, report: &mut ImportReport) {
     let new_index = index_ids(new);
     let Some(old) = old else {
         report.added = new_index.len();

@@ -1,11 +1,14 @@
 //! The Haystack examples' shared parts: file formats, the versioned database with its import,
 //! `hisRead` ranges, the HTTP API and the sample site.
 
+pub mod cache;
 pub mod dataset;
 pub mod db;
 pub mod defs_ops;
 pub mod formats;
+pub mod import;
 pub mod range;
 pub mod request;
+pub mod s3source;
 pub mod sample;
 pub mod server;

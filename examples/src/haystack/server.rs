@@ -600,7 +600,7 @@ async fn his_read(
         .await
         .map_err(|e| OpError::internal(e.to_string()))?;
     state
-        .cpu(move || his_grid(&id, tz, span, now, series.as_ref()))
+        .cpu(move || his_grid(&id, tz, span, now, series.as_deref()))
         .await?
 }
 

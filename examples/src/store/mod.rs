@@ -5,6 +5,7 @@
 //! Stores are addressed by URL: `./dir`, `/abs/dir`, `file:///abs/dir` or `s3://bucket/prefix`.
 
 mod local;
+pub mod metrics;
 mod s3;
 
 use std::fmt::Debug;
@@ -87,6 +88,11 @@ pub trait VersionedStore: Send + Sync + Debug + 'static {
     /// there is nothing there.
     async fn children(&self, dir: &str) -> StoreResult<Vec<String>>;
 
+    /// The S3 backend behind this store, if it is one (for server-side copies).
+    fn as_s3(&self) -> Option<&S3Store> {
+        None
+    }
+
     /// The version of `key` visible at `at` (the newest written at or before it), or the latest
     /// when `at` is `None`.
     async fn version_at(
@@ -127,6 +133,9 @@ impl<T: VersionedStore + ?Sized> VersionedStore for Arc<T> {
     }
     async fn children(&self, dir: &str) -> StoreResult<Vec<String>> {
         (**self).children(dir).await
+    }
+    fn as_s3(&self) -> Option<&S3Store> {
+        (**self).as_s3()
     }
 }
 

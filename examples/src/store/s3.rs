@@ -28,9 +28,6 @@ impl S3Store {
     /// A store over `bucket` (keys under `prefix`), with path-style addressing so that local
     /// emulators work as real S3 does.
     pub fn new(config: &aws_config::SdkConfig, bucket: &str, prefix: &str) -> Self {
-        let conf = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(true)
-            .build();
         let prefix = prefix.trim_matches('/');
         let prefix = if prefix.is_empty() {
             String::new()
@@ -38,7 +35,7 @@ impl S3Store {
             format!("{prefix}/")
         };
         Self {
-            client: aws_sdk_s3::Client::from_conf(conf),
+            client: super::metrics::s3_client(config),
             bucket: bucket.to_owned(),
             prefix,
         }
@@ -218,6 +215,10 @@ impl VersionedStore for S3Store {
             .map_err(s3_err("GetObject"))?;
         let body = out.body.collect().await.map_err(s3_err("GetObject body"))?;
         Ok(body.into_bytes())
+    }
+
+    fn as_s3(&self) -> Option<&S3Store> {
+        Some(self)
     }
 
     async fn children(&self, dir: &str) -> StoreResult<Vec<String>> {
