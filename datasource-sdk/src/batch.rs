@@ -50,13 +50,14 @@ impl fmt::Display for BatchId {
     }
 }
 
-/// A batch of JSON-encoded records for one table, handed to a [`crate::Sink`].
+/// A batch of JSON-encoded records for one table, handed to a [`crate::Sink`]. Cloning is
+/// cheap: the records are shared, so a sink may keep the batch itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
     id: BatchId,
     table: Arc<str>,
     created: SystemTime,
-    records: Vec<Vec<u8>>,
+    records: Arc<Vec<Vec<u8>>>,
     bytes: usize,
 }
 
@@ -68,7 +69,7 @@ impl Batch {
             id,
             table: table.into(),
             created: SystemTime::now(),
-            records,
+            records: Arc::new(records),
             bytes,
         }
     }
@@ -116,7 +117,7 @@ impl Batch {
     /// The records as JSON lines (each record followed by `\n`).
     pub fn to_json_lines(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.bytes);
-        for r in &self.records {
+        for r in self.records.iter() {
             out.extend_from_slice(r);
             out.push(b'\n');
         }

@@ -17,7 +17,8 @@ pub struct MemorySink {
 #[derive(Debug, Default)]
 struct Inner {
     seen: HashSet<BatchId>,
-    tables: BTreeMap<String, Vec<Vec<u8>>>,
+    /// The stored batches of each table (batches share their records: storing one is O(1)).
+    tables: BTreeMap<String, Vec<Batch>>,
     batches: Vec<(BatchId, String, usize, usize)>,
     duplicates: u64,
 }
@@ -38,7 +39,16 @@ impl MemorySink {
 
     /// The encoded records stored for `table`, in delivery order.
     pub fn raw_records(&self, table: &str) -> Vec<Vec<u8>> {
-        self.lock().tables.get(table).cloned().unwrap_or_default()
+        self.lock()
+            .tables
+            .get(table)
+            .map(|batches| {
+                batches
+                    .iter()
+                    .flat_map(|b| b.records().map(<[u8]>::to_vec))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The records stored for `table`, decoded, in delivery order.
@@ -46,8 +56,10 @@ impl MemorySink {
         self.lock()
             .tables
             .get(table)
-            .map(|rs| {
-                rs.iter()
+            .map(|batches| {
+                batches
+                    .iter()
+                    .flat_map(Batch::records)
                     .map(|r| serde_json::from_slice(r).map_err(Error::from))
                     .collect()
             })
@@ -66,7 +78,11 @@ impl MemorySink {
 
     /// Total records stored.
     pub fn len(&self) -> usize {
-        self.lock().tables.values().map(Vec::len).sum()
+        self.lock()
+            .tables
+            .values()
+            .flat_map(|batches| batches.iter().map(Batch::len))
+            .sum()
     }
 
     /// Whether nothing was stored.
@@ -94,8 +110,14 @@ impl Sink for MemorySink {
             batch.len(),
             batch.bytes(),
         ));
-        let stored = inner.tables.entry(batch.table().to_owned()).or_default();
-        stored.extend(batch.records().map(<[u8]>::to_vec));
+        match inner.tables.get_mut(batch.table()) {
+            Some(stored) => stored.push(batch.clone()),
+            None => {
+                inner
+                    .tables
+                    .insert(batch.table().to_owned(), vec![batch.clone()]);
+            }
+        }
         Ok(())
     }
 }

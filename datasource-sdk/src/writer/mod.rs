@@ -143,6 +143,13 @@ impl WriterBuilder {
     }
 }
 
+/// A record as JSON, into a buffer sized for a typical record (fewer reallocations).
+fn encode<R: Serialize + ?Sized>(record: &R) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(256);
+    serde_json::to_writer(&mut out, record)?;
+    Ok(out)
+}
+
 /// A command from the handles to the delivery task.
 #[derive(Debug)]
 enum Command {
@@ -243,8 +250,7 @@ impl Writer {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
-        let encoded = serde_json::to_vec(record)?;
-        self.send(table, encoded, None).await
+        self.send(table, encode(record)?, None).await
     }
 
     /// [`Writer::write`], and the record's outcome is counted in `acks`: once
@@ -260,8 +266,7 @@ impl Writer {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
-        let encoded = serde_json::to_vec(record)?;
-        self.send(table, encoded, Some(acks)).await
+        self.send(table, encode(record)?, Some(acks)).await
     }
 
     /// Queues one already-encoded JSON value for `table` (the bytes are not checked).

@@ -7,14 +7,16 @@
 //! guard closes the buffer and marks the writer closed on every exit path (a panic included), so
 //! no writer waits forever.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::future::BoxFuture;
+// A fast hasher (foldhash) for the per-record table lookup.
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
+use hashbrown::HashMap;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
