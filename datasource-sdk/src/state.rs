@@ -36,6 +36,20 @@ enum Stored {
     V1(Checkpoint),
 }
 
+impl Checkpoint {
+    /// Reads a checkpoint from the JSON that [`FileStateStore`] keeps (any stored version this
+    /// crate reads: today `{"version": "1", ...}`). serde_json bounds nesting at 128 levels.
+    pub fn from_json(bytes: &[u8]) -> std::result::Result<Checkpoint, serde_json::Error> {
+        let Stored::V1(checkpoint) = serde_json::from_slice(bytes)?;
+        Ok(checkpoint)
+    }
+
+    /// The JSON that [`FileStateStore`] keeps for this checkpoint, in the current version.
+    pub fn to_json(&self) -> std::result::Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec_pretty(&Stored::V1(self.clone()))
+    }
+}
+
 /// Keeps checkpoints by key (one key per connector instance).
 #[async_trait]
 pub trait StateStore: Send + Sync + Debug + 'static {
@@ -138,9 +152,8 @@ impl StateStore for FileStateStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(e.into()),
             };
-            let stored: Stored = serde_json::from_slice(&bytes)
+            let checkpoint = Checkpoint::from_json(&bytes)
                 .map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
-            let Stored::V1(checkpoint) = stored;
             Ok(Some(checkpoint))
         })
         .await
@@ -149,7 +162,7 @@ impl StateStore for FileStateStore {
     async fn save(&self, key: &str, checkpoint: &Checkpoint) -> Result<()> {
         let path = self.path(key)?;
         let dir = self.dir.clone();
-        let body = serde_json::to_vec_pretty(&Stored::V1(checkpoint.clone()))?;
+        let body = checkpoint.to_json()?;
         blocking(move || {
             let tmp = dir.join(format!(
                 ".{}.tmp",

@@ -12,3 +12,7 @@ pub mod connector;
 pub mod haystack;
 pub mod store;
 pub mod tscache;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;

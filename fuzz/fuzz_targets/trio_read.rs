@@ -1,16 +1,13 @@
-//! Any text given to the Trio reader returns, never panics; what it reads writes back and reads
-//! back equal.
+//! Any text given to the Trio reader returns, never panics, under the documented default
+//! limits.
 #![no_main]
 
+use haystack_zinc::Limits;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(records) = haystack_zinc::trio::from_str(text) {
-        let written = haystack_zinc::trio::to_string(&records);
-        let again = haystack_zinc::trio::from_str(&written).expect("written Trio reads back");
-        assert_eq!(again, records);
-    }
+    let _ = haystack_zinc::trio::from_str_with(text, &Limits::default());
 });

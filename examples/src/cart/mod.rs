@@ -70,3 +70,6 @@ pub use config::{CartConfig, DEFAULT_PORT};
 pub use error::Error;
 pub use server::{CartServer, PHASE_HEADER, ServerOptions, router, wire_status};
 pub use shutdown::{DownloadTicket, Downloads, DrainReport};
+
+#[cfg(feature = "fuzzing")]
+pub(crate) use download::{RangeAsk, range_ask};

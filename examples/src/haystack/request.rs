@@ -260,6 +260,21 @@ pub fn parse_filter(text: &str) -> Result<Filter, OpError> {
     Ok(filter)
 }
 
+/// The request row of a GET (or of a POST without a body): one dict of the query parameters
+/// other than `version` (any case), each value read as a Zinc scalar when it is one and as a Str
+/// otherwise. A later parameter of the same name wins; names that are not tag names are skipped.
+pub fn query_row(params: &[(String, String)]) -> Dict {
+    params
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("version"))
+        .fold(Dict::new(), |mut d, (k, v)| {
+            let value =
+                haystack_core::zinc::read_scalar(v).unwrap_or_else(|_| Value::from(v.as_str()));
+            let _ = d.insert(k.as_str(), value);
+            d
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

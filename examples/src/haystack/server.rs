@@ -29,7 +29,7 @@ use super::defs_ops::{DefsOp, defs_op};
 use super::formats::{Format, negotiate_labelled};
 use super::range;
 pub use super::request::OpError;
-use super::request::{parse_filter, read_rows, request_format};
+use super::request::{parse_filter, query_row, read_rows, request_format};
 
 /// Most rows one `read` returns when the request gives no `limit`.
 pub const DEFAULT_READ_LIMIT: usize = 10_000;
@@ -269,16 +269,7 @@ async fn run_op(
         let format = request_format(ctype)?;
         state.cpu(move || read_rows(format, &body)).await??
     } else {
-        vec![
-            params
-                .iter()
-                .filter(|(k, _)| !k.eq_ignore_ascii_case("version"))
-                .fold(Dict::new(), |mut d, (k, v)| {
-                    let value = zinc::read_scalar(v).unwrap_or_else(|_| Value::from(v.as_str()));
-                    let _ = d.insert(k.as_str(), value);
-                    d
-                }),
-        ]
+        vec![query_row(&params)]
     };
     let version = version_param(&params, &rows)?;
     match op {

@@ -73,6 +73,9 @@
 //! [`Database::get_user`]: crate::Database::get_user
 
 mod batch;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod items;
 pub(crate) mod ops;
 mod tables;
