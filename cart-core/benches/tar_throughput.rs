@@ -2,8 +2,9 @@
 //!
 //! `cargo bench -p cart-core` generates a cart (a few large files and many small ones) in a
 //! temporary directory, then:
-//! 1. times `TarPlan::write` into a file and `tar cf` of the same files, alternating, best of
-//!    three, and prints MB/s for both and the ratio;
+//! 1. times `TarPlan::write` into a file, the async `TarPlan::into_stream` (what a download
+//!    sends) into a file, and `tar cf` of the same files, alternating, best of three, and
+//!    prints MB/s for all three and the ratios to GNU tar;
 //! 2. prints the process's peak resident memory (`VmHWM`) after writing a 1/16 slice of the cart
 //!    and after writing the whole cart, to show it does not grow with cart size;
 //! 3. runs criterion on a slice of at least 128 MiB (one large file, then small files) for a
@@ -103,6 +104,24 @@ fn ours(members: &[TarMember], out: &Path) -> Duration {
     t
 }
 
+/// The async stream a download sends (`TarPlan::into_stream`), its chunks written to a file.
+fn ours_stream(rt: &tokio::runtime::Runtime, members: &[TarMember], out: &Path) -> Duration {
+    use futures::StreamExt;
+    let plan = plan(members);
+    let start = Instant::now();
+    let mut file = std::fs::File::create(out).expect("create");
+    rt.block_on(async {
+        let mut stream = std::pin::pin!(plan.into_stream());
+        while let Some(chunk) = stream.next().await {
+            file.write_all(&chunk.expect("chunk")).expect("write");
+        }
+    });
+    drop(file);
+    let t = start.elapsed();
+    std::fs::remove_file(out).expect("rm");
+    t
+}
+
 fn gnu(root: &Path, out: &Path) -> Duration {
     let start = Instant::now();
     let status = Command::new("tar")
@@ -174,18 +193,31 @@ fn main() {
     let hwm_slice = vm_hwm_kib();
 
     // Warm the page cache once for both, then alternate, best of three.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     gnu(&root, &out);
     let mut best_ours = Duration::MAX;
+    let mut best_stream = Duration::MAX;
     let mut best_gnu = Duration::MAX;
     for _ in 0..3 {
         best_ours = best_ours.min(ours(&cart.members, &out));
+        best_stream = best_stream.min(ours_stream(&rt, &cart.members, &out));
         best_gnu = best_gnu.min(gnu(&root, &out));
     }
     let hwm_full = vm_hwm_kib();
-    let (a, b) = (mbps(tar_len, best_ours), mbps(tar_len, best_gnu));
-    println!("cart-core TarPlan::write : {a:8.1} MiB/s ({best_ours:?} for {mb} MiB)");
-    println!("GNU tar cf               : {b:8.1} MiB/s ({best_gnu:?})");
-    println!("ratio cart-core / GNU tar: {:.2}x", a / b);
+    let (a, s, b) = (
+        mbps(tar_len, best_ours),
+        mbps(tar_len, best_stream),
+        mbps(tar_len, best_gnu),
+    );
+    println!("cart-core TarPlan::write       : {a:8.1} MiB/s ({best_ours:?} for {mb} MiB)");
+    println!("cart-core TarPlan::into_stream : {s:8.1} MiB/s ({best_stream:?}, the download path)");
+    println!("GNU tar cf                     : {b:8.1} MiB/s ({best_gnu:?})");
+    println!("ratio cart-core write / GNU tar : {:.2}x", a / b);
+    println!("ratio cart-core stream / GNU tar: {:.2}x", s / b);
     println!(
         "peak RSS (VmHWM): {hwm_before} KiB before writing, {hwm_slice} KiB after a {} MiB slice, \
          {hwm_full} KiB after the full {mb} MiB cart",
@@ -207,6 +239,9 @@ fn main() {
         std::fs::hard_link(&m.source, &dest).expect("link");
     }
     group.bench_function("cart-core", |bench| bench.iter(|| ours(&crit_slice, &out)));
+    group.bench_function("cart-core-stream", |bench| {
+        bench.iter(|| ours_stream(&rt, &crit_slice, &out))
+    });
     group.bench_function("gnu-tar", |bench| bench.iter(|| gnu(&crit_root, &out)));
     group.finish();
     c.final_summary();

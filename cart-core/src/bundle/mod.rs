@@ -29,7 +29,7 @@ mod stream;
 use std::collections::HashSet;
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::PathBuf;
-pub use stream::STREAM_CHUNK;
+pub use stream::{MAX_CONCURRENT_READS, STREAM_CHUNK, file_range_stream};
 
 /// Size of the output buffer between the tar builder and the destination.
 pub const WRITE_BUFFER: usize = 1024 * 1024;

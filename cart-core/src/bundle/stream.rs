@@ -11,6 +11,77 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 /// Most bytes in one chunk of a [`TarStream`].
 pub const STREAM_CHUNK: usize = 256 * 1024;
 
+/// File reads and opens in flight at once over all streams of the process. Async file I/O
+/// runs on tokio's blocking pool; without a bound, hundreds of downloads starting together
+/// would each take a pool thread for a moment and grow the pool to hundreds of threads.
+pub const MAX_CONCURRENT_READS: usize = 16;
+
+static READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_READS);
+
+/// Runs one file operation under the process-wide read bound.
+async fn bounded<T>(op: impl std::future::Future<Output = io::Result<T>>) -> io::Result<T> {
+    let _permit = READS
+        .acquire()
+        .await
+        .map_err(|_| io::Error::other("file reads closed"))?;
+    op.await
+}
+
+struct Range {
+    file: Option<tokio::fs::File>,
+    path: std::path::PathBuf,
+    start: u64,
+    remaining: u64,
+}
+
+/// `count` bytes of the file at `path` from `start`, as an async stream of chunks of at most
+/// [`STREAM_CHUNK`] bytes (for pre-built tars and their ranges), read under the same bound.
+/// Ends with an error item if the file is shorter.
+pub fn file_range_stream(
+    path: std::path::PathBuf,
+    start: u64,
+    count: u64,
+) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+    let state = Range {
+        file: None,
+        path,
+        start,
+        remaining: count,
+    };
+    futures::stream::try_unfold(state, |mut st| async move {
+        if st.remaining == 0 {
+            return Ok(None);
+        }
+        let mut file = match st.file.take() {
+            Some(f) => f,
+            None => {
+                let (path, start) = (&st.path, st.start);
+                bounded(async move {
+                    let mut f = tokio::fs::File::open(path).await?;
+                    f.seek(io::SeekFrom::Start(start)).await?;
+                    Ok(f)
+                })
+                .await?
+            }
+        };
+        let want = usize::try_from(st.remaining).map_or(STREAM_CHUNK, |n| n.min(STREAM_CHUNK));
+        let mut out = BytesMut::with_capacity(want);
+        while out.len() < want {
+            let room = (want - out.len()) as u64;
+            let n = bounded((&mut file).take(room).read_buf(&mut out)).await?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("{} ended {} bytes early", st.path.display(), st.remaining),
+                ));
+            }
+        }
+        st.remaining -= out.len() as u64;
+        st.file = Some(file);
+        Ok(Some((out.freeze(), st)))
+    })
+}
+
 /// What is written next, precomputed from the plan (names are built once, up front).
 enum Item {
     /// Header blocks of a directory, ready to send.
@@ -98,7 +169,7 @@ impl TarStream {
                 if r.remaining > 0 {
                     let room = STREAM_CHUNK - out.len();
                     let want = usize::try_from(r.remaining).map_or(room, |n| n.min(room));
-                    let n = (&mut r.file).take(want as u64).read_buf(&mut out).await?;
+                    let n = bounded((&mut r.file).take(want as u64).read_buf(&mut out)).await?;
                     if n == 0 {
                         let m = self.plan.members().get(r.member);
                         return Err(io::Error::other(format!(
@@ -142,12 +213,16 @@ impl TarStream {
         let Some(m) = self.plan.members().get(index) else {
             return Err(io::Error::other(format!("no member {index}")));
         };
-        let mut file = tokio::fs::File::open(&m.source).await?;
-        let meta = file.metadata().await?;
-        check_source_len(m, meta.len()).map_err(io_err)?;
-        if m.offset > 0 {
-            file.seek(io::SeekFrom::Start(m.offset)).await?;
-        }
+        let (file, meta) = bounded(async {
+            let mut file = tokio::fs::File::open(&m.source).await?;
+            let meta = file.metadata().await?;
+            check_source_len(m, meta.len()).map_err(io_err)?;
+            if m.offset > 0 {
+                file.seek(io::SeekFrom::Start(m.offset)).await?;
+            }
+            Ok((file, meta))
+        })
+        .await?;
         let mtime = self.plan.member_mtime(m, meta.modified().ok());
         let mut h = Vec::with_capacity(BLOCK as usize);
         let pax_mtime = self.plan.options.fixed_mtime.unwrap_or(0);

@@ -6,11 +6,10 @@ use crate::store;
 use crate::{Cart, CartStatus, CartUid, DownloadName, Error, Result, TarPlan};
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{Stream, StreamExt};
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio_util::io::ReaderStream;
 use tokio_util::sync::CancellationToken;
 
 /// Marks a cart in use while alive: it is not evicted, and deleting it cancels [`token`](Self::token).
@@ -177,8 +176,9 @@ impl Download {
     }
 
     /// The tar as an async stream of chunks of at most [`STREAM_CHUNK`] bytes: headers are
-    /// computed in memory and file bytes read with async file I/O, so no thread is held while
-    /// the reader is slow, and memory stays bounded. Ends with an `Err` item if reading fails
+    /// computed in memory and file bytes read with async file I/O (at most
+    /// [`MAX_CONCURRENT_READS`](crate::bundle::MAX_CONCURRENT_READS) reads in flight in the
+    /// process), so no thread is held while the reader is slow, and memory stays bounded. Ends with an `Err` item if reading fails
     /// or the cart is deleted; the cart stays in use until the stream is dropped.
     pub fn into_stream(self) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
         let Download {
@@ -188,10 +188,10 @@ impl Download {
             ..
         } = self;
         let inner: BoxStream<'static, io::Result<Bytes>> = match prebuilt {
-            Some(path) => futures::stream::once(async move { tokio::fs::File::open(path).await })
-                .map_ok(|file| ReaderStream::with_capacity(file, STREAM_CHUNK))
-                .try_flatten()
-                .boxed(),
+            Some(path) => {
+                let len = plan.len();
+                crate::bundle::file_range_stream(path, 0, len).boxed()
+            }
             None => plan.into_stream().boxed(),
         };
         let token = guard.token.clone();

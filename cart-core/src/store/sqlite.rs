@@ -25,6 +25,10 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// One statement at a time reaches the blocking pool: callers queue here (async) rather
+    /// than as blocked pool threads waiting on the connection's lock, so a burst of requests
+    /// does not grow the pool.
+    gate: Arc<tokio::sync::Semaphore>,
 }
 
 fn db_err(e: rusqlite::Error) -> Error {
@@ -77,6 +81,7 @@ impl SqliteStore {
         .map_err(|e| Error::store(format!("sqlite task: {e}")))??;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            gate: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 
@@ -86,6 +91,11 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
         let conn = Arc::clone(&self.conn);
+        let _turn = self
+            .gate
+            .acquire()
+            .await
+            .map_err(|_| Error::store("sqlite store closed"))?;
         tokio::task::spawn_blocking(move || {
             let mut guard = conn
                 .lock()

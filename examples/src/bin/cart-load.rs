@@ -6,6 +6,12 @@
 //! member byte for byte, deletes the carts, and prints carts per second and peak memory.
 //! With `--url http://127.0.0.1:8081 --archive-dir DIR` it targets a running server whose
 //! local archive directory is `DIR` (the files are written there first).
+//!
+//! Slow-reader mode, `--slow-readers 600`: one ready cart of `--slow-file-mb` MiB is downloaded
+//! by that many clients reading `--slow-rate` bytes a second (1 KiB/s by default) for
+//! `--slow-seconds`, while a steady probe (every 200 ms) times a `HEAD` of that cart, a `POST`
+//! of a new small cart, and how long that cart takes to be ready. It prints the probe latencies (p50, p99, max), timeouts, and the
+//! server's peak thread count (this process, or `--server-pid` with `--url`).
 
 use clap::Parser;
 use examples::cart::{CartConfig, CartServer};
@@ -46,6 +52,21 @@ struct Args {
     /// Longest time to wait for all carts, in seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
+    /// Slow-reader mode: this many clients download one cart slowly (0: off).
+    #[arg(long, default_value_t = 0)]
+    slow_readers: usize,
+    /// Bytes per second each slow reader takes.
+    #[arg(long, default_value_t = 1024)]
+    slow_rate: usize,
+    /// How long the slow readers read (and the probe runs), in seconds.
+    #[arg(long, default_value_t = 20)]
+    slow_seconds: u64,
+    /// Size of the slowly downloaded cart's file, in MiB.
+    #[arg(long, default_value_t = 16)]
+    slow_file_mb: usize,
+    /// With `--url`: the server's process id, to report its thread count.
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
@@ -215,6 +236,21 @@ async fn run(args: Args) -> Result<(), Failure> {
             (base, Some(tx), Some(task))
         }
     };
+    if args.slow_readers > 0 {
+        let dir = match &args.archive_dir {
+            Some(d) if args.url.is_some() => d.clone(),
+            _ => tmp.join("archive"),
+        };
+        let result = slow::run(&args, &base, &dir).await;
+        if let Some(tx) = stop {
+            let _ = tx.send(());
+        }
+        if let Some(task) = server {
+            task.await??;
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+        return result;
+    }
     let args = Arc::new(args);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.carts)
@@ -283,4 +319,175 @@ async fn run(args: Args) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// Slow-reader mode: many slow downloads, and a steady probe that must not notice them.
+mod slow {
+    use super::{Args, Failure, fail, file_bytes};
+    use std::net::SocketAddr;
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Threads of process `pid` (Linux), or of this process.
+    fn threads(pid: Option<u32>) -> Option<u64> {
+        let path = pid.map_or_else(
+            || "/proc/self/status".to_owned(),
+            |p| format!("/proc/{p}/status"),
+        );
+        let status = std::fs::read_to_string(path).ok()?;
+        let line = status.lines().find(|l| l.starts_with("Threads:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    async fn reader(addr: SocketAddr, path: String, rate: usize, stop: Instant) -> usize {
+        let Ok(socket) = tokio::net::TcpSocket::new_v4() else {
+            return 0;
+        };
+        // A small receive window, so the server really waits for this client.
+        let _ = socket.set_recv_buffer_size(4096);
+        let Ok(mut stream) = socket.connect(addr).await else {
+            return 0;
+        };
+        let head = format!("GET {path} HTTP/1.1\r\nHost: load\r\n\r\n");
+        if stream.write_all(head.as_bytes()).await.is_err() {
+            return 0;
+        }
+        let mut buf = vec![0u8; rate.max(1)];
+        let mut total = 0;
+        while Instant::now() < stop {
+            let read = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await;
+            match read {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => total += n,
+                Err(_) => continue,
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        total
+    }
+
+    fn percentile(sorted: &[Duration], p: f64) -> Duration {
+        if sorted.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted.get(i).copied().unwrap_or_default()
+    }
+
+    fn summary(name: &str, mut v: Vec<Duration>) -> String {
+        v.sort_unstable();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        format!(
+            "{name} p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} probes)",
+            ms(percentile(&v, 0.5)),
+            ms(percentile(&v, 0.99)),
+            ms(v.last().copied().unwrap_or_default()),
+            v.len()
+        )
+    }
+
+    async fn wait_ready(http: &reqwest::Client, url: &str) -> Result<(), Failure> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let h = http.head(url).send().await?;
+            let status = h
+                .headers()
+                .get("x-pacifica-status")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            match status.as_str() {
+                "ready" => return Ok(()),
+                "waiting" | "staging" | "bundling" if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                other => return Err(fail(format!("{url}: status {other:?}"))),
+            }
+        }
+    }
+
+    pub(super) async fn run(args: &Args, base: &str, archive: &Path) -> Result<(), Failure> {
+        let size = args.slow_file_mb << 20;
+        std::fs::create_dir_all(archive.join("load"))?;
+        std::fs::write(archive.join("load/slow.bin"), file_bytes(1, size))?;
+        std::fs::write(archive.join("load/probe.bin"), b"probe")?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let tag = std::process::id();
+        let uid = format!("slow-{tag}");
+        let url = format!("{base}/{uid}");
+        let body = r#"{"fileids": [{"id": "load/slow.bin", "path": "slow.bin"}]}"#;
+        let r = http.post(&url).body(body).send().await?;
+        if r.status() != 201 {
+            return Err(fail(format!("POST {uid}: {}", r.status())));
+        }
+        wait_ready(&http, &url).await?;
+        let addr: SocketAddr = base
+            .trim_start_matches("http://")
+            .parse()
+            .map_err(|e| fail(format!("{base}: {e}")))?;
+        println!(
+            "cart-load: {} slow readers at {} B/s on a {} MiB cart for {} s against {base}",
+            args.slow_readers, args.slow_rate, args.slow_file_mb, args.slow_seconds
+        );
+        let threads_before = threads(args.server_pid);
+        let stop = Instant::now() + Duration::from_secs(args.slow_seconds);
+        let readers: Vec<_> = (0..args.slow_readers)
+            .map(|_| {
+                let path = format!("/{uid}?filename=slow.tar");
+                tokio::spawn(reader(addr, path, args.slow_rate, stop))
+            })
+            .collect();
+        let (mut heads, mut posts, mut readies) = (Vec::new(), Vec::new(), Vec::new());
+        let mut failures = 0usize;
+        let mut peak_threads = threads_before.unwrap_or(0);
+        let mut n = 0u64;
+        while Instant::now() < stop {
+            let t = Instant::now();
+            match http.head(&url).send().await {
+                Ok(r) if r.status() == 204 => heads.push(t.elapsed()),
+                _ => failures += 1,
+            }
+            let t = Instant::now();
+            let probe = format!("{base}/probe-{tag}-{n}");
+            let body = r#"{"fileids": [{"id": "load/probe.bin", "path": "p"}]}"#;
+            match http.post(&probe).body(body).send().await {
+                Ok(r) if r.status() == 201 => {
+                    posts.push(t.elapsed());
+                    // Staging the probe's file needs the server's async file I/O too.
+                    match wait_ready(&http, &probe).await {
+                        Ok(()) => readies.push(t.elapsed()),
+                        Err(_) => failures += 1,
+                    }
+                }
+                _ => failures += 1,
+            }
+            n += 1;
+            peak_threads = peak_threads.max(threads(args.server_pid).unwrap_or(0));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let mut served = 0;
+        for r in readers {
+            if r.await.unwrap_or(0) > 0 {
+                served += 1;
+            }
+        }
+        println!("cart-load: probe {}", summary("HEAD", heads));
+        println!("cart-load: probe {}", summary("POST", posts));
+        println!("cart-load: probe {}", summary("POST until ready", readies));
+        println!(
+            "cart-load: {failures} failed or timed-out probes (30 s timeout); {served}/{} readers \
+             received data; server threads: {} before, peak {peak_threads}{}",
+            args.slow_readers,
+            threads_before.map_or_else(|| "unknown".to_owned(), |t| t.to_string()),
+            if args.url.is_none() {
+                " (this process, server included)"
+            } else {
+                ""
+            }
+        );
+        Ok(())
+    }
 }

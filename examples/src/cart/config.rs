@@ -71,6 +71,18 @@ pub struct CartConfig {
     /// Bytes of the volume always left free.
     #[arg(long, env = "CARTD_SPACE_RESERVE", default_value_t = 0)]
     pub space_reserve: u64,
+    /// Largest file accepted when the archive does not report its size, in bytes.
+    #[arg(long, env = "CARTD_MAX_UNKNOWN_SIZE", default_value_t = 1 << 30)]
+    pub max_unknown_size: u64,
+    /// Downloads served at once (over it: 503 with `Retry-After`).
+    #[arg(long, env = "CARTD_MAX_DOWNLOADS", default_value = "1024")]
+    pub max_downloads: NonZeroUsize,
+    /// Seconds a client has to send a request head (also the idle keep-alive timeout).
+    #[arg(long, env = "CARTD_HEADER_TIMEOUT", default_value_t = 30)]
+    pub header_read_timeout: u64,
+    /// Seconds to produce a response head (a download's body then streams without limit).
+    #[arg(long, env = "CARTD_REQUEST_TIMEOUT", default_value_t = 60)]
+    pub request_timeout: u64,
 }
 
 impl Default for CartConfig {
@@ -93,6 +105,10 @@ impl Default for CartConfig {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             deterministic_tar: false,
             space_reserve: 0,
+            max_unknown_size: engine.max_unknown_size,
+            max_downloads: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
+            header_read_timeout: 30,
+            request_timeout: 60,
         }
     }
 }
@@ -194,6 +210,7 @@ impl CartConfig {
             lru_buffer: Duration::from_secs(self.lru_buffer_time),
             deterministic_tar: self.deterministic_tar,
             space_reserve: self.space_reserve,
+            max_unknown_size: self.max_unknown_size,
             ..EngineConfig::default()
         }
     }
@@ -205,6 +222,9 @@ impl CartConfig {
             recover_interval: (self.recover_interval > 0)
                 .then(|| Duration::from_secs(self.recover_interval)),
             max_request_bytes: self.max_request_bytes,
+            max_downloads: self.max_downloads,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout.max(1)),
+            request_timeout: Duration::from_secs(self.request_timeout.max(1)),
         }
     }
 

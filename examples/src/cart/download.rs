@@ -9,12 +9,7 @@ use cart_core::Download;
 use futures::{Stream, StreamExt};
 use std::io;
 use std::ops::RangeInclusive;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 use tokio_util::sync::CancellationToken;
-
-/// Chunk size when reading a range of a pre-built tar.
-const RANGE_CHUNK: usize = 256 * 1024;
 
 /// What the `Range` header asks of a resource of `len` bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,17 +140,8 @@ pub(crate) async fn respond(
         ),
         None => (0, len),
     };
-    let file = match open_at(&path, start).await {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!(uid = %cart.uid, "cannot open the pre-built tar: {e}");
-            return super::server::error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The cart's tar could not be read",
-            );
-        }
-    };
-    let reader = ReaderStream::with_capacity(file.take(count), RANGE_CHUNK);
+    // Async reads under cart-core's process-wide read bound: no thread is held by a slow client.
+    let reader = Box::pin(cart_core::bundle::file_range_stream(path, start, count));
     out.insert(header::CONTENT_LENGTH, header_value(&count.to_string()));
     let status = match range {
         Some(r) => {
@@ -171,12 +157,6 @@ pub(crate) async fn respond(
     // evicted while it is read.
     let body = guarded(reader, deleted, ticket, download);
     (status, out, Body::from_stream(body)).into_response()
-}
-
-async fn open_at(path: &std::path::Path, start: u64) -> io::Result<tokio::fs::File> {
-    let mut file = tokio::fs::File::open(path).await?;
-    file.seek(io::SeekFrom::Start(start)).await?;
-    Ok(file)
 }
 
 #[cfg(test)]

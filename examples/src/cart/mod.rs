@@ -63,12 +63,13 @@
 mod config;
 mod download;
 mod error;
+mod serve;
 mod server;
 mod shutdown;
 
 pub use config::{CartConfig, DEFAULT_PORT};
 pub use error::Error;
-pub use server::{CartServer, PHASE_HEADER, ServerOptions, router, wire_status};
+pub use server::{CartServer, PHASE_HEADER, RETRY_AFTER_SECS, ServerOptions, router, wire_status};
 pub use shutdown::{DownloadTicket, Downloads, DrainReport};
 
 #[cfg(feature = "fuzzing")]

@@ -30,7 +30,20 @@ pub struct ServerOptions {
     pub recover_interval: Option<Duration>,
     /// Largest accepted `POST` body, in bytes.
     pub max_request_bytes: usize,
+    /// Downloads served at once; a `GET` over the cap is answered 503 with `Retry-After`
+    /// (default 1024). A download holds no thread (its tar is an async stream), only a socket,
+    /// a file handle and a buffer of at most 256 KiB.
+    pub max_downloads: std::num::NonZeroUsize,
+    /// Time a client has to send a request head; the same timer closes a kept-alive
+    /// connection idle for this long (default 30 s).
+    pub header_read_timeout: Duration,
+    /// Longest time to produce a response head, body read included (default 60 s; a download's
+    /// tar streams for as long as it takes after that). Over it: 503.
+    pub request_timeout: Duration,
 }
+
+/// `Retry-After` seconds sent with a 503 over the download cap.
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 impl Default for ServerOptions {
     fn default() -> Self {
@@ -44,8 +57,9 @@ struct AppState {
     downloads: Downloads,
 }
 
-/// The Pacifica Cartd API on `engine`; downloads are counted in `downloads`.
-pub fn router(engine: Engine, downloads: Downloads, max_request_bytes: usize) -> Router {
+/// The Pacifica Cartd API on `engine`; downloads are counted (and capped) in `downloads`.
+pub fn router(engine: Engine, downloads: Downloads, options: &ServerOptions) -> Router {
+    let limit = options.request_timeout;
     Router::new()
         .route("/", get(up))
         .route(
@@ -53,7 +67,18 @@ pub fn router(engine: Engine, downloads: Downloads, max_request_bytes: usize) ->
             get(fetch).head(status).post(create).delete(remove),
         )
         .fallback(fallback)
-        .layer(DefaultBodyLimit::max(max_request_bytes))
+        .layer(DefaultBodyLimit::max(options.max_request_bytes))
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                match tokio::time::timeout(limit, next.run(req)).await {
+                    Ok(r) => r,
+                    Err(_) => error_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &format!("The request took longer than {} s", limit.as_secs()),
+                    ),
+                }
+            },
+        ))
         .with_state(AppState { engine, downloads })
 }
 
@@ -261,7 +286,18 @@ async fn fetch(
         Some(Ok(n)) => Some(n),
         Some(Err(e)) => return error_response(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let ticket = app.downloads.start();
+    let Some(ticket) = app.downloads.try_start() else {
+        let mut r = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "Too many downloads in progress (at most {}); try again later",
+                app.downloads.limit()
+            ),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        return r;
+    };
     match app.engine.download(&uid, name).await {
         Ok(d) => download::respond(d, &headers, ticket).await,
         Err(cart_core::Error::NotFound(_)) => {
@@ -333,8 +369,8 @@ impl CartServer {
         Ok(CartServer {
             engine,
             listener,
+            downloads: Downloads::with_limit(options.max_downloads),
             options,
-            downloads: Downloads::new(),
         })
     }
 
@@ -371,7 +407,7 @@ impl CartServer {
             downloads,
         } = self;
         let stopping = CancellationToken::new();
-        let app = router(engine.clone(), downloads.clone(), options.max_request_bytes);
+        let app = router(engine.clone(), downloads.clone(), &options);
         let signal = {
             let stopping = stopping.clone();
             async move {
@@ -411,9 +447,7 @@ impl CartServer {
                 }
             })
         });
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await;
+        let served = super::serve::serve(listener, app, options.header_read_timeout, signal).await;
         stopping.cancel();
         if let Some(task) = recover {
             task.abort();

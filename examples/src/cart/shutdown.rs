@@ -10,11 +10,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-/// Counts the downloads in progress and can cut them all.
+/// Counts the downloads in progress, caps them, and can cut them all.
 #[derive(Debug, Clone)]
 pub struct Downloads {
     count: Arc<watch::Sender<usize>>,
     cut: CancellationToken,
+    limit: usize,
 }
 
 impl Default for Downloads {
@@ -22,6 +23,7 @@ impl Default for Downloads {
         Downloads {
             count: Arc::new(watch::channel(0).0),
             cut: CancellationToken::new(),
+            limit: usize::MAX,
         }
     }
 }
@@ -64,9 +66,40 @@ impl Downloads {
         Self::default()
     }
 
-    /// Records a download in progress.
+    /// An empty tracker that admits at most `limit` downloads at once.
+    pub fn with_limit(limit: std::num::NonZeroUsize) -> Self {
+        Downloads {
+            limit: limit.get(),
+            ..Self::default()
+        }
+    }
+
+    /// The cap on downloads at once.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Records a download in progress (not counted against the cap).
     pub fn start(&self) -> DownloadTicket {
         self.count.send_modify(|n| *n = n.saturating_add(1));
+        self.ticket()
+    }
+
+    /// Records a download in progress if fewer than [`limit`](Self::limit) are; `None` over
+    /// the cap.
+    pub fn try_start(&self) -> Option<DownloadTicket> {
+        let admitted = self.count.send_if_modified(|n| {
+            if *n < self.limit {
+                *n += 1;
+                true
+            } else {
+                false
+            }
+        });
+        admitted.then(|| self.ticket())
+    }
+
+    fn ticket(&self) -> DownloadTicket {
         DownloadTicket {
             count: Arc::clone(&self.count),
             cut: self.cut.clone(),
