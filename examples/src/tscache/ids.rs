@@ -26,6 +26,8 @@ pub trait IdentifierTable: Send + Sync + Debug + 'static {
     async fn add(&self, id: &str) -> Result<(), CacheError>;
     /// At most `limit` identifiers after `start_after`.
     async fn page(&self, start_after: Option<&str>, limit: usize) -> Result<Page, CacheError>;
+    /// Whether `id` is in the table.
+    async fn contains(&self, id: &str) -> Result<bool, CacheError>;
 }
 
 /// Identifiers in memory.
@@ -41,6 +43,14 @@ impl IdentifierTable for MemoryIdentifiers {
             .map_err(|_| CacheError::Storage("lock poisoned".into()))?
             .insert(id.to_owned());
         Ok(())
+    }
+
+    async fn contains(&self, id: &str) -> Result<bool, CacheError> {
+        Ok(self
+            .0
+            .lock()
+            .map_err(|_| CacheError::Storage("lock poisoned".into()))?
+            .contains(id))
     }
 
     async fn page(&self, start_after: Option<&str>, limit: usize) -> Result<Page, CacheError> {
@@ -121,6 +131,18 @@ impl IdentifierTable for DynamoIdentifiers {
             .await
             .map_err(|e| CacheError::Storage(format!("PutItem: {e:?}")))?;
         Ok(())
+    }
+
+    async fn contains(&self, id: &str) -> Result<bool, CacheError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("identifier", AttributeValue::S(id.to_owned()))
+            .send()
+            .await
+            .map_err(|e| CacheError::Storage(format!("GetItem: {e:?}")))?;
+        Ok(out.item().is_some())
     }
 
     async fn page(&self, start_after: Option<&str>, limit: usize) -> Result<Page, CacheError> {
