@@ -417,3 +417,42 @@ proptest! {
         prop_assert_eq!(hits, expect);
     }
 }
+
+/// `->` paths have a documented maximum length, checked by the parser and by `Path::new`, and
+/// are walked without recursion: a path of the maximum length through a cycle of refs, on a
+/// thread with a small stack, and an 800 KB `id->id->...` filter is a parse error.
+#[test]
+fn long_paths_are_bounded_and_walked_iteratively() {
+    use haystack_core::filter::MAX_PATH_LEN;
+    let long = vec!["id"; 200_000].join("->");
+    let err = Filter::parse(&long).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("longer than {MAX_PATH_LEN}")),
+        "{err}"
+    );
+    assert!(Path::new(vec!["a"; MAX_PATH_LEN + 1]).is_err());
+    assert!(Path::new(vec!["a"; MAX_PATH_LEN]).is_ok());
+
+    // Two entities that refer to each other: a->b->a->b... as long as allowed.
+    let records = [
+        dict! { "id" => r("a"), "next" => r("b"), "dis" => "A" },
+        dict! { "id" => r("b"), "next" => r("a"), "dis" => "B" },
+    ];
+    let grid = Grid::from_dicts(records.iter());
+    let mut path = vec!["next"; MAX_PATH_LEN - 1];
+    path.push("dis");
+    let text = format!("{} == \"B\"", path.join("->"));
+    let filter = Filter::parse(&text).unwrap();
+    let hits = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let index = GridIndex::new(&grid);
+            filter.select(&grid, &index)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    // 63 hops from `a` land on `b` (odd), from `b` on `a`.
+    assert_eq!(hits, vec![0]);
+}

@@ -155,27 +155,47 @@ impl Segment for Seg {
 
 /// Follows `rest` (the path after its first name) from `v`, calling `f` on every value the
 /// path reaches; returns true as soon as `f` does. A Ref is followed through `resolver`, a Dict
-/// directly, a List through each of its refs and dicts.
-pub(super) fn walk<S: Segment, R: Resolver + ?Sized>(
-    v: &Value,
+/// directly, a List through each of its refs and dicts (in order). Walks with an explicit stack,
+/// never recursing, so the length of a path (at most [`super::MAX_PATH_LEN`] from the parser)
+/// and the shape of the data cannot overflow the call stack.
+pub(super) fn walk<'a, S: Segment, R: Resolver + ?Sized>(
+    v: &'a Value,
     rest: &[S],
-    resolver: &R,
+    resolver: &'a R,
     f: &mut dyn FnMut(&Value) -> bool,
 ) -> bool {
-    let Some((seg, tail)) = rest.split_first() else {
-        return !v.is_null() && f(v);
-    };
-    match v {
-        Value::Ref(r) => seg
-            .lookup(resolver, r)
-            .is_some_and(|next| walk(next, tail, resolver, f)),
-        Value::Dict(d) => d
-            .get(seg.name())
-            .is_some_and(|next| walk(next, tail, resolver, f)),
-        Value::List(items) => items.iter().any(|item| match item {
-            Value::Ref(_) | Value::Dict(_) => walk(item, rest, resolver, f),
-            _ => false,
-        }),
-        _ => false,
+    // (value, how many names of `rest` are already followed)
+    let mut stack: Vec<(&'a Value, usize)> = vec![(v, 0)];
+    while let Some((v, done)) = stack.pop() {
+        let Some(seg) = rest.get(done) else {
+            if !v.is_null() && f(v) {
+                return true;
+            }
+            continue;
+        };
+        match v {
+            Value::Ref(r) => {
+                if let Some(next) = seg.lookup(resolver, r) {
+                    stack.push((next, done + 1));
+                }
+            }
+            Value::Dict(d) => {
+                if let Some(next) = d.get(seg.name()) {
+                    stack.push((next, done + 1));
+                }
+            }
+            Value::List(items) => {
+                // Reversed, so that the first item is tried first.
+                stack.extend(
+                    items
+                        .iter()
+                        .rev()
+                        .filter(|item| matches!(item, Value::Ref(_) | Value::Dict(_)))
+                        .map(|item| (item, done)),
+                );
+            }
+            _ => {}
+        }
     }
+    false
 }

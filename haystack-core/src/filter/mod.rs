@@ -49,7 +49,7 @@ use std::str::FromStr;
 
 pub use compiled::{CompiledFilter, GridIndex};
 pub use eval::{NoResolver, Resolver};
-pub use parse::{MAX_DEPTH, MAX_LEN};
+pub use parse::{MAX_DEPTH, MAX_LEN, MAX_PATH_LEN};
 
 use crate::error::{Error, Result};
 use crate::value::Value;
@@ -117,7 +117,8 @@ fn is_filter_value(v: &Value) -> bool {
 pub struct Path(Vec<String>);
 
 impl Path {
-    /// A path from its segments; each must be a tag name and not `and`, `or` or `not`.
+    /// A path from its segments; each must be a tag name and not `and`, `or` or `not`, and
+    /// there may be at most [`MAX_PATH_LEN`] of them.
     pub fn new<I, S>(names: I) -> Result<Self>
     where
         I: IntoIterator<Item = S>,
@@ -128,6 +129,12 @@ impl Path {
             return Err(Error::Invalid(
                 "a filter path needs at least one tag name".into(),
             ));
+        }
+        if names.len() > MAX_PATH_LEN {
+            return Err(Error::Invalid(format!(
+                "a filter path has at most {MAX_PATH_LEN} names, not {}",
+                names.len()
+            )));
         }
         for n in &names {
             if !crate::is_tag_name(n) || is_keyword(n) {

@@ -12,6 +12,10 @@ use crate::value::Value;
 /// The deepest nesting of parentheses a filter may have.
 pub const MAX_DEPTH: usize = 128;
 
+/// The most names one `->` path may have (`a->b->c` has three). A longer path is a parse
+/// error, so that evaluating a filter follows at most this many refs per path.
+pub const MAX_PATH_LEN: usize = 64;
+
 /// The longest filter text accepted, in bytes (1 MiB).
 pub const MAX_LEN: usize = 1 << 20;
 
@@ -237,7 +241,10 @@ impl<'a> Parser<'a> {
 
     fn path(&mut self) -> Result<Path> {
         let mut names = vec![self.name()?.to_owned()];
-        while let (Tok::Arrow, _, end) = self.peek() {
+        while let (Tok::Arrow, start, end) = self.peek() {
+            if names.len() >= MAX_PATH_LEN {
+                return Err(self.err(start, format!("path longer than {MAX_PATH_LEN} names")));
+            }
             self.pos = end;
             names.push(self.name()?.to_owned());
         }
