@@ -28,6 +28,10 @@ struct Args {
     /// Most requests in all.
     #[arg(long, default_value_t = 200_000)]
     max_requests: usize,
+    /// Run the server's parsing and filter evaluation inline on the async workers instead of
+    /// on the blocking pool (to compare the two in one build).
+    #[arg(long)]
+    inline: bool,
     /// The filter each request reads with.
     #[arg(long, default_value = "point and siteRef==@s42 and curVal > 40°F")]
     filter: String,
@@ -87,7 +91,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, server::router(db)).await });
+    let config = server::ServerConfig {
+        offload: !args.inline,
+        ..Default::default()
+    };
+    println!(
+        "server work {}",
+        if args.inline {
+            "inline on the async workers"
+        } else {
+            "on the blocking pool behind a semaphore"
+        }
+    );
+    let app = server::router_with(db, time::OffsetDateTime::now_utc, config);
+    tokio::spawn(async move { axum::serve(listener, app).await });
     let client = reqwest::Client::new();
     let url = reqwest::Url::parse_with_params(
         &format!("http://{addr}/read"),
@@ -129,6 +146,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             (latencies, errors)
         });
     }
+    // One more client asks `about` (no filter work) in a loop meanwhile: its latency shows
+    // whether the heavy reads starve the async workers.
+    let probe = {
+        let (client, about) = (client.clone(), format!("http://{addr}/about"));
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                if let Ok(resp) = client.get(&about).send().await {
+                    let _ = resp.bytes().await;
+                }
+                latencies.push(t.elapsed());
+            }
+            latencies
+        })
+    };
     let mut all = Vec::new();
     let mut errors = 0;
     while let Some(joined) = tasks.join_next().await {
@@ -149,6 +182,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         percentile(&all, 0.9),
         percentile(&all, 0.99),
         all.last().copied().unwrap_or_default()
+    );
+    let mut about = probe.await?;
+    about.sort();
+    println!(
+        "meanwhile {} `about` requests: latency p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+        about.len(),
+        percentile(&about, 0.5),
+        percentile(&about, 0.99),
+        about.last().copied().unwrap_or_default()
     );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

@@ -45,6 +45,10 @@ pub struct ServerConfig {
     pub cpu_workers: NonZeroUsize,
     /// Requests that may wait for a blocking-pool slot; one more is answered 503.
     pub max_waiting: usize,
+    /// Run parsing, filter evaluation and response writing on the blocking pool (the default);
+    /// `false` runs them inline on the async workers, only to measure the difference
+    /// (`haystack-load --inline`).
+    pub offload: bool,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +58,7 @@ impl Default for ServerConfig {
             body_timeout: Duration::from_secs(30),
             cpu_workers: NonZeroUsize::new(cores * 2).unwrap_or(NonZeroUsize::MIN),
             max_waiting: 1024,
+            offload: true,
         }
     }
 }
@@ -80,6 +85,9 @@ impl AppState {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, OpError> {
+        if !self.config.offload {
+            return Ok(f());
+        }
         let permit = match self.cpu.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
