@@ -26,7 +26,10 @@ pub trait Objects: Send + Sync + Debug + 'static {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), CacheError>;
 }
 
-/// Objects in a local directory (each write goes to a temporary file, then is renamed).
+/// Objects in a local directory. Each write goes to a temporary file of its own (concurrent
+/// writers never share one), which is fsynced, renamed over the object, and the directory
+/// fsynced, so an object is durable, name included, once `put` returns: the worker deletes the
+/// queue message right after.
 #[derive(Debug, Clone)]
 pub struct LocalObjects(PathBuf);
 
@@ -49,14 +52,55 @@ impl Objects for LocalObjects {
 
     async fn put(&self, key: &str, body: Bytes) -> Result<(), CacheError> {
         let path = self.0.join(key);
-        let err = |e: std::io::Error| CacheError::Storage(format!("writing {key}: {e}"));
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(err)?;
-        }
-        let tmp = path.with_extension("tmp");
-        tokio::fs::write(&tmp, &body).await.map_err(err)?;
-        tokio::fs::rename(&tmp, &path).await.map_err(err)
+        let root = self.0.clone();
+        let written = tokio::task::spawn_blocking(move || write_durably(&root, &path, &body))
+            .await
+            .map_err(|e| CacheError::Storage(format!("writing {key}: {e}")))?;
+        written.map_err(|e| CacheError::Storage(format!("writing {key}: {e}")))
     }
+}
+
+/// Writes `body` to `path` (under `root`) through a fresh temporary file: fsync, rename, fsync
+/// of the directory (and of the parents of directories it had to create).
+fn write_durably(
+    root: &std::path::Path,
+    path: &std::path::Path,
+    body: &[u8],
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let parent = path.parent().unwrap_or(root);
+    if !parent.is_dir() {
+        std::fs::create_dir_all(parent)?;
+        // Make the new directories' entries durable, up to the root.
+        let mut dir = parent;
+        while let Some(up) = dir.parent() {
+            std::fs::File::open(up)?.sync_all()?;
+            if up == root || !up.starts_with(root) {
+                break;
+            }
+            dir = up;
+        }
+    }
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("object");
+    let tmp = parent.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        file.write_all(body)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(parent)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Objects in an S3 bucket.
@@ -309,5 +353,43 @@ impl<O: Objects + ?Sized> Objects for std::sync::Arc<O> {
     }
     async fn put(&self, key: &str, body: Bytes) -> Result<(), CacheError> {
         (**self).put(key, body).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_local_writes_of_one_object_never_collide() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = LocalObjects::new(dir.path());
+        let mut tasks = Vec::new();
+        for n in 0..16 {
+            let objects = objects.clone();
+            tasks.push(tokio::spawn(async move {
+                objects
+                    .put(
+                        "history/x/2024-06-01.zinc",
+                        Bytes::from(format!("body {n}")),
+                    )
+                    .await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let body = objects
+            .get("history/x/2024-06-01.zinc")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(body.starts_with(b"body "));
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("history/x"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "no temporary file left");
     }
 }
