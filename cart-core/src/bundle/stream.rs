@@ -1,37 +1,106 @@
-//! The tar as an async stream: headers computed in memory, file bytes read with async file
-//! I/O, so a download holds no thread while its client is slow.
+//! The tar as an async stream: headers computed in memory; file bytes read one chunk at a
+//! time, each chunk filled by a short task on tokio's blocking pool (at most
+//! [`MAX_CONCURRENT_READS`] at once in the process). Between chunks nothing is held but the
+//! stream's state, so a download whose client is slow holds no thread.
 
 use super::{BLOCK, Entry, TarPlan, check_source_len, dir_header_bytes, file_header_bytes, pad};
 use crate::Error;
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
-use std::io;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use std::io::{self, Read, Seek};
 
-/// Most bytes in one chunk of a [`TarStream`].
+/// Most bytes in one chunk of a tar stream.
 pub const STREAM_CHUNK: usize = 256 * 1024;
 
-/// File reads and opens in flight at once over all streams of the process. Async file I/O
-/// runs on tokio's blocking pool; without a bound, hundreds of downloads starting together
-/// would each take a pool thread for a moment and grow the pool to hundreds of threads.
+/// Chunk fills (file opens and reads) running at once over all streams of the process, so
+/// hundreds of downloads starting together cannot grow the blocking pool to hundreds of threads.
 pub const MAX_CONCURRENT_READS: usize = 16;
 
 static READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_READS);
 
-/// Runs one file operation under the process-wide read bound.
-async fn bounded<T>(op: impl std::future::Future<Output = io::Result<T>>) -> io::Result<T> {
-    let _permit = READS
-        .acquire()
-        .await
-        .map_err(|_| io::Error::other("file reads closed"))?;
-    op.await
+/// A state that fills one chunk at a time with blocking file I/O.
+trait Fill: Send + 'static {
+    /// The next chunk of at most [`STREAM_CHUNK`] bytes; `None` at the end.
+    fn fill(&mut self) -> io::Result<Option<Bytes>>;
+}
+
+/// The stream of `state`'s chunks, each filled on the blocking pool under the read bound.
+fn chunks<F: Fill>(state: F) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+    futures::stream::unfold(Some(state), |state| async move {
+        let mut state = state?;
+        let permit = match READS.acquire().await {
+            Ok(p) => p,
+            Err(_) => return Some((Err(io::Error::other("file reads closed")), None)),
+        };
+        let filled = tokio::task::spawn_blocking(move || {
+            let r = state.fill();
+            (state, r)
+        })
+        .await;
+        drop(permit);
+        match filled {
+            Ok((state, Ok(Some(chunk)))) => Some((Ok(chunk), Some(state))),
+            Ok((_, Ok(None))) => None,
+            Ok((_, Err(e))) => Some((Err(e), None)),
+            Err(e) => Some((Err(io::Error::other(e)), None)),
+        }
+    })
+}
+
+/// Reads up to `want` more bytes of `file` into `out`; the number read (0 at end of file).
+fn read_into(file: &mut std::fs::File, out: &mut BytesMut, want: usize) -> io::Result<usize> {
+    let start = out.len();
+    out.resize(start + want, 0);
+    let read = loop {
+        match out.get_mut(start..).map(|b| file.read(b)) {
+            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Some(r) => break r,
+            None => break Ok(0),
+        }
+    };
+    let n = *read.as_ref().unwrap_or(&0);
+    out.truncate(start + n);
+    read
 }
 
 struct Range {
-    file: Option<tokio::fs::File>,
+    file: Option<std::fs::File>,
     path: std::path::PathBuf,
     start: u64,
     remaining: u64,
+}
+
+impl Fill for Range {
+    fn fill(&mut self) -> io::Result<Option<Bytes>> {
+        if self.remaining == 0 {
+            return Ok(None);
+        }
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => {
+                let mut f = std::fs::File::open(&self.path)?;
+                f.seek(io::SeekFrom::Start(self.start))?;
+                self.file.insert(f)
+            }
+        };
+        let want = usize::try_from(self.remaining).map_or(STREAM_CHUNK, |n| n.min(STREAM_CHUNK));
+        let mut out = BytesMut::with_capacity(want);
+        while out.len() < want {
+            let room = want - out.len();
+            if read_into(file, &mut out, room)? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "{} ended {} bytes early",
+                        self.path.display(),
+                        self.remaining
+                    ),
+                ));
+            }
+        }
+        self.remaining -= out.len() as u64;
+        Ok(Some(out.freeze()))
+    }
 }
 
 /// `count` bytes of the file at `path` from `start`, as an async stream of chunks of at most
@@ -42,43 +111,11 @@ pub fn file_range_stream(
     start: u64,
     count: u64,
 ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
-    let state = Range {
+    chunks(Range {
         file: None,
         path,
         start,
         remaining: count,
-    };
-    futures::stream::try_unfold(state, |mut st| async move {
-        if st.remaining == 0 {
-            return Ok(None);
-        }
-        let mut file = match st.file.take() {
-            Some(f) => f,
-            None => {
-                let (path, start) = (&st.path, st.start);
-                bounded(async move {
-                    let mut f = tokio::fs::File::open(path).await?;
-                    f.seek(io::SeekFrom::Start(start)).await?;
-                    Ok(f)
-                })
-                .await?
-            }
-        };
-        let want = usize::try_from(st.remaining).map_or(STREAM_CHUNK, |n| n.min(STREAM_CHUNK));
-        let mut out = BytesMut::with_capacity(want);
-        while out.len() < want {
-            let room = (want - out.len()) as u64;
-            let n = bounded((&mut file).take(room).read_buf(&mut out)).await?;
-            if n == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("{} ended {} bytes early", st.path.display(), st.remaining),
-                ));
-            }
-        }
-        st.remaining -= out.len() as u64;
-        st.file = Some(file);
-        Ok(Some((out.freeze(), st)))
     })
 }
 
@@ -91,28 +128,18 @@ enum Item {
 }
 
 struct Reading {
-    file: tokio::fs::File,
+    file: std::fs::File,
     remaining: u64,
     padding: usize,
     member: usize,
 }
 
-/// The state of a tar produced chunk by chunk (see [`TarPlan::into_stream`]): each chunk at most
-/// [`STREAM_CHUNK`] bytes, every file opened, checked and read asynchronously when reached.
+/// The state of a tar produced chunk by chunk (see [`TarPlan::into_stream`]).
 struct TarStream {
     plan: TarPlan,
     items: std::vec::IntoIter<Item>,
     reading: Option<Reading>,
     trailer_sent: bool,
-}
-
-impl std::fmt::Debug for TarStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TarStream")
-            .field("top", &self.plan.top())
-            .field("members", &self.plan.members().len())
-            .finish_non_exhaustive()
-    }
 }
 
 fn io_err(e: Error) -> io::Error {
@@ -143,33 +170,24 @@ impl TarPlan {
                 }
             })
             .collect();
-        let state = TarStream {
+        chunks(TarStream {
             plan: self,
             items: items.into_iter(),
             reading: None,
             trailer_sent: false,
-        };
-        futures::stream::unfold(Some(state), |state| async move {
-            let mut state = state?;
-            match state.next_chunk().await {
-                Ok(Some(chunk)) => Some((Ok(chunk), Some(state))),
-                Ok(None) => None,
-                Err(e) => Some((Err(e), None)),
-            }
         })
     }
 }
 
-impl TarStream {
-    /// Fills up to [`STREAM_CHUNK`] bytes; `None` at the end.
-    async fn next_chunk(&mut self) -> io::Result<Option<Bytes>> {
+impl Fill for TarStream {
+    fn fill(&mut self) -> io::Result<Option<Bytes>> {
         let mut out = BytesMut::with_capacity(STREAM_CHUNK);
         while out.len() < STREAM_CHUNK {
             if let Some(r) = self.reading.as_mut() {
                 if r.remaining > 0 {
                     let room = STREAM_CHUNK - out.len();
                     let want = usize::try_from(r.remaining).map_or(room, |n| n.min(room));
-                    let n = bounded((&mut r.file).take(want as u64).read_buf(&mut out)).await?;
+                    let n = read_into(&mut r.file, &mut out, want)?;
                     if n == 0 {
                         let m = self.plan.members().get(r.member);
                         return Err(io::Error::other(format!(
@@ -188,8 +206,7 @@ impl TarStream {
             match self.items.next() {
                 Some(Item::Dir(h)) => out.extend_from_slice(&h),
                 Some(Item::File(name, index)) => {
-                    let reading = self.open(&name, index, &mut out).await?;
-                    self.reading = reading;
+                    self.reading = self.open(&name, index, &mut out)?;
                 }
                 None => {
                     if !self.trailer_sent {
@@ -202,27 +219,20 @@ impl TarStream {
         }
         Ok((!out.is_empty()).then(|| out.freeze()))
     }
+}
 
+impl TarStream {
     /// Opens member `index`, checks its size, appends its header to `out`.
-    async fn open(
-        &self,
-        name: &str,
-        index: usize,
-        out: &mut BytesMut,
-    ) -> io::Result<Option<Reading>> {
+    fn open(&self, name: &str, index: usize, out: &mut BytesMut) -> io::Result<Option<Reading>> {
         let Some(m) = self.plan.members().get(index) else {
             return Err(io::Error::other(format!("no member {index}")));
         };
-        let (file, meta) = bounded(async {
-            let mut file = tokio::fs::File::open(&m.source).await?;
-            let meta = file.metadata().await?;
-            check_source_len(m, meta.len()).map_err(io_err)?;
-            if m.offset > 0 {
-                file.seek(io::SeekFrom::Start(m.offset)).await?;
-            }
-            Ok((file, meta))
-        })
-        .await?;
+        let mut file = std::fs::File::open(&m.source)?;
+        let meta = file.metadata()?;
+        check_source_len(m, meta.len()).map_err(io_err)?;
+        if m.offset > 0 {
+            file.seek(io::SeekFrom::Start(m.offset))?;
+        }
         let mtime = self.plan.member_mtime(m, meta.modified().ok());
         let mut h = Vec::with_capacity(BLOCK as usize);
         let pax_mtime = self.plan.options.fixed_mtime.unwrap_or(0);
