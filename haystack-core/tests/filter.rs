@@ -456,3 +456,25 @@ fn long_paths_are_bounded_and_walked_iteratively() {
     // 63 hops from `a` land on `b` (odd), from `b` on `a`.
     assert_eq!(hits, vec![0]);
 }
+
+#[test]
+fn datetime_comparisons_compare_instants() {
+    let rec = haystack_core::dict! {
+        "at" => haystack_core::zinc::read_scalar("2020-01-01T00:00:00-05:00 New_York").unwrap(),
+    };
+    let grid = Grid::from_dicts([&rec]);
+    let index = GridIndex::new(&grid);
+    for (text, want) in [
+        ("at == 2020-01-01T05:00:00Z UTC", true),
+        ("at != 2020-01-01T05:00:00Z UTC", false),
+        ("at == 2020-01-01T06:00:00+01:00 GMT-1", true),
+        ("at < 2020-01-01T05:00:01Z UTC", true),
+        ("at > 2020-01-01T04:59:59Z UTC", true),
+        ("at >= 2020-01-01T05:00:00Z UTC", true),
+        ("at < 2020-01-01T05:00:00Z UTC", false),
+    ] {
+        let f = Filter::parse(text).unwrap();
+        assert_eq!(f.matches(&rec), want, "{text}");
+        assert_eq!(f.select(&grid, &index).len(), usize::from(want), "{text}");
+    }
+}

@@ -149,7 +149,7 @@ fn every_kind_both_ways_v4_and_v3() {
 
 fn spec_grid() -> Grid {
     let mut meta = Dict::new();
-    meta.insert("ver", "3.0").unwrap();
+    // No `ver`: that is the document's (the writers add it, the readers drop it).
     meta.insert("projName", "test").unwrap();
     let cols = vec![
         Col::with_meta("dis", dict! {"dis" => "Equip Name"}).unwrap(),
@@ -509,7 +509,8 @@ fn arb_value() -> impl Strategy<Value = Value> {
                 prop::collection::vec(inner, 0..8)
             )
                 .prop_map(|(mut meta, cols, cells)| {
-                    meta.insert("ver", "3.0").unwrap();
+                    // `ver` is the document's, never read into the meta.
+                    meta.remove("ver");
                     let mut names: Vec<String> = Vec::new();
                     let mut cs = Vec::new();
                     for (n, m) in cols {
@@ -562,4 +563,40 @@ proptest! {
         let _ = json::from_str(&s);
         let _ = json::from_str_v3(&s);
     }
+}
+
+#[test]
+fn units_are_checked_when_read() {
+    for bad in ["m 2", "m2", "1/h", "é é"] {
+        let text = format!(r#"{{"_kind":"number","val":1,"unit":"{bad}"}}"#);
+        let err = json::from_str(&text).expect_err(bad).to_string();
+        assert!(err.contains("unit"), "{bad:?}: {err}");
+    }
+    let v3 = json::from_str_v3(r#""n:1 m 2""#).map(|v| v.to_string());
+    assert!(v3.is_err(), "{v3:?}");
+    assert_eq!(
+        json::from_str(r#"{"_kind":"number","val":72.5,"unit":"_custom"}"#).unwrap(),
+        Value::from(Number::with_unit(72.5, "_custom"))
+    );
+}
+
+#[test]
+fn grid_meta_ver_is_the_format_not_the_data() {
+    // Zinc and JSON readers agree: `ver` belongs to the document, not to the grid meta.
+    let g = json::from_str(
+        r#"{"_kind":"grid","meta":{"ver":"3.0","dis":"x"},"cols":[{"name":"a"}],"rows":[{"a":1}]}"#,
+    )
+    .unwrap();
+    let g = g.as_grid().unwrap();
+    assert_eq!(g.meta(), &haystack_core::dict! { "dis" => "x" });
+    let late =
+        json::from_str(r#"{"_kind":"grid","cols":[{"name":"a"}],"rows":[],"meta":{"ver":"3.0"}}"#)
+            .unwrap();
+    assert!(late.as_grid().unwrap().meta().is_empty());
+    let v3 =
+        json::from_str_v3(r#"{"meta":{"ver":"2.0"},"cols":[{"name":"a"}],"rows":[{"a":"n:1"}]}"#)
+            .unwrap();
+    assert!(v3.as_grid().unwrap().meta().is_empty());
+    // Written again, the version is there.
+    assert!(json::to_string(&Value::Grid(Box::new(g.clone()))).contains(r#""ver":"3.0""#));
 }

@@ -192,6 +192,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             }
             let name = self.read_name()?;
             let value = if self.s.eat(b':') {
+                self.s.skip_spaces();
                 self.read_val()?
             } else {
                 Value::Marker
@@ -239,6 +240,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         if !self.s.eat_str("ver:") {
             return Err(self.expected("'ver:'"));
         }
+        self.s.skip_spaces();
         let ver_at = self.s.pos();
         let ver = self.s.read_str_literal()?;
         if ver != "3.0" && ver != "2.0" {

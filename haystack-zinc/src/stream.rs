@@ -289,7 +289,10 @@ impl<R: Read> GridReader<R> {
         }
     }
 
+    /// Finds the end of the current line: a `\n`, or a `\r` not followed by `\n` (as the
+    /// whole-document reader accepts), outside strings and brackets.
     fn scan_for_newline(&mut self) -> Option<usize> {
+        let eof = self.eof;
         let buf = self.buf.get(..self.end).unwrap_or_default();
         let mut st = self.scan;
         let mut i = st.pos.max(self.start);
@@ -335,7 +338,9 @@ impl<R: Read> GridReader<R> {
                 let rest = buf.get(i..).unwrap_or_default();
                 let stop = memchr::memchr3(b'\n', b'"', b'`', rest).unwrap_or(rest.len());
                 let seg = rest.get(..stop).unwrap_or_default();
-                i += memchr::memchr3(b'[', b'{', b'<', seg).unwrap_or(stop);
+                let bracket = memchr::memchr3(b'[', b'{', b'<', seg).unwrap_or(stop);
+                let cr = memchr::memchr(b'\r', seg).unwrap_or(stop);
+                i += bracket.min(cr);
                 if i >= buf.len() {
                     continue;
                 }
@@ -345,6 +350,14 @@ impl<R: Read> GridReader<R> {
                 Some(b'[' | b'{' | b'<') => st.depth += 1,
                 Some(b']' | b'}' | b'>') => st.depth = st.depth.saturating_sub(1),
                 Some(b'\n') if st.depth == 0 => break Some(i),
+                Some(b'\r') if st.depth == 0 => match buf.get(i + 1) {
+                    // `\r\n`: the `\n` ends the line.
+                    Some(b'\n') => {}
+                    Some(_) => break Some(i),
+                    None if eof => break Some(i),
+                    // Whether a `\n` follows is known after the next read.
+                    None => break None,
+                },
                 _ => {}
             }
             i += 1;

@@ -482,3 +482,54 @@ fn reads_what_libhaystack_writes() {
         }
     }
 }
+
+#[test]
+fn spaces_after_colons_in_grid_and_column_meta() {
+    let g =
+        read_both("ver: \"3.0\" dis: \"Sites\" n:  2\nid dis: \"Id\", area unit: \"ft²\"\n@a,1\n")
+            .unwrap();
+    assert_eq!(g.meta(), &dict! { "dis" => "Sites", "n" => 2.0 });
+    assert_eq!(g.cols()[0].meta(), &dict! { "dis" => "Id" });
+    assert_eq!(g.cols()[1].meta(), &dict! { "unit" => "ft²" });
+    let c = read_both("ver:\"3.0\"\nloc\nC( 37.55 , -77.45 )\n").unwrap();
+    assert_eq!(
+        c.row(0).unwrap().get("loc"),
+        Some(&Value::from(Coord::new(37.55, -77.45).unwrap()))
+    );
+}
+
+#[test]
+fn streaming_reader_accepts_every_line_ending_of_the_whole_reader() {
+    let want = grid(
+        &["a", "b"],
+        vec![vec![n(1.0), s("x\ry")], vec![Value::Null, n(2.0)]],
+    );
+    for doc in [
+        "ver:\"3.0\"\na,b\n1,\"x\\ry\"\n,2\n",
+        "ver:\"3.0\"\r\na,b\r\n1,\"x\\ry\"\r\n,2\r\n",
+        "ver:\"3.0\"\ra,b\r1,\"x\\ry\"\r,2\r",
+        "ver:\"3.0\"\ra,b\r\n1,\"x\\ry\"\n,2",
+    ] {
+        assert_eq!(read_both(doc).as_ref(), Ok(&want), "{doc:?}");
+    }
+}
+
+#[test]
+fn numbers_with_underscores_read_back_through_grids() {
+    let g = grid(
+        &["v"],
+        vec![
+            vec![Value::from(Number::with_unit(72.5, "_custom"))],
+            vec![Value::from(Number::with_unit(3557e6, "__"))],
+        ],
+    );
+    let text = to_string(&g);
+    assert_eq!(read_both(&text).unwrap(), g, "{text}");
+    assert_eq!(
+        read_both("ver:\"3.0\"\nv\n35_5_7e6__\n").unwrap(),
+        grid(
+            &["v"],
+            vec![vec![Value::from(Number::with_unit(3557e6, "__"))]]
+        )
+    );
+}

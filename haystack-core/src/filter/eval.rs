@@ -75,7 +75,8 @@ pub(super) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         (Value::Symbol(x), Value::Symbol(y)) => Some(x.cmp(y)),
         (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
         (Value::Time(x), Value::Time(y)) => Some(x.cmp(y)),
-        (Value::DateTime(x), Value::DateTime(y)) => x.partial_cmp(y),
+        // Instants: the same moment in two timezones is equal.
+        (Value::DateTime(x), Value::DateTime(y)) => Some(x.unix_nanos().cmp(&y.unix_nanos())),
         (Value::Coord(x), Value::Coord(y)) => (x == y).then_some(Ordering::Equal),
         (Value::XStr(x), Value::XStr(y)) => (x == y).then_some(Ordering::Equal),
         _ => None,

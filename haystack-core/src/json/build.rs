@@ -63,6 +63,14 @@ impl Shared {
     }
 }
 
+/// The error for a unit the Zinc reader could not read back after a number.
+pub(super) fn bad_unit(unit: &str) -> Error {
+    bad(
+        "number",
+        format!("unit {unit:?} is not a unit symbol (letters, '%', '_', '/', '$', non-ASCII)"),
+    )
+}
+
 fn bad(kind: &str, message: impl Into<String>) -> Error {
     Error::Json(format!("invalid {kind}: {}", message.into()))
 }
@@ -133,8 +141,9 @@ pub(super) fn scalar(kind: &str, f: Fields<'_>, sh: &mut Shared) -> Result<Value
                 None => return Err(bad("number", "missing 'val'")),
             };
             match opt_str(&f.unit, "number", "unit")? {
+                Some("") | None => Value::Number(Number::new(v)),
+                Some(u) if !crate::value::is_unit_symbol(u) => return Err(bad_unit(u)),
                 Some(u) => Value::Number(Number::with_shared_unit(v, Some(sh.intern(u)))),
-                None => Value::Number(Number::new(v)),
             }
         }
         "ref" => {
@@ -234,7 +243,11 @@ pub(super) fn v3_grid(mut d: Dict) -> Result<Value> {
 pub(super) fn meta_of(v: Option<Value>) -> Result<Dict> {
     match v {
         None | Some(Value::Null) => Ok(Dict::new()),
-        Some(Value::Dict(d)) => Ok(d),
+        Some(Value::Dict(mut d)) => {
+            // The format's version, as in Zinc's `ver:` line: not part of the grid meta.
+            d.remove("ver");
+            Ok(d)
+        }
         Some(_) => Err(bad("grid", "'meta' must be an object")),
     }
 }

@@ -130,7 +130,12 @@ fn decode_number(rest: &str, sh: &mut Shared) -> Result<Value> {
         },
     };
     Ok(Value::Number(match unit {
-        Some(u) if !u.is_empty() => Number::with_shared_unit(value, Some(sh.intern(u))),
+        Some(u) if !u.is_empty() => {
+            if !crate::value::is_unit_symbol(u) {
+                return Err(super::build::bad_unit(u));
+            }
+            Number::with_shared_unit(value, Some(sh.intern(u)))
+        }
         _ => Number::new(value),
     }))
 }

@@ -23,7 +23,7 @@ use std::fmt;
 
 pub use datetime::DateTime;
 pub use datetime::is_tz_name;
-pub use number::Number;
+pub use number::{Number, is_unit_symbol};
 pub use scalars::{Coord, Ref, XStr, is_ref_char, is_ref_id, is_xstr_type};
 
 use crate::{Dict, Grid};

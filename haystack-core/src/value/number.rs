@@ -3,6 +3,18 @@
 use std::fmt;
 use std::sync::Arc;
 
+/// Whether `unit` can be a Number's unit in Zinc: one or more unit bytes (ASCII letters,
+/// `%`, `_`, `/`, `$`, or any non-ASCII character), as every unit of the unit database is.
+///
+/// ```
+/// use haystack_core::value::is_unit_symbol;
+/// assert!(is_unit_symbol("kW/ft²") && is_unit_symbol("%RH") && is_unit_symbol("_custom"));
+/// assert!(!is_unit_symbol("m 2") && !is_unit_symbol("m2") && !is_unit_symbol(""));
+/// ```
+pub fn is_unit_symbol(unit: &str) -> bool {
+    !unit.is_empty() && unit.bytes().all(crate::zinc::is_unit_byte)
+}
+
 /// A Haystack Number: an IEEE 754 double with an optional unit symbol such as `kW` or `°F`.
 ///
 /// The unit is kept as written (interned as an `Arc<str>` so that repeated units share memory);

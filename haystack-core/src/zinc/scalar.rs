@@ -21,6 +21,11 @@ fn is_digit(b: Option<u8>) -> bool {
     b.is_some_and(|b| b.is_ascii_digit())
 }
 
+/// Whether `b` continues a keyword or XStr type name.
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
 impl<'a> Scanner<'a> {
     /// Reads one scalar literal at the current position: `N M R NA T F`, numbers (with units,
     /// `INF`, `-INF`, `NaN`), strings, URIs, refs (with display names), symbols, dates, times,
@@ -45,8 +50,15 @@ impl<'a> Scanner<'a> {
             }
             b'0'..=b'9' => self.read_digit_led(),
             b'-' => {
-                if self.starts_with("-INF") {
-                    self.set_pos(start + 4);
+                if self.peek_at(1).is_some_and(|b| b.is_ascii_uppercase()) {
+                    // `-INF` is the only word a minus may lead; `-INFINITY` is none.
+                    self.bump();
+                    let word_at = self.pos();
+                    self.skip_while(is_word_byte);
+                    let word = self.slice(word_at, self.pos());
+                    if word != "INF" {
+                        return Err(self.error_at(word_at, format!("unknown keyword '{word}'")));
+                    }
                     let unit = self.read_unit();
                     return Ok(Value::Number(Number::with_shared_unit(
                         f64::NEG_INFINITY,
@@ -67,19 +79,18 @@ impl<'a> Scanner<'a> {
     /// Reads a keyword (`N`, `M`, `R`, `NA`, `T`, `F`, `INF`, `NaN`), a coord `C(..)` or an XStr.
     fn read_keyword(&mut self) -> Result<Value> {
         let start = self.pos();
-        if self.starts_with("INF") {
-            self.set_pos(start + 3);
-            let unit = self.read_unit();
-            return Ok(Value::Number(Number::with_shared_unit(f64::INFINITY, unit)));
-        }
-        self.skip_while(|b| b.is_ascii_alphanumeric() || b == b'_');
+        self.skip_while(is_word_byte);
         let word = self.slice(start, self.pos());
         if self.peek() == Some(b'(') {
-            if word == "C" && matches!(self.peek_at(1), Some(b'0'..=b'9' | b'-')) {
-                self.bump();
-                return self.read_coord_body(start);
-            }
+            let paren = self.pos();
             self.bump();
+            if word == "C" {
+                self.skip_spaces();
+                if matches!(self.peek(), Some(b'0'..=b'9' | b'-')) {
+                    return self.read_coord_body(start);
+                }
+                self.set_pos(paren + 1);
+            }
             let value = if word == "Bin" && self.peek() != Some(b'"') {
                 // Zinc 2.0 `Bin(text/plain)`: the mime type unquoted.
                 let s = self.pos();
@@ -102,14 +113,21 @@ impl<'a> Scanner<'a> {
             "T" => Value::Bool(true),
             "F" => Value::Bool(false),
             "NaN" => Value::Number(Number::new(f64::NAN)),
+            // A unit after `INF` starts with a byte that cannot continue the word (`INF°F`).
+            "INF" => Value::Number(Number::with_shared_unit(f64::INFINITY, self.read_unit())),
             _ => return Err(self.error_at(start, format!("unknown keyword '{word}'"))),
         })
     }
 
+    /// Reads `lat, lng)` after `C(` (spaces allowed around both numbers).
     fn read_coord_body(&mut self, start: usize) -> Result<Value> {
+        self.skip_spaces();
         let lat = self.read_coord_deg()?;
+        self.skip_spaces();
         self.expect(b',')?;
+        self.skip_spaces();
         let lng = self.read_coord_deg()?;
+        self.skip_spaces();
         self.expect(b')')?;
         Coord::new(lat, lng)
             .map(Value::Coord)
@@ -279,7 +297,8 @@ impl<'a> Scanner<'a> {
                     int = int.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
                     ndigits += 1;
                 }
-                b'_' => simple = false,
+                // A digit separator only between digits; otherwise the unit starts here.
+                b'_' if is_digit(self.peek_at(1)) => simple = false,
                 _ => break,
             }
             self.bump();
@@ -287,7 +306,12 @@ impl<'a> Scanner<'a> {
         if self.peek() == Some(b'.') && is_digit(self.peek_at(1)) {
             simple = false;
             self.bump();
-            self.skip_while(|b| b.is_ascii_digit() || b == b'_');
+            while let Some(c) = self.peek() {
+                if !(c.is_ascii_digit() || c == b'_' && is_digit(self.peek_at(1))) {
+                    break;
+                }
+                self.bump();
+            }
         }
         if matches!(self.peek(), Some(b'e' | b'E')) {
             let sign = matches!(self.peek_at(1), Some(b'+' | b'-'));

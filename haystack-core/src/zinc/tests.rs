@@ -58,9 +58,9 @@ fn reads_every_scalar() {
         ("INF", Value::from(f64::INFINITY), "INF"),
         ("-INF", Value::from(f64::NEG_INFINITY), "-INF"),
         (
-            "INFkW",
-            Value::from(Number::with_unit(f64::INFINITY, "kW")),
-            "INFkW",
+            "INF°F",
+            Value::from(Number::with_unit(f64::INFINITY, "°F")),
+            "INF°F",
         ),
         ("NaN", Value::from(f64::NAN), "NaN"),
         ("\"hello\"", Value::from("hello"), "\"hello\""),
@@ -325,4 +325,106 @@ fn scanner_reads_in_context() {
     s.skip_spaces();
     assert_eq!(s.read_id().unwrap(), "c");
     assert_eq!(s.peek(), Some(b'}'));
+}
+
+#[test]
+fn underscore_is_a_digit_separator_only_before_a_digit() {
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "72.5_custom",
+            Value::from(Number::with_unit(72.5, "_custom")),
+            "72.5_custom",
+        ),
+        (
+            "35_5_7e6__",
+            Value::from(Number::with_unit(3557e6, "__")),
+            "3557000000__",
+        ),
+        ("1_", Value::from(Number::with_unit(1.0, "_")), "1_"),
+        (
+            "1_000_x",
+            Value::from(Number::with_unit(1000.0, "_x")),
+            "1000_x",
+        ),
+        ("2.5_0", Value::from(2.5), "2.5"),
+    ];
+    for (text, want, written) in cases {
+        let got = read_scalar(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(got, want, "{text}");
+        assert_eq!(got.to_string(), written, "{text}");
+        assert_eq!(read_scalar(written).unwrap(), want, "{written}");
+    }
+}
+
+#[test]
+fn words_that_start_like_special_numbers_are_not_numbers() {
+    assert_eq!(
+        read_scalar("INFO(\"x\")").unwrap(),
+        Value::from(XStr::new("INFO", "x").unwrap())
+    );
+    assert_eq!(
+        read_scalar("NaNa(\"x\")").unwrap(),
+        Value::from(XStr::new("NaNa", "x").unwrap())
+    );
+    for (text, msg) in [
+        ("INFINITY", "unknown keyword 'INFINITY' at line 1, column 1"),
+        (
+            "-INFINITY",
+            "unknown keyword 'INFINITY' at line 1, column 2",
+        ),
+        ("INF_x", "unknown keyword 'INF_x' at line 1, column 1"),
+    ] {
+        assert_eq!(
+            read_scalar(text).expect_err(text).to_string(),
+            msg,
+            "{text}"
+        );
+    }
+    // Units that cannot be mistaken for the rest of the word still follow INF.
+    assert_eq!(
+        read_scalar("INF°F").unwrap(),
+        Value::from(Number::with_unit(f64::INFINITY, "°F"))
+    );
+    assert_eq!(
+        read_scalar("-INF%").unwrap(),
+        Value::from(Number::with_unit(f64::NEG_INFINITY, "%"))
+    );
+}
+
+#[test]
+fn the_writer_emits_only_units_the_reader_reads_back() {
+    // (number, its Zinc, whether the unit survives)
+    for (n, written, kept) in [
+        (Number::with_unit(f64::INFINITY, "ft"), "INF", false),
+        (Number::with_unit(f64::NEG_INFINITY, "_x"), "-INF", false),
+        (Number::with_unit(f64::INFINITY, "°F"), "INF°F", true),
+        (Number::with_unit(1.0, "m 2"), "1", false),
+        (Number::with_unit(1.0, "m2"), "1", false),
+        (Number::with_unit(1.0, "kW/ft²"), "1kW/ft²", true),
+        (Number::with_unit(2.0, "_x"), "2_x", true),
+    ] {
+        let v = Value::from(n.clone());
+        assert_eq!(v.to_string(), written, "{n:?}");
+        let back = read_scalar(written).unwrap_or_else(|e| panic!("{written}: {e}"));
+        assert_eq!(back.to_string(), written);
+        assert_eq!(back == v, kept, "{written}");
+    }
+    assert!(crate::value::is_unit_symbol("kW/ft²"));
+    assert!(!crate::value::is_unit_symbol("m2"));
+    assert!(!crate::value::is_unit_symbol(""));
+}
+
+#[test]
+fn coords_allow_spaces_inside() {
+    for text in [
+        "C( 37.55 , -77.45 )",
+        "C(37.55, -77.45)",
+        "C(37.55 ,-77.45)",
+    ] {
+        assert_eq!(
+            read_scalar(text).unwrap_or_else(|e| panic!("{text}: {e}")),
+            Value::from(Coord::new(37.55, -77.45).unwrap()),
+            "{text}"
+        );
+    }
 }

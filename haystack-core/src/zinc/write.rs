@@ -53,11 +53,23 @@ pub fn write_scalar(out: &mut String, value: &Value) {
 
 /// Appends a number: shortest digits that read back to the same `f64` (integers without a
 /// fraction), `INF`, `-INF` or `NaN`, then the unit (never after `NaN`).
+///
+/// The unit is written only where the reader reads it back: never after `NaN`, never a unit
+/// with bytes that are not unit bytes (see [`crate::value::is_unit_symbol`]; the readers
+/// reject those, so only Numbers built in code can hold one), and after `INF`/`-INF` only a
+/// unit that cannot be read as the rest of the word (`INF°F`, but not `INFft`).
 pub fn write_number(out: &mut String, n: &Number) {
-    write_f64(out, n.value());
-    if let Some(unit) = n.unit().filter(|_| !n.value().is_nan()) {
-        out.push_str(unit);
+    let v = n.value();
+    write_f64(out, v);
+    let Some(unit) = n.unit() else { return };
+    let word_like = unit
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if v.is_nan() || !crate::value::is_unit_symbol(unit) || (v.is_infinite() && word_like) {
+        return;
     }
+    out.push_str(unit);
 }
 
 /// Appends an `f64` in Zinc number syntax (without unit).
