@@ -1,8 +1,9 @@
 //! Any body given to `CartRequest::from_json` returns, never panics; every request it accepts
 //! names files whose bundle paths stay under the cart's directory when joined to it, are unique,
 //! and never sit inside another file's path. The raw input is also tried as a bundle path, a
-//! cart uid and a download file name: what they accept is one safe name (uid, file name) or a
-//! relative path of normal segments (bundle path).
+//! cart uid and a download file name: what they accept is one safe name (uid) or a
+//! relative path of normal segments (bundle path); a download name's tar directory is one safe
+//! name and its `Content-Disposition` is plain visible ASCII.
 #![no_main]
 
 use std::collections::HashSet;
@@ -75,7 +76,12 @@ fuzz_target!(|data: &[u8]| {
         assert_single_name(uid.as_str());
     }
     if let Ok(name) = DownloadName::new(text) {
-        assert_single_name(name.as_str());
-        assert_single_name(name.stem());
+        // Any name is allowed; what reaches the tar and the header is made safe.
+        assert_single_name(&name.stem());
+        let header = name.content_disposition();
+        assert!(
+            header.bytes().all(|b| (0x20..0x7f).contains(&b)),
+            "Content-Disposition {header:?} is not plain visible ASCII"
+        );
     }
 });
