@@ -484,3 +484,47 @@ fn a_closed_pipe_ends_quietly() {
     assert_eq!(stderr(&o), "");
     assert!(head.starts_with(b"{\"_kind\":\"grid\""));
 }
+
+#[test]
+fn output_file_appears_only_when_the_command_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.zinc");
+    std::fs::write(&input, kinds_zinc()).unwrap();
+    let out = dir.path().join("out.json");
+    let o = haystack(&[
+        "convert",
+        "--to",
+        "json",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_ok(&o);
+    assert!(o.stdout.is_empty(), "stdout: {}", stdout(&o));
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(written.contains("\"_kind\":\"grid\""), "{written}");
+    // Same output as on standard output.
+    let to_stdout = haystack(&["convert", "--to", "json", input.to_str().unwrap()]);
+    assert_eq!(written, stdout(&to_stdout));
+
+    // A failed command leaves neither the target nor a temporary file behind.
+    let bad = dir.path().join("bad.zinc");
+    std::fs::write(&bad, "ver:\"3.0\"\na,b\n1,2,3\n").unwrap();
+    let failed_out = dir.path().join("failed.json");
+    let o = haystack(&[
+        "convert",
+        "--to",
+        "json",
+        bad.to_str().unwrap(),
+        "--output",
+        failed_out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "stderr: {}", stderr(&o));
+    assert!(!failed_out.exists());
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["bad.zinc", "in.zinc", "out.json"]);
+}

@@ -1,5 +1,7 @@
 //! The command line, parsed by clap.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 /// Convert, filter, check, compare and reflect Project Haystack files (Zinc, JSON, JSON v3,
@@ -14,6 +16,10 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Write the output to FILE instead of standard output. FILE appears only when the command
+    /// succeeds: the output goes to a temporary file beside it, renamed into place at the end.
+    #[arg(short = 'o', long = "output", global = true, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// The commands.

@@ -1,12 +1,12 @@
 //! Inputs: a file or standard input, its format, and whole-document reads.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, IsTerminal, Read};
 use std::path::PathBuf;
 
 use haystack_core::{Grid, Position};
 
-use super::CliError;
+use super::{CliError, progress};
 use crate::haystack::formats::{Format, FormatError};
 
 /// Bytes read ahead to guess the format of an input without a known extension.
@@ -38,13 +38,25 @@ impl Input {
         }
     }
 
-    /// Opens the input for reading (unbuffered: the readers buffer on their own).
+    /// Opens the input for reading (unbuffered: the readers buffer on their own). A file of at
+    /// least [`super::progress::PROGRESS_MIN_BYTES`] shows a progress bar on standard error when
+    /// that is a terminal.
     pub fn open(&self) -> Result<Box<dyn Read>, CliError> {
         match self {
             Input::Stdin => Ok(Box::new(io::stdin())),
-            Input::Path(p) => File::open(p)
-                .map(|f| Box::new(f) as Box<dyn Read>)
-                .map_err(|e| self.read_error(e)),
+            Input::Path(p) => {
+                let file = File::open(p).map_err(|e| self.read_error(e))?;
+                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                if progress::wants_bar(len, io::stderr().is_terminal()) {
+                    Ok(Box::new(progress::ProgressReader::new(
+                        file,
+                        len,
+                        &self.name(),
+                    )))
+                } else {
+                    Ok(Box::new(file))
+                }
+            }
         }
     }
 

@@ -9,8 +9,11 @@
 //!
 //! - Input is a file or standard input (`-` or no file); its format comes from `--from`, else
 //!   the file extension, else the first bytes ([`crate::haystack::formats::Format::sniff`]).
-//! - Output goes to standard output. A closed pipe (`haystack convert ... | head`) ends the
-//!   program quietly with status 0.
+//! - Output goes to standard output, or with `-o FILE` to a temporary file beside FILE that is
+//!   renamed to FILE only when the command succeeds (a failed run leaves no partial file). A
+//!   closed pipe (`haystack convert ... | head`) ends the program quietly with status 0.
+//! - Input files of 8 MiB or more show a progress bar on standard error when it is a terminal
+//!   (bytes and lines per second; the [`progress`] module).
 //! - Exit status: 0 success; 1 when `check` finds an error or `diff` finds a difference;
 //!   2 for any error (bad usage, unreadable input, input that does not parse), with a one-line
 //!   message on standard error; parse errors read `FILE:LINE:COLUMN: message`.
@@ -23,10 +26,12 @@ mod convert;
 mod diff;
 mod filter;
 mod input;
+pub mod progress;
 mod reflect;
 mod stream;
 
 use std::io::{self, Write};
+use std::path::Path;
 
 pub use args::{CheckArgs, Cli, Command, ConvertArgs, DiffArgs, FilterArgs, ReflectArgs};
 pub use input::Input;
@@ -187,12 +192,17 @@ pub enum Outcome {
 
 /// Runs a parsed command line and returns the process exit status. Errors are printed to
 /// standard error as `haystack: message`.
-pub fn run(cli: Cli) -> i32 {
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+pub fn run(mut cli: Cli) -> i32 {
     let mut err = io::stderr();
-    let res = run_with(cli, &mut out, &mut err)
-        .and_then(|o| out.flush().map(|()| o).map_err(CliError::Write));
+    let res = match cli.output.take() {
+        Some(path) => run_to_file(cli, &path, &mut err),
+        None => {
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+            run_with(cli, &mut out, &mut err)
+                .and_then(|o| out.flush().map(|()| o).map_err(CliError::Write))
+        }
+    };
     match res {
         Ok(Outcome::Ok) => 0,
         Ok(Outcome::Finding) => EXIT_FINDING,
@@ -202,6 +212,28 @@ pub fn run(cli: Cli) -> i32 {
             EXIT_ERROR
         }
     }
+}
+
+/// Runs `cli` with its output in a temporary file beside `path`, renamed to `path` on success
+/// (also when `check` or `diff` report a finding); on an error the temporary file is removed.
+fn run_to_file(cli: Cli, path: &Path, diag: &mut dyn Write) -> Result<Outcome, CliError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    // The file a user asked for, readable as any file they write (not the 0600 of a temp file).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let tmp = builder.tempfile_in(dir).map_err(CliError::Write)?;
+    let mut out = io::BufWriter::with_capacity(64 * 1024, tmp);
+    let outcome = run_with(cli, &mut out, diag)?;
+    let tmp = out
+        .into_inner()
+        .map_err(|e| CliError::Write(e.into_error()))?;
+    tmp.as_file().sync_all().map_err(CliError::Write)?;
+    tmp.persist(path).map_err(|e| CliError::Write(e.error))?;
+    Ok(outcome)
 }
 
 /// Runs a parsed command line, writing results to `out` and findings to `diag`.
