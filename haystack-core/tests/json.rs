@@ -600,3 +600,35 @@ fn grid_meta_ver_is_the_format_not_the_data() {
     // Written again, the version is there.
     assert!(json::to_string(&Value::Grid(Box::new(g.clone()))).contains(r#""ver":"3.0""#));
 }
+
+#[test]
+fn draft_kind_names_are_read_only_when_lenient() {
+    let draft = r#"{"id":{"_kind":"Ref","val":"p1","dis":"Point"},"point":{"_kind":"Marker"},
+        "curVal":{"_kind":"Num","val":72.5,"unit":"°F"},"geo":{"_kind":"Coord","lat":37.5,"lng":-77.4},
+        "start":{"_kind":"Time","val":"08:30:00"},"day":{"unit":"x","_kind":"Date","val":"2021-01-02"},
+        "grid":{"_kind":"Grid","cols":[{"name":"a"}],"rows":[{"a":{"_kind":"NA"}}]}}"#;
+    let strict = json::from_str(draft);
+    assert!(strict.is_err(), "{strict:?}");
+    let v = json::from_str_lenient(draft).unwrap();
+    let d = v.as_dict().unwrap();
+    assert_eq!(
+        d.get("id"),
+        Some(&Value::from(Ref::with_dis("p1", "Point")))
+    );
+    assert_eq!(d.get("point"), Some(&Value::Marker));
+    assert_eq!(
+        d.get("curVal"),
+        Some(&Value::from(Number::with_unit(72.5, "°F")))
+    );
+    assert_eq!(
+        d.get("geo"),
+        Some(&Value::from(Coord::new(37.5, -77.4).unwrap()))
+    );
+    assert_eq!(d.get("start"), Some(&Value::Time(time!(08:30:00))));
+    assert_eq!(d.get("day"), Some(&Value::Date(date!(2021 - 01 - 02))));
+    let g = d.get("grid").and_then(Value::as_grid).unwrap();
+    assert_eq!(g.row(0).unwrap().get("a"), Some(&Value::Na));
+    assert_eq!(json::from_slice_lenient(draft.as_bytes()).unwrap(), v);
+    // Unknown kinds stay errors, lenient or not.
+    assert!(json::from_str_lenient(r#"{"_kind":"Nope"}"#).is_err());
+}

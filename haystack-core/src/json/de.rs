@@ -16,15 +16,33 @@ use crate::{Dict, Grid, is_tag_name};
 /// Per-document decoding state.
 pub(super) struct Ctx {
     v3: bool,
+    /// Whether the draft Hayson kind names (`"Ref"`, `"Num"`, ...) are read too.
+    lenient: bool,
     sh: Shared,
     /// The input length in bytes when known, to reserve room for the first grid's cells.
     input_len: usize,
 }
 
 impl Ctx {
+    /// Also reads the draft Hayson kind names that shaystack writes.
+    pub(super) fn lenient(mut self) -> Self {
+        self.lenient = true;
+        self
+    }
+
+    /// The Hayson kind name for `kind`: itself, or in lenient mode the kind a draft name means.
+    fn kind<'k>(&self, kind: &'k str) -> &'k str {
+        if self.lenient {
+            draft_kind(kind).unwrap_or(kind)
+        } else {
+            kind
+        }
+    }
+
     pub(super) fn new(v3: bool, input_len: usize) -> Self {
         Ctx {
             v3,
+            lenient: false,
             sh: Shared::default(),
             input_len,
         }
@@ -111,6 +129,7 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
             let kind = kind
                 .as_str()
                 .ok_or_else(|| A::Error::custom("_kind must be a string"))?;
+            let kind = ctx.kind(kind);
             return kinded(ctx, kind, map);
         }
         // A dict, or (v4) an object whose `_kind` comes later, or (v3) a grid.
@@ -135,13 +154,37 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
             }
         }
         if let Some(kind) = kind {
-            return build::from_dict(&kind, dict, &mut ctx.sh).map_err(A::Error::custom);
+            let kind = ctx.kind(&kind);
+            return build::from_dict(kind, dict, &mut ctx.sh).map_err(A::Error::custom);
         }
         if ctx.v3 && build::looks_like_v3_grid(&dict) {
             return build::v3_grid(dict).map_err(A::Error::custom);
         }
         Ok(Value::Dict(dict))
     }
+}
+
+/// The Hayson kind meant by a draft kind name (as in shaystack's `.hayson.json` samples).
+fn draft_kind(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "Marker" => "marker",
+        "NA" | "Na" => "na",
+        "Remove" => "remove",
+        "Num" | "Number" => "number",
+        "Ref" => "ref",
+        "Str" => "str",
+        "Bool" => "bool",
+        "Uri" => "uri",
+        "Symbol" => "symbol",
+        "Date" => "date",
+        "Time" => "time",
+        "DateTime" => "dateTime",
+        "Coord" => "coord",
+        "XStr" => "xstr",
+        "Dict" => "dict",
+        "Grid" => "grid",
+        _ => return None,
+    })
 }
 
 /// An object whose first key is `_kind`: read the rest by field name.

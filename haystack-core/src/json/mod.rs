@@ -105,11 +105,17 @@ pub fn to_vec(value: &Value, version: Version) -> Vec<u8> {
 }
 
 fn decode<'de, R: serde_json::de::Read<'de>>(
-    mut d: serde_json::Deserializer<R>,
+    d: serde_json::Deserializer<R>,
     version: Version,
     input_len: usize,
 ) -> Result<Value> {
-    let mut ctx = de::Ctx::new(version == Version::V3, input_len);
+    decode_with(d, de::Ctx::new(version == Version::V3, input_len))
+}
+
+fn decode_with<'de, R: serde_json::de::Read<'de>>(
+    mut d: serde_json::Deserializer<R>,
+    mut ctx: de::Ctx,
+) -> Result<Value> {
     let v = de::ValueSeed(&mut ctx)
         .deserialize(&mut d)
         .map_err(json_err)?;
@@ -123,6 +129,33 @@ pub fn from_str(text: &str) -> Result<Value> {
         serde_json::Deserializer::from_str(text),
         Version::V4,
         text.len(),
+    )
+}
+
+/// Reads a Hayson (JSON v4) document, also accepting the draft kind names that some peers
+/// write (shaystack's `.hayson.json` samples: `"_kind": "Ref"`, `"Num"`, `"Marker"`,
+/// `"Coord"`, `"Time"`, ...). [`from_str`] is strict and rejects them.
+///
+/// ```
+/// use haystack_core::{json, Number, Value};
+/// let draft = r#"{"_kind":"Num","val":72.5,"unit":"°F"}"#;
+/// assert!(json::from_str(draft).is_err());
+/// assert_eq!(json::from_str_lenient(draft)?, Value::from(Number::with_unit(72.5, "°F")));
+/// # Ok::<(), haystack_core::Error>(())
+/// ```
+pub fn from_str_lenient(text: &str) -> Result<Value> {
+    decode_with(
+        serde_json::Deserializer::from_str(text),
+        de::Ctx::new(false, text.len()).lenient(),
+    )
+}
+
+/// Reads a Hayson document from bytes (checked to be UTF-8), accepting the draft kind names
+/// as [`from_str_lenient`] does.
+pub fn from_slice_lenient(input: &[u8]) -> Result<Value> {
+    decode_with(
+        serde_json::Deserializer::from_slice(input),
+        de::Ctx::new(false, input.len()).lenient(),
     )
 }
 
