@@ -70,7 +70,7 @@ pub const REFRESH_AHEAD: Duration = Duration::from_secs(60);
 /// whose token was already replaced by another call's refresh retries with the new token
 /// instead of refreshing again (providers that rotate refresh tokens refuse a second use). When
 /// a refresh said how long the token lives (`expires_in`), the guard refreshes ahead of the
-/// expiry ([`REFRESH_AHEAD`]) rather than waiting for a refusal.
+/// expiry (`REFRESH_AHEAD`, 60 s) rather than waiting for a refusal.
 pub struct TokenGuard {
     refresher: Arc<dyn TokenRefresher>,
     access_key: String,

@@ -49,7 +49,7 @@ mod hash;
 pub use dimension::Dimension;
 
 /// One unit of the database, e.g. `kilowatt_hour` (`kWh`). Units only exist in the static table;
-/// get them with [`unit`], [`lookup`] or [`all`].
+/// get them with [`unit()`], [`lookup`] or [`all`].
 pub struct Unit {
     name: &'static str,
     symbols: &'static [&'static str],
@@ -90,7 +90,7 @@ pub fn unit(id: &str) -> Option<&'static Unit> {
     None
 }
 
-/// Like [`unit`], but an unknown identifier is [`Error::UnknownUnit`].
+/// Like [`unit()`], but an unknown identifier is [`Error::UnknownUnit`].
 pub fn lookup(id: &str) -> Result<&'static Unit> {
     unit(id).ok_or_else(|| Error::UnknownUnit(id.to_owned()))
 }
@@ -125,7 +125,7 @@ pub fn identifiers() -> impl ExactSizeIterator<Item = (&'static str, &'static Un
 
 /// Whether `id` uses only the characters Haystack allows in a unit identifier: ASCII letters,
 /// `_`, `/`, `%`, `$` and any character above U+0080. It says nothing about whether the
-/// database knows the unit (see [`unit`]).
+/// database knows the unit (see [`unit()`]).
 pub fn is_unit_id(id: &str) -> bool {
     !id.is_empty()
         && id.chars().all(|c| {
@@ -149,7 +149,7 @@ impl Unit {
         self.symbols.last().copied().unwrap_or(self.name)
     }
 
-    /// The name followed by every symbol: each one finds this unit with [`unit`].
+    /// The name followed by every symbol: each one finds this unit with [`unit()`].
     pub fn ids(&self) -> impl Iterator<Item = &'static str> {
         std::iter::once(self.name).chain(self.symbols.iter().copied())
     }

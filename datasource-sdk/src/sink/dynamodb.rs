@@ -20,7 +20,7 @@ use crate::{Batch, Error, Result, RetryPolicy};
 pub const BATCH_WRITE_ITEMS: usize = 25;
 
 /// Puts each record (a JSON object holding the table's key attributes) into the DynamoDB table
-/// `PREFIX + batch table`, in calls of [`BATCH_WRITE_ITEMS`], at most
+/// `PREFIX + batch table`, in calls of `BATCH_WRITE_ITEMS` (25), at most
 /// [`DynamoDbSink::with_concurrency`] calls at once (default 4). Items DynamoDB leaves in
 /// `UnprocessedItems` are sent again with backoff and jitter; if some remain after the retries,
 /// the delivery fails with a retryable [`Error::Throttled`] (puts are idempotent, so the writer

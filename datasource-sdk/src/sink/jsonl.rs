@@ -26,7 +26,7 @@ pub const RECENT_IDS: usize = 4096;
 /// ends with a newline.
 ///
 /// Parts left by earlier runs are kept; a new run starts after the highest part number found.
-/// A batch id delivered again within the last [`RECENT_IDS`] batches is dropped.
+/// A batch id delivered again within the last 4,096 (`RECENT_IDS`) batches is dropped.
 /// Table names may hold ASCII letters, digits, `_`, `-` and `.`, and may not start with `.`.
 #[derive(Debug, Clone)]
 pub struct JsonLinesSink {
