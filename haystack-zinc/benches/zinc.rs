@@ -1,7 +1,8 @@
 //! Zinc decode and encode throughput on a generated realistic grid, this crate and
 //! `libhaystack` side by side on the same bytes. Prints MB/s and the ratios at the end.
 //!
-//! Run: `cargo bench -p haystack-zinc`.
+//! Run: `cargo bench -p haystack-zinc`. With `ZINC_BENCH_INPUT=FILE` the input is that Zinc
+//! file instead (e.g. libhaystack's own `benches/zinc/points.zinc`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -24,16 +25,28 @@ fn time_per_call(time: Duration, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    let mut grid = haystack_core::testing::realistic_grid(ROWS);
-    // `ver` is Zinc syntax, not data: the reader does not put it in the meta.
-    grid.meta_mut().remove("ver");
-    let zinc = haystack_zinc::to_string(&grid);
+    let (grid, zinc, name) = match std::env::var("ZINC_BENCH_INPUT") {
+        Ok(path) => {
+            let zinc = std::fs::read_to_string(&path).expect("ZINC_BENCH_INPUT is readable");
+            let grid = haystack_zinc::from_str(&zinc).expect("ZINC_BENCH_INPUT is Zinc");
+            (grid, zinc, path)
+        }
+        Err(_) => {
+            let mut grid = haystack_core::testing::realistic_grid(ROWS);
+            // `ver` is Zinc syntax, not data: the reader does not put it in the meta.
+            grid.meta_mut().remove("ver");
+            let zinc = haystack_zinc::to_string(&grid);
+            assert_eq!(haystack_zinc::from_str(&zinc).expect("reads back"), grid);
+            (grid, zinc, format!("realistic grid, {ROWS} rows"))
+        }
+    };
     let bytes = zinc.len() as u64;
-    let lh_value = lh_decode::from_str(&zinc).expect("libhaystack reads the generated grid");
-    assert_eq!(haystack_zinc::from_str(&zinc).expect("reads back"), grid);
+    let lh_value = lh_decode::from_str(&zinc).expect("libhaystack reads the input");
     println!(
-        "input: realistic grid, {ROWS} rows, {} columns, {:.2} MB of Zinc",
+        "input: {name}, {} rows, {} columns, {} tags, {:.2} MB of Zinc",
+        grid.len(),
         grid.cols().len(),
+        grid.tag_count(),
         bytes as f64 / 1e6
     );
 
