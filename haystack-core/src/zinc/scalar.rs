@@ -336,7 +336,13 @@ impl<'a> Scanner<'a> {
             } else {
                 text.parse::<f64>()
             };
-            parsed.map_err(|_| self.error_at(start, format!("invalid number '{text}'")))?
+            let v = parsed.map_err(|_| self.error_at(start, format!("invalid number '{text}'")))?;
+            // A finite literal past f64's range would become INF, which Zinc writes without its
+            // unit: refuse it rather than read a value that cannot be written back.
+            if !v.is_finite() {
+                return Err(self.error_at(start, format!("number '{text}' is out of range")));
+            }
+            v
         };
         let unit = self.read_unit();
         Ok(Number::with_shared_unit(value, unit))
