@@ -8,9 +8,19 @@ use examples::store::LocalStore;
 use haystack_core::{Grid, Value};
 
 async fn serve() -> (String, tempfile::TempDir) {
+    serve_with(None).await
+}
+
+/// A server over a store holding `zinc` (imported), or nothing.
+async fn serve_with(zinc: Option<&str>) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(LocalStore::open(dir.path()).unwrap());
+    let store = Arc::new(LocalStore::open(dir.path().join("db")).unwrap());
     let db = Arc::new(Db::new(store.clone(), store));
+    if let Some(zinc) = zinc {
+        let path = dir.path().join("site.zinc");
+        std::fs::write(&path, zinc).unwrap();
+        db.import(&path.to_string_lossy(), &|_| {}).await.unwrap();
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -99,4 +109,35 @@ async fn defs_libs_and_filetypes() {
     for op in ["defs", "libs", "filetypes"] {
         assert!(names.contains(&op), "{names:?}");
     }
+}
+
+#[tokio::test]
+async fn read_takes_def_aware_filters() {
+    let zinc = "ver:\"3.0\"\nid,dis,site,ahu,vav,equip,hot,water,plant\n\
+        @s,\"HQ\",M,,,,,,\n\
+        @a,\"AHU without equip\",,M,,,,,\n\
+        @v,\"VAV\",,,M,M,,,\n\
+        @p,\"Boiler plant\",,,,M,M,M,M\n";
+    let (base, _dir) = serve_with(Some(zinc)).await;
+    let ids = |g: &Grid| -> Vec<String> {
+        g.rows()
+            .filter_map(|r| {
+                r.get("id")
+                    .and_then(Value::as_ref)
+                    .map(|r| r.id().to_owned())
+            })
+            .collect()
+    };
+    // equip matches the ahu, whose ahu marker implies equip.
+    let equip = get(&format!("{base}/read?filter=equip")).await;
+    assert_eq!(ids(&equip), ["a", "v", "p"]);
+    let ahu = get(&format!("{base}/read?filter=ph%3A%3AAhu")).await;
+    assert_eq!(ids(&ahu), ["a"]);
+    let plant = get(&format!("{base}/read?filter=HotWaterPlant")).await;
+    assert_eq!(ids(&plant), ["p"]);
+    let liquid = get(&format!("{base}/read?filter=liquid")).await;
+    assert_eq!(ids(&liquid), ["p"]);
+    // A spec that names no def is an error grid.
+    let bad = get(&format!("{base}/read?filter=Nonesuch")).await;
+    assert!(bad.meta().has("err"));
 }

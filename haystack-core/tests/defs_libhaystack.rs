@@ -172,3 +172,38 @@ fn reflection_of_points_agrees_with_libhaystack() {
     assert_eq!(agree, ours.len(), "{differ:#?}");
     assert_eq!(entity_among_ours, ours.len());
 }
+
+#[test]
+fn def_aware_filters_agree_with_reflection_on_points() {
+    // A namespace filter works out each term's implementing tags and conjuncts once; on every
+    // point record it must say what reflection says.
+    let ns = Namespace::standard();
+    let (_, points) = common::libhaystack_data::points();
+    let terms = [
+        "point",
+        "sensor",
+        "temp",
+        "air",
+        "water",
+        "liquid",
+        "fluid",
+        "his",
+        "writable",
+        "cmd",
+        "elec",
+        "phenomenon",
+        "output",
+    ];
+    let mut checked = 0;
+    for term in terms {
+        let filter = haystack_core::filter::Filter::parse(term)
+            .unwrap()
+            .in_namespace(ns)
+            .unwrap();
+        for p in &points {
+            assert_eq!(filter.matches(p), ns.reflect(p).fits(term), "{term} on {p}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, terms.len() * points.len());
+}

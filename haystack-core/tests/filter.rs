@@ -276,9 +276,14 @@ fn parse_errors_say_where_and_what() {
             "a->",
             "expected tag name but found end of input at line 1, column 4",
         ),
+        // `Site` alone is a spec term (the grammar's isSpec); a digit starts nothing.
         (
-            "Site",
-            "expected tag name but found 'S' at line 1, column 1",
+            "1site",
+            "expected tag name but found '1' at line 1, column 1",
+        ),
+        (
+            "Site->dis",
+            "expected 'and', 'or' or end of input but found '->' at line 1, column 5",
         ),
         (
             "a and\n  or",

@@ -107,6 +107,7 @@ fn path_tags(filter: &Filter) -> BTreeSet<String> {
                     walk(p, out);
                 }
             }
+            Node::Spec(_) => {}
         }
     }
     let mut out = BTreeSet::new();
@@ -128,6 +129,7 @@ fn path_starts(filter: &Filter) -> BTreeSet<String> {
                     walk(p, out);
                 }
             }
+            Node::Spec(_) => {}
         }
     }
     let mut out = BTreeSet::new();

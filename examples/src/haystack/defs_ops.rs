@@ -1,6 +1,6 @@
 //! The `defs`, `libs` and `filetypes` ops (Ops chapter): the def dicts of the server's
 //! namespace (the standard Haystack 4 libraries), all of them or those matching `filter`, at
-//! most `limit` (default [`DEFAULT_DEFS_LIMIT`]). `libs` queries only the lib defs,
+//! most `limit` (default [`DEFAULT_DEFS_LIMIT`]); filters are def-aware, as in `read`. `libs` queries only the lib defs,
 //! `filetypes` only the `filetype:` defs.
 
 use haystack_core::defs::{Def, Namespace};
@@ -68,6 +68,10 @@ pub fn defs_op(op: DefsOp, rows: &[Dict]) -> Result<Grid, OpError> {
         }
     };
     let ns = Namespace::standard();
+    let filter = filter
+        .map(|f| f.in_namespace(ns))
+        .transpose()
+        .map_err(|e| OpError::op(format!("bad filter: {e}")))?;
     let mut matched = ns
         .defs()
         .filter(|d| op.wants(d))

@@ -263,6 +263,7 @@ pub fn parse_filter(text: &str) -> Result<Filter, OpError> {
                 }
             }
             Node::And(parts) | Node::Or(parts) => stack.extend(parts.iter()),
+            Node::Spec(_) => {}
         }
     }
     Ok(filter)

@@ -439,8 +439,12 @@ fn read(snap: Option<Arc<Snapshot>>, rows: &[Dict]) -> Result<Grid, OpError> {
                 )));
             }
         };
-        let compiled = filter.compile_for(&snap.grid);
-        let mut selected: Vec<usize> = compiled
+        // Def-aware: spec terms (`ph::Ahu`) and marker terms implied by subtypes (`equip`
+        // matches `{ahu}`), in the standard namespace.
+        let filter = filter
+            .in_namespace(haystack_core::defs::Namespace::standard())
+            .map_err(|e| OpError::op(format!("bad filter: {e}")))?;
+        let mut selected: Vec<usize> = filter
             .select(&snap.grid, snap.as_ref())
             .take(limit.saturating_add(1))
             .collect();

@@ -27,6 +27,7 @@
 mod error;
 mod normalize;
 mod reflect;
+mod spec;
 mod std_libs;
 mod validate;
 

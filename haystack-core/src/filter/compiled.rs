@@ -1,5 +1,6 @@
 //! Evaluation of filters on dicts, and filters compiled against one grid's columns.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::eval::{Resolver, Seg, test, walk};
@@ -10,6 +11,8 @@ use crate::{Dict, Grid, Row};
 /// Where a path's first tag is found.
 trait Source {
     fn first(&self, p: &CPath) -> Option<&Value>;
+    /// The whole row as a dict (for spec terms, which reflect it), given the column names.
+    fn to_dict(&self, names: &[Arc<str>]) -> Dict;
 }
 
 /// A path compiled against a grid: its first tag as a column index (`None` when the grid has no
@@ -28,6 +31,9 @@ enum CNode {
     Cmp(CPath, CmpOp, Value),
     And(Box<[CNode]>),
     Or(Box<[CNode]>),
+    /// A spec term: the def it names in the standard namespace (`None`: no such def, never
+    /// matches) and the grid's column names, to rebuild a row's dict.
+    Spec(Option<Arc<str>>, Arc<[Arc<str>]>),
 }
 
 /// A [`Filter`] bound to the columns of one grid: tag names are resolved to column indexes once,
@@ -45,12 +51,26 @@ impl Source for Cells<'_> {
     fn first(&self, p: &CPath) -> Option<&Value> {
         p.col.and_then(|c| self.0.get(c))
     }
+
+    fn to_dict(&self, names: &[Arc<str>]) -> Dict {
+        let mut d = Dict::with_capacity(self.0.len());
+        for (name, v) in names.iter().zip(self.0) {
+            if !v.is_null() {
+                d.insert_valid(name.clone(), v.clone());
+            }
+        }
+        d
+    }
 }
 
 impl Source for Row<'_> {
     #[inline]
     fn first(&self, p: &CPath) -> Option<&Value> {
         p.col.and_then(|c| self.cell(c))
+    }
+
+    fn to_dict(&self, _names: &[Arc<str>]) -> Dict {
+        Row::to_dict(self)
     }
 }
 
@@ -75,7 +95,33 @@ fn eval<S: Source, R: Resolver + ?Sized>(n: &CNode, src: &S, r: &R) -> bool {
         },
         CNode::And(parts) => parts.iter().all(|p| eval(p, src, r)),
         CNode::Or(parts) => parts.iter().any(|p| eval(p, src, r)),
+        CNode::Spec(None, _) => false,
+        CNode::Spec(Some(def), names) => spec_fits(def, &src.to_dict(names)),
     }
+}
+
+/// Whether `dict` implements `def` in the standard namespace.
+#[cfg(feature = "defs")]
+fn spec_fits(def: &str, dict: &Dict) -> bool {
+    crate::defs::Namespace::standard().reflect(dict).fits(def)
+}
+
+#[cfg(not(feature = "defs"))]
+fn spec_fits(_def: &str, _dict: &Dict) -> bool {
+    false
+}
+
+/// The def a spec names in the standard namespace.
+#[cfg(feature = "defs")]
+fn spec_symbol(spec: &super::Spec) -> Option<Arc<str>> {
+    crate::defs::Namespace::standard()
+        .spec_def(spec.lib(), spec.name())
+        .map(|d| Arc::from(d.symbol()))
+}
+
+#[cfg(not(feature = "defs"))]
+fn spec_symbol(_spec: &super::Spec) -> Option<Arc<str>> {
+    None
 }
 
 fn compile(n: &Node, grid: &Grid) -> CNode {
@@ -111,6 +157,16 @@ fn compile(n: &Node, grid: &Grid) -> CNode {
                 _ => CNode::And(out.into()),
             }
         }
+        Node::Spec(spec) => match spec_symbol(spec) {
+            None => CNode::Const(false),
+            def => CNode::Spec(
+                def,
+                grid.cols()
+                    .iter()
+                    .map(|c| c.shared_name().clone())
+                    .collect(),
+            ),
+        },
         Node::Or(parts) => {
             let mut out = Vec::with_capacity(parts.len());
             for p in parts {
@@ -182,6 +238,7 @@ fn eval_dict<R: Resolver + ?Sized>(n: &Node, d: &DictSrc<'_>, r: &R) -> bool {
         },
         Node::And(parts) => parts.iter().all(|p| eval_dict(p, d, r)),
         Node::Or(parts) => parts.iter().any(|p| eval_dict(p, d, r)),
+        Node::Spec(spec) => spec_symbol(spec).is_some_and(|def| spec_fits(&def, d.0)),
     }
 }
 

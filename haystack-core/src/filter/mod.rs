@@ -38,8 +38,14 @@
 //! - `->` follows a Ref through a [`Resolver`], or a nested Dict directly; a list of refs
 //!   follows each ref, and the term matches when any of them matches. A list value on the
 //!   left of a comparison matches when any of its elements matches.
+//! - Spec terms (`Ahu`, `ph::Ahu`, the grammar's `isSpec`) match a dict that implements the def
+//!   they name ([`Spec`]); with the `defs` feature. [`Filter::in_namespace`] binds a filter to
+//!   a namespace ([`NamespaceFilter`]): specs resolve there, and a lone marker tag matches
+//!   what implies it (`equip` matches `{ahu}`). Symbols compare by name (`def == ^point`).
 
 mod compiled;
+#[cfg(feature = "defs")]
+mod defs;
 mod eval;
 mod parse;
 mod scalar;
@@ -48,6 +54,8 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use compiled::{CompiledFilter, GridIndex};
+#[cfg(feature = "defs")]
+pub use defs::NamespaceFilter;
 pub use eval::{NoResolver, Resolver};
 pub use parse::{MAX_DEPTH, MAX_LEN, MAX_PATH_LEN};
 
@@ -188,6 +196,60 @@ pub enum Node {
     And(Vec<Node>),
     /// `a or b or ...`.
     Or(Vec<Node>),
+    /// `[lib::]Name`: the dict implements the def the spec names (see [`Spec`]).
+    Spec(Spec),
+}
+
+/// A spec term of a filter (the grammar's `isSpec`): `Ahu`, `ph::Ahu`, `acme::Widget`.
+///
+/// It matches a dict that implements the def it names, by reflection through a namespace: the
+/// one given to [`Filter::in_namespace`], else the standard libraries. `Ahu` names the def
+/// `ahu`, `HotWaterPlant` the conjunct `hot-water-plant` (see
+/// [`crate::defs::Namespace::spec_def`]). A spec that names no def matches nothing; a filter
+/// bound with [`Filter::in_namespace`] reports it as an error instead. Needs the `defs` feature.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Spec {
+    lib: Option<String>,
+    name: String,
+}
+
+impl Spec {
+    /// A spec term; `name` must start with an ASCII uppercase letter and hold only ASCII
+    /// letters, digits and `_`; `lib` is dot-separated tag names.
+    pub fn new(lib: Option<&str>, name: &str) -> Result<Self> {
+        let name_ok = name.as_bytes().first().is_some_and(u8::is_ascii_uppercase)
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let lib_ok = lib.is_none_or(|l| l.split('.').all(crate::is_tag_name));
+        if !name_ok || !lib_ok {
+            return Err(Error::Invalid(format!(
+                "invalid spec name {}{name}",
+                lib.map(|l| format!("{l}::")).unwrap_or_default()
+            )));
+        }
+        Ok(Spec {
+            lib: lib.map(str::to_owned),
+            name: name.to_owned(),
+        })
+    }
+
+    /// The library qualifier (`ph` of `ph::Ahu`), if any.
+    pub fn lib(&self) -> Option<&str> {
+        self.lib.as_deref()
+    }
+
+    /// The spec name (`Ahu`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Display for Spec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(lib) = &self.lib {
+            write!(f, "{lib}::")?;
+        }
+        f.write_str(&self.name)
+    }
 }
 
 impl Node {
@@ -220,6 +282,7 @@ impl Node {
         match self {
             Node::Has(p) => write!(f, "{p}"),
             Node::Missing(p) => write!(f, "not {p}"),
+            Node::Spec(spec) => write!(f, "{spec}"),
             Node::Cmp(p, op, v) => {
                 write!(f, "{p} {op} ")?;
                 scalar::write(f, v)
@@ -305,6 +368,13 @@ impl Filter {
     pub fn or(self, other: Filter) -> Self {
         Filter {
             node: Node::or_of(vec![self.node, other.node]),
+        }
+    }
+
+    /// `Name` or `lib::Name`: matches a dict that implements the def the spec names.
+    pub fn spec(spec: Spec) -> Self {
+        Filter {
+            node: Node::Spec(spec),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The filter parser: a small hand-written lexer and a recursive-descent parser of the grammar
 //! `condOr := condAnd ("or" condAnd)*`, `condAnd := term ("and" term)*`,
-//! `term := "(" condOr ")" | "not" path | path [cmpOp val]`, `path := name ("->" name)*`.
+//! `term := "(" condOr ")" | "not" path | path [cmpOp val] | isSpec`,
+//! `isSpec := [specLib "::"] specName`, `path := name ("->" name)*`.
 //!
 //! Values are read by the crate's one Zinc scalar reader ([`crate::zinc`]); only `true` and
 //! `false` are filter-specific.
@@ -211,6 +212,9 @@ impl<'a> Parser<'a> {
                 Ok(Node::Missing(self.path()?))
             }
             _ => {
+                if let Some(spec) = self.spec()? {
+                    return Ok(Node::Spec(spec));
+                }
                 let path = self.path()?;
                 match self.peek() {
                     (Tok::Op(op), _, end) => {
@@ -222,6 +226,47 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+    }
+
+    /// A spec term at the cursor, `[lib ("." lib)* "::"] Name`, if there is one.
+    fn spec(&mut self) -> Result<Option<super::Spec>> {
+        self.skip_ws();
+        let bytes = self.src.as_bytes();
+        let start = self.pos;
+        let name_len = |i: usize| {
+            bytes
+                .get(i..)
+                .map_or(0, |r| r.iter().take_while(|&&c| is_name_part(c)).count())
+        };
+        let mut i = start;
+        let mut lib = None;
+        if bytes.get(i).copied().is_some_and(is_name_start) {
+            i += name_len(i);
+            while bytes.get(i) == Some(&b'.')
+                && bytes.get(i + 1).copied().is_some_and(is_name_start)
+            {
+                i += 1 + name_len(i + 1);
+            }
+            if bytes.get(i..i + 2) != Some(b"::") {
+                return Ok(None);
+            }
+            lib = self.src.get(start..i);
+            i += 2;
+        }
+        if !bytes.get(i).is_some_and(u8::is_ascii_uppercase) {
+            return match lib {
+                Some(_) => Err(self.err(i, "expected a spec name (such as Ahu) after '::'")),
+                None => Ok(None),
+            };
+        }
+        let end = i + name_len(i);
+        let name = self.src.get(i..end).unwrap_or_default();
+        if !cfg!(feature = "defs") {
+            return Err(self.err(start, "spec terms need the defs feature of haystack-core"));
+        }
+        let spec = super::Spec::new(lib, name).map_err(|e| self.err(start, e.to_string()))?;
+        self.pos = end;
+        Ok(Some(spec))
     }
 
     fn name(&mut self) -> Result<&'a str> {
