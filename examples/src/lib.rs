@@ -10,6 +10,7 @@ pub mod cart;
 pub mod cli;
 pub mod connector;
 pub mod haystack;
+pub mod serve;
 pub mod store;
 pub mod tscache;
 

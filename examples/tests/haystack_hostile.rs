@@ -13,7 +13,19 @@ use haystack_support::{Server, spawn_server};
 fn start(dir: &tempfile::TempDir) -> Server {
     let db = dir.path().join("db");
     let db = db.to_string_lossy();
-    spawn_server(&["--db", &db, "--sample", "--body-timeout", "2"], &[]).unwrap()
+    spawn_server(
+        &[
+            "--db",
+            &db,
+            "--sample",
+            "--body-timeout",
+            "2",
+            "--header-timeout",
+            "2",
+        ],
+        &[],
+    )
+    .unwrap()
 }
 
 trait Hostile {
@@ -92,7 +104,12 @@ fn zinc_filter(filter: &str) -> Vec<u8> {
 async fn hostile_requests_get_4xx_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(&dir);
-    let client = reqwest::Client::new();
+    // No pooled connections: the server closes idle ones after its header-read timeout (2 s
+    // here), and a request must not race that on a connection the pool kept.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     server.assert_alive(&client, "start").await;
     const ZINC: Option<&str> = Some("text/zinc");
     const JSON: Option<&str> = Some("application/json");
@@ -244,13 +261,29 @@ async fn hostile_requests_get_4xx_and_the_server_keeps_serving() {
         t.elapsed() >= Duration::from_millis(1500),
         "timed out too early"
     );
-    // A slow header sender holds only its own connection.
+    // A slow header sender holds only its own connection, and only until the header-read
+    // timeout (2 s here) closes it.
     let mut loris = std::net::TcpStream::connect(&server.addr).unwrap();
     write!(loris, "GET /about HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
+    let t = Instant::now();
     server
         .assert_alive(&client, "during a slow header sender")
         .await;
-    drop(loris);
+    loris
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut rest = Vec::new();
+    // The server closes the connection (with or without a 408 first): the read ends.
+    let closed = match loris.read_to_end(&mut rest) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(closed, "the slow header sender was not cut off");
+    assert!(
+        t.elapsed() >= Duration::from_millis(1500) && t.elapsed() < Duration::from_secs(15),
+        "cut off after {:?}",
+        t.elapsed()
+    );
 
     // A method other than GET or POST.
     let resp = client

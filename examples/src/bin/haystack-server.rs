@@ -28,6 +28,10 @@ struct Args {
     /// Import the generated sample site first when the store is empty.
     #[arg(long)]
     sample: bool,
+    /// Seconds a client may take to send a request head, and a kept-alive connection may stay
+    /// idle; then the connection is closed.
+    #[arg(long, env = "HAYSTACK_HEADER_TIMEOUT", default_value_t = 30)]
+    header_timeout: u64,
     /// Seconds a client may take to send its request body (slower senders get 408).
     #[arg(long, env = "HAYSTACK_BODY_TIMEOUT", default_value_t = 30)]
     body_timeout: u64,
@@ -77,11 +81,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // The first line on stdout names the bound address (useful with `--addr 127.0.0.1:0`).
     println!("listening on http://{}/", listener.local_addr()?);
     let app = server::router_with(db, time::OffsetDateTime::now_utc, config);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let header_timeout = std::time::Duration::from_secs(args.header_timeout.max(1));
+    examples::serve::serve(listener, app, header_timeout, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }
 

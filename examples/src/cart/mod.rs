@@ -63,7 +63,6 @@
 mod config;
 mod download;
 mod error;
-mod serve;
 mod server;
 mod shutdown;
 

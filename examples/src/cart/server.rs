@@ -447,7 +447,7 @@ impl CartServer {
                 }
             })
         });
-        let served = super::serve::serve(listener, app, options.header_read_timeout, signal).await;
+        let served = crate::serve::serve(listener, app, options.header_read_timeout, signal).await;
         stopping.cancel();
         if let Some(task) = recover {
             task.abort();

@@ -1,10 +1,11 @@
-//! Accepting connections with timeouts, and stopping gracefully.
+//! Accepting connections with timeouts, and stopping gracefully: the accept loop of the servers
+//! (the cart server and the Haystack server).
 //!
 //! Each connection is served by hyper's HTTP/1.1 connection with a header-read timeout: a
-//! client has [`ServerOptions::header_read_timeout`](super::ServerOptions) to send a request
-//! head, and the same timer runs while a kept-alive connection waits idle for its next request,
-//! so idle and half-sent connections are closed. Request handling (everything before a response
-//! body streams) is bounded by a whole-request timeout (a middleware in the router).
+//! client has `header_read_timeout` to send a request head, and the same timer runs while a
+//! kept-alive connection waits idle for its next request, so idle and half-sent connections are
+//! closed. Each server bounds request handling itself (the cart server with a whole-request
+//! timeout, the Haystack server with a body timeout).
 
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -17,7 +18,7 @@ use tokio::sync::watch;
 
 /// Serves `app` on `listener` until `shutdown` completes; then stops accepting, asks every
 /// connection to close after its current response, and waits for them.
-pub(crate) async fn serve<F>(
+pub async fn serve<F>(
     listener: TcpListener,
     app: Router,
     header_read_timeout: Duration,
