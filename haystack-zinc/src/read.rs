@@ -237,6 +237,8 @@ impl<'a, 'l> Parser<'a, 'l> {
 
     /// Reads the grid meta line: `ver:"3.0"` and meta tags, and the end of the line.
     pub(crate) fn read_meta_line(&mut self, nested: bool) -> Result<Dict> {
+        // Spaces before `ver:` are skipped, by the whole-document and the streaming reader alike.
+        self.s.skip_spaces();
         if !self.s.eat_str("ver:") {
             return Err(self.expected("'ver:'"));
         }
@@ -251,6 +253,13 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
         let mut meta = Dict::new();
         self.read_meta_tags(&mut meta)?;
+        // `ver` is syntax, not data: a second one would be a meta tag the writer never writes.
+        if meta.contains_key("ver") {
+            return Err(self
+                .s
+                .error_at(ver_at, "grid meta gives 'ver' twice")
+                .into());
+        }
         self.end_line(nested)?;
         Ok(meta)
     }
