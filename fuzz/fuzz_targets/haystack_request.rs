@@ -19,6 +19,8 @@ fn longest_path(filter: &Filter) -> usize {
                 longest = longest.max(p.names().len());
             }
             Node::And(parts) | Node::Or(parts) => stack.extend(parts.iter()),
+            // A spec term (`ph::Ahu`) has no path.
+            Node::Spec(_) => {}
         }
     }
     longest
