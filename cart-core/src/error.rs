@@ -2,6 +2,9 @@
 
 use crate::status::CartStatus;
 
+/// The underlying cause an [`Error`] keeps (a SQLite, SDK, HTTP or JSON error).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Everything that can go wrong in `cart-core`, by meaning.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -39,10 +42,13 @@ pub enum Error {
     /// The archive backend failed.
     #[error("archive error: {message}")]
     Archive {
-        /// What the archive said.
+        /// What the archive said, or what was being done when the cause happened.
         message: String,
         /// Whether trying again may succeed (5xx, timeouts, connection errors).
         retryable: bool,
+        /// The underlying error (HTTP client, SDK), when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// The bytes read do not match the expected digest.
     #[error("{hash_type} mismatch for {id}: expected {expected}, got {actual}")]
@@ -75,11 +81,21 @@ pub enum Error {
     /// The cart store failed.
     #[error("store error: {message}")]
     Store {
-        /// What the store said.
+        /// What the store said, or what was being done when the cause happened.
         message: String,
         /// Whether trying again may succeed.
         retryable: bool,
+        /// The underlying error (SQLite, SDK, JSON), when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
+    /// A worker's write was refused because its work lease (fencing token) is no longer the
+    /// cart's: another server took the cart over, or it was deleted or requeued.
+    #[error("lease lost: {0}")]
+    LeaseLost(String),
+    /// Building a cart's tar failed.
+    #[error("building tar")]
+    Bundle(#[source] Box<Error>),
     /// A local file system operation failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -114,7 +130,56 @@ impl Error {
         Error::Store {
             message: message.to_string(),
             retryable: false,
+            source: None,
         }
+    }
+
+    /// A store error caused by `source` while doing `what`.
+    pub(crate) fn store_caused(
+        what: impl Into<String>,
+        retryable: bool,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::Store {
+            message: what.into(),
+            retryable,
+            source: Some(source.into()),
+        }
+    }
+
+    /// An archive error caused by `source` while doing `what`.
+    pub(crate) fn archive_caused(
+        what: impl Into<String>,
+        retryable: bool,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::Archive {
+            message: what.into(),
+            retryable,
+            source: Some(source.into()),
+        }
+    }
+
+    /// The message and every cause under it, joined by `": "` (for logs and the message a
+    /// client sees; `Display` shows only the top). A cause whose text the message already ends
+    /// with is not repeated.
+    ///
+    /// ```
+    /// let e = cart_core::Error::Io(std::io::Error::other("disk on fire"));
+    /// assert_eq!(e.report(), "I/O error: disk on fire");
+    /// ```
+    pub fn report(&self) -> String {
+        let mut out = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !out.ends_with(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            cause = c.source();
+        }
+        out
     }
 }
 

@@ -62,7 +62,7 @@ pub use archive::{Archive, ArchiveStatus, ByteStream, LocalArchive};
 pub use bundle::{TarMember, TarOptions, TarPlan};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Download, Engine, EngineBuilder, EngineConfig, InUseGuard, RecoveryReport};
-pub use error::{Error, Result};
+pub use error::{BoxError, Error, Result};
 pub use hash::{ExpectedHash, HashType, Hasher};
 pub use model::{
     ArchiveId, BundlePath, Cart, CartFile, CartRequest, CartUid, DownloadName, FileRequest, Lease,

@@ -276,6 +276,7 @@ impl MemoryArchive {
             return Err(Error::Archive {
                 message: format!("500 Internal Server Error for {id}"),
                 retryable: true,
+                source: None,
             });
         }
         f(s)

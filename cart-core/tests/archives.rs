@@ -72,7 +72,9 @@ async fn pacifica_archive_protocol(url: &str) {
     // The archive interface answers 500 for unknown ids: a retryable archive error.
     let missing = ArchiveId::new(&emulator::unique_name("missing")).unwrap();
     match archive.status(&missing).await {
-        Err(Error::Archive { retryable, message }) => {
+        Err(Error::Archive {
+            retryable, message, ..
+        }) => {
             assert!(retryable);
             assert!(message.contains("500"), "{message}");
         }

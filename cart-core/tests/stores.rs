@@ -119,3 +119,25 @@ async fn dynamodb_two_servers_share_work_through_leases() {
     assert_eq!(cart.status, CartStatus::Ready, "{}", cart.message);
     assert!(cart.lease.is_none());
 }
+
+#[tokio::test]
+async fn sqlite_errors_keep_their_source() {
+    // A directory is not a database: the SQLite error itself is kept as the source.
+    let dir = tempfile::tempdir().unwrap();
+    let err = SqliteStore::open(dir.path()).await.unwrap_err();
+    assert!(
+        matches!(err, cart_core::Error::Store { .. }),
+        "{}",
+        err.report()
+    );
+    let source = std::error::Error::source(&err).expect("a source");
+    assert!(
+        source.downcast_ref::<rusqlite::Error>().is_some(),
+        "{source:?}"
+    );
+    assert!(
+        err.report().starts_with("store error: sqlite: "),
+        "{}",
+        err.report()
+    );
+}

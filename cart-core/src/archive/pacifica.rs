@@ -73,7 +73,7 @@ impl PacificaArchiveBuilder {
             None => Client::builder()
                 .connect_timeout(self.connect_timeout)
                 .build()
-                .map_err(|e| Error::invalid("archive client", e.to_string()))?,
+                .map_err(|e| Error::archive_caused("building the HTTP client", false, e))?,
         };
         Ok(PacificaArchive {
             base,
@@ -99,13 +99,7 @@ fn encode_segment(id: &str) -> String {
 fn http_err(e: reqwest::Error, what: &str) -> Error {
     let retryable =
         e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() || e.is_decode();
-    let mut message = format!("{what}: {e}");
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    Error::Archive { message, retryable }
+    Error::archive_caused(what, retryable, e)
 }
 
 /// Most bytes of an error response body read (the rest is never read).
@@ -138,6 +132,7 @@ async fn status_err(resp: reqwest::Response, what: &str, id: &ArchiveId) -> Erro
             .trim_end()
             .to_owned(),
         retryable: status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS,
+        source: None,
     }
 }
 

@@ -4,7 +4,7 @@ use super::{Archive, ArchiveStatus, ByteStream};
 use crate::{ArchiveId, Error, Result};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{GlacierJobParameters, RestoreRequest, StorageClass, Tier};
 use futures::StreamExt;
 
@@ -17,35 +17,41 @@ pub struct S3Archive {
     prefix: String,
 }
 
-fn sdk_err<E: std::error::Error + Send + Sync + 'static>(
-    e: SdkError<E, HttpResponse>,
-    what: &str,
-    id: &ArchiveId,
-) -> Error {
+/// S3 error codes (from the response's error metadata) that mean "no such object".
+const NOT_FOUND_CODES: &[&str] = &["NoSuchKey", "NotFound", "NoSuchBucket"];
+/// S3 error codes worth retrying.
+const RETRYABLE_CODES: &[&str] = &[
+    "SlowDown",
+    "InternalError",
+    "ServiceUnavailable",
+    "RequestTimeout",
+];
+
+fn sdk_err<E>(e: SdkError<E, HttpResponse>, what: &str, id: &ArchiveId) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     match &e {
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().status().as_u16();
-            if status == 404 {
+            let code = e.code();
+            // HEAD answers carry no body, so no code: the status says it.
+            if status == 404 || code.is_some_and(|c| NOT_FOUND_CODES.contains(&c)) {
                 return Error::NotFound(format!("archive file {id}"));
             }
-            Error::Archive {
-                message: format!(
-                    "{what} {id}: S3 answered {status}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(ctx.err())
-                ),
-                retryable: status >= 500 || status == 429,
-            }
+            let retryable = status >= 500
+                || status == 429
+                || code.is_some_and(|c| RETRYABLE_CODES.contains(&c));
+            let message = match code {
+                Some(code) => format!("{what} {id}: S3 answered {status} {code}"),
+                None => format!("{what} {id}: S3 answered {status}"),
+            };
+            Error::archive_caused(message, retryable, e)
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            Error::Archive {
-                message: format!("{what} {id}: {e}"),
-                retryable: true,
-            }
+            Error::archive_caused(format!("{what} {id}"), true, e)
         }
-        _ => Error::Archive {
-            message: format!("{what} {id}: {e}"),
-            retryable: false,
-        },
+        _ => Error::archive_caused(format!("{what} {id}"), false, e),
     }
 }
 
@@ -96,7 +102,7 @@ impl Archive for S3Archive {
         let params = GlacierJobParameters::builder()
             .tier(Tier::Standard)
             .build()
-            .map_err(|e| Error::invalid("restore request", e.to_string()))?;
+            .map_err(|e| Error::archive_caused("building a restore request", false, e))?;
         self.client
             .restore_object()
             .bucket(&self.bucket)
@@ -148,10 +154,7 @@ impl Archive for S3Archive {
                     None => None,
                     Some(Ok(chunk)) => Some((Ok(chunk), Some(body))),
                     Some(Err(e)) => Some((
-                        Err(Error::Archive {
-                            message: format!("reading {id}: {e}"),
-                            retryable: true,
-                        }),
+                        Err(Error::archive_caused(format!("reading {id}"), true, e)),
                         None,
                     )),
                 }

@@ -29,7 +29,7 @@ pub(super) async fn run_cart(inner: &Arc<Inner>, uid: &CartUid, token: &Cancella
         Ok(_) => {}
         Err(Error::Conflict(_) | Error::NotFound(_)) => return,
         Err(e) => {
-            tracing::error!(%uid, "cannot claim cart: {e}");
+            tracing::error!(%uid, "cannot claim cart: {}", e.report());
             return;
         }
     }
@@ -44,7 +44,7 @@ pub(super) async fn run_cart(inner: &Arc<Inner>, uid: &CartUid, token: &Cancella
         Err(e) => fail_cart(inner, uid, &e).await,
     }
     if let Err(e) = store::release(inner.store.as_ref(), uid, &owner).await {
-        tracing::warn!(%uid, "cannot release lease: {e}");
+        tracing::warn!(%uid, "cannot release lease: {}", e.report());
     }
 }
 
@@ -59,7 +59,7 @@ async fn renew_lease(inner: &Arc<Inner>, uid: &CartUid, owner: &str) -> Result<(
                 tracing::warn!(%uid, "lost the work lease; stopping");
                 return Err(Error::Cancelled);
             }
-            Err(e) => tracing::warn!(%uid, "cannot renew lease: {e}"),
+            Err(e) => tracing::warn!(%uid, "cannot renew lease: {}", e.report()),
         }
     }
 }
@@ -68,7 +68,7 @@ async fn renew_lease(inner: &Arc<Inner>, uid: &CartUid, owner: &str) -> Result<(
 fn message_for(e: &Error) -> String {
     match e {
         Error::NoSpace => NO_SPACE.to_owned(),
-        other => failed_to_pull(&other.to_string()),
+        other => failed_to_pull(&other.report()),
     }
 }
 
@@ -84,7 +84,7 @@ async fn fail_cart(inner: &Arc<Inner>, uid: &CartUid, e: &Error) {
     .await;
     match result {
         Ok(_) | Err(Error::NotFound(_)) => {}
-        Err(err) => tracing::error!(%uid, "cannot record failure {msg:?}: {err}"),
+        Err(err) => tracing::error!(%uid, "cannot record failure {msg:?}: {}", err.report()),
     }
     inner.notify();
 }
@@ -150,7 +150,7 @@ async fn process(inner: &Arc<Inner>, uid: &CartUid, token: &CancellationToken) -
         let cart = step(inner, uid, Step::start_bundling()).await?;
         let size = bundle(inner, &cart, token).await.map_err(|e| match e {
             Error::NoSpace | Error::Cancelled => e,
-            other => Error::Io(std::io::Error::other(format!("building tar: {other}"))),
+            other => Error::Bundle(Box::new(other)),
         })?;
         // The tar is complete and synced: drop the staged copies so the cart does not take
         // twice its size (downloads under another name read the members out of the tar). If the
@@ -255,7 +255,7 @@ where
     loop {
         match f().await {
             Err(e) if e.is_retryable() && attempt < max => {
-                tracing::debug!("retrying after {e} (attempt {attempt} of {max})");
+                tracing::debug!("retrying after {} (attempt {attempt} of {max})", e.report());
                 sleep(delay).await;
                 delay = delay.saturating_mul(2);
                 attempt += 1;
@@ -274,9 +274,9 @@ async fn stage_file(inner: &Arc<Inner>, uid: &CartUid, index: usize, file: CartF
         Ok(size) => file_step(inner, uid, index, FileStep::Staged { size }).await,
         Err(Error::Cancelled) => Err(Error::Cancelled),
         Err(e) => {
-            let msg = e.to_string();
+            let msg = e.report();
             if let Err(err) = file_step(inner, uid, index, FileStep::Fail(msg)).await {
-                tracing::warn!(%uid, "cannot record file failure: {err}");
+                tracing::warn!(%uid, "cannot record file failure: {}", err.report());
             }
             Err(e)
         }

@@ -4,7 +4,7 @@ use super::{CartStore, Version};
 use crate::{Cart, CartStatus, CartUid, Error, Result};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
@@ -20,25 +20,42 @@ pub struct DynamoDbStore {
     table: String,
 }
 
-fn sdk_err<E: std::error::Error + Send + Sync + 'static>(
-    e: SdkError<E, HttpResponse>,
-    what: &str,
-) -> Error {
-    let retryable = match &e {
+/// DynamoDB error codes (from the response's error metadata) worth retrying: throttling and
+/// transient server-side failures.
+const RETRYABLE_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+];
+
+/// Whether a failed call may succeed when tried again: a 5xx or 429, a retryable error code,
+/// or a failure to reach or hear from the service.
+fn sdk_retryable<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
+    match e {
         SdkError::ServiceError(ctx) => {
             let s = ctx.raw().status().as_u16();
-            s >= 500 || s == 429 || format!("{:?}", ctx.err()).contains("Throttl")
+            s >= 500 || s == 429 || e.code().is_some_and(|c| RETRYABLE_CODES.contains(&c))
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true
         }
         _ => false,
-    };
-    let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
-    Error::Store {
-        message: format!("dynamodb {what}: {detail}"),
-        retryable,
     }
+}
+
+fn sdk_err<E>(e: SdkError<E, HttpResponse>, what: &str) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let retryable = sdk_retryable(&e);
+    let message = match e.code() {
+        Some(code) => format!("dynamodb {what}: {code}"),
+        None => format!("dynamodb {what}"),
+    };
+    Error::store_caused(message, retryable, e)
 }
 
 type Item = HashMap<String, AttributeValue>;
@@ -53,12 +70,14 @@ fn decode(item: &Item) -> Result<(Cart, Version)> {
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse::<u64>().ok())
         .ok_or_else(|| Error::store("dynamodb item without version"))?;
-    let cart = serde_json::from_str(body).map_err(|e| Error::store(format!("decoding: {e}")))?;
+    let cart =
+        serde_json::from_str(body).map_err(|e| Error::store_caused("decoding cart", false, e))?;
     Ok((cart, Version(version)))
 }
 
 fn encode(cart: &Cart, version: u64) -> Result<Item> {
-    let body = serde_json::to_string(cart).map_err(|e| Error::store(format!("encoding: {e}")))?;
+    let body =
+        serde_json::to_string(cart).map_err(|e| Error::store_caused("encoding cart", false, e))?;
     Ok(HashMap::from([
         ("uid".to_owned(), AttributeValue::S(cart.uid.to_string())),
         ("version".to_owned(), AttributeValue::N(version.to_string())),
@@ -91,14 +110,14 @@ impl DynamoDbStore {
                     .attribute_name("uid")
                     .attribute_type(ScalarAttributeType::S)
                     .build()
-                    .map_err(|e| Error::store(e.to_string()))?,
+                    .map_err(|e| Error::store_caused("table definition", false, e))?,
             )
             .key_schema(
                 KeySchemaElement::builder()
                     .attribute_name("uid")
                     .key_type(KeyType::Hash)
                     .build()
-                    .map_err(|e| Error::store(e.to_string()))?,
+                    .map_err(|e| Error::store_caused("table definition", false, e))?,
             )
             .send()
             .await;
@@ -129,6 +148,7 @@ impl DynamoDbStore {
         Err(Error::Store {
             message: format!("table {} did not become active", self.table),
             retryable: true,
+            source: None,
         })
     }
 
@@ -260,5 +280,40 @@ impl CartStore for DynamoDbStore {
             .await
             .map_err(|e| sdk_err(e, "delete_item"))?;
         Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+    use aws_smithy_types::body::SdkBody;
+
+    fn service_error(status: u16, code: &str) -> SdkError<PutItemError, HttpResponse> {
+        let err = PutItemError::generic(ErrorMetadata::builder().code(code).build());
+        let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        SdkError::service_error(err, raw)
+    }
+
+    #[test]
+    fn retryable_codes_come_from_the_error_metadata() {
+        // A 400 whose code says throttling: retryable, read from the metadata, not Debug text.
+        let e = sdk_err(service_error(400, "ThrottlingException"), "put_item");
+        assert!(e.is_retryable(), "{e:?}");
+        assert!(e.to_string().contains("ThrottlingException"), "{e}");
+        let e = sdk_err(service_error(400, "ValidationException"), "put_item");
+        assert!(!e.is_retryable(), "{e:?}");
+        assert!(sdk_err(service_error(503, "Whatever"), "put_item").is_retryable());
+    }
+
+    #[test]
+    fn the_sdk_error_is_kept_as_the_source() {
+        let e = sdk_err(service_error(400, "ValidationException"), "put_item");
+        let source = std::error::Error::source(&e).expect("a source");
+        let sdk = source
+            .downcast_ref::<SdkError<PutItemError, HttpResponse>>()
+            .expect("the SDK error itself");
+        assert_eq!(sdk.code(), Some("ValidationException"));
     }
 }

@@ -36,18 +36,19 @@ fn db_err(e: rusqlite::Error) -> Error {
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     );
-    Error::Store {
-        message: format!("sqlite: {e}"),
-        retryable,
-    }
+    Error::store_caused("sqlite", retryable, e)
+}
+
+fn task_err(e: tokio::task::JoinError) -> Error {
+    Error::store_caused("sqlite task", false, e)
 }
 
 fn to_json(cart: &Cart) -> Result<String> {
-    serde_json::to_string(cart).map_err(|e| Error::store(format!("encoding cart: {e}")))
+    serde_json::to_string(cart).map_err(|e| Error::store_caused("encoding cart", false, e))
 }
 
 fn from_json(body: &str) -> Result<Cart> {
-    serde_json::from_str(body).map_err(|e| Error::store(format!("decoding cart: {e}")))
+    serde_json::from_str(body).map_err(|e| Error::store_caused("decoding cart", false, e))
 }
 
 fn version(v: i64) -> Version {
@@ -78,7 +79,7 @@ impl SqliteStore {
             Ok(conn)
         })
         .await
-        .map_err(|e| Error::store(format!("sqlite task: {e}")))??;
+        .map_err(task_err)??;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             gate: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -103,7 +104,7 @@ impl SqliteStore {
             f(&mut guard)
         })
         .await
-        .map_err(|e| Error::store(format!("sqlite task: {e}")))?
+        .map_err(task_err)?
     }
 }
 

@@ -29,7 +29,13 @@ async fn main() -> std::process::ExitCode {
     match run(&args.config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("cart-server: {e}");
+            let mut message = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                message.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            eprintln!("cart-server: {message}");
             std::process::ExitCode::FAILURE
         }
     }

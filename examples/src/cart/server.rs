@@ -101,7 +101,7 @@ fn message_response(status: StatusCode, message: &str) -> Response {
 
 /// Maps an engine failure to a response (503 when trying again may help).
 fn engine_error(e: &cart_core::Error) -> Response {
-    tracing::error!("cart engine: {e}");
+    tracing::error!("cart engine: {}", e.report());
     let status = if e.is_retryable() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -442,7 +442,7 @@ impl CartServer {
                             tracing::info!(resumed = r.resumed.len(), "picked up abandoned carts");
                         }
                         Ok(_) => {}
-                        Err(e) => tracing::warn!("recovering carts: {e}"),
+                        Err(e) => tracing::warn!("recovering carts: {}", e.report()),
                     }
                 }
             })
