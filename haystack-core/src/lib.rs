@@ -20,6 +20,8 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+#[cfg(feature = "auth")]
+pub mod auth;
 #[cfg(feature = "defs")]
 pub mod defs;
 pub mod dict;
