@@ -17,7 +17,7 @@ use examples::tscache::forecast::{DynamoForecast, ForecastStore, MemoryForecast}
 use examples::tscache::history::{LocalObjects, Objects, S3Objects};
 use examples::tscache::ids::{DynamoIdentifiers, IdentifierTable, MemoryIdentifiers};
 use examples::tscache::pipeline::Cache;
-use examples::tscache::queue::WorkQueue;
+use examples::tscache::queue::{Message, WorkQueue};
 use examples::tscache::sqs::SqsQueue;
 use examples::tscache::{CacheError, Clock, source};
 use time::OffsetDateTime;
@@ -94,10 +94,13 @@ async fn setup_with_queue(
         |b| b.with_retry(quick_retry()),
     )
     .unwrap();
-    let cache = Arc::new(match queue {
+    let mut cache = match queue {
         Some(q) => cache.with_queue(q),
         None => cache,
-    });
+    };
+    cache.receive_wait = Duration::from_secs(1);
+    cache.release_delays = quick_retry();
+    let cache = Arc::new(cache);
     let api = serve(api::router(cache.clone())).await;
     Setup { cache, api, clock }
 }
@@ -331,19 +334,19 @@ async fn a_sink_that_never_works_dead_letters_visibly() {
         max_attempts: std::num::NonZeroU32::new(2).unwrap(),
         ..quick_retry()
     };
-    let cache = Arc::new(
-        Cache::with_writers(
-            Arc::new(MemoryIdentifiers::default()),
-            broken,
-            Arc::new(MemoryForecast::default()),
-            "forecast",
-            external,
-            clock.clock(),
-            |b| b.with_retry(no_retry.clone()),
-            |b| b,
-        )
-        .unwrap(),
-    );
+    let mut cache = Cache::with_writers(
+        Arc::new(MemoryIdentifiers::default()),
+        broken,
+        Arc::new(MemoryForecast::default()),
+        "forecast",
+        external,
+        clock.clock(),
+        |b| b.with_retry(no_retry.clone()),
+        |b| b,
+    )
+    .unwrap();
+    cache.release_delays = quick_retry();
+    let cache = Arc::new(cache);
     cache.ids().add("doomed").await.unwrap();
     let report = cache.run_cycle().await.unwrap();
     assert_eq!(report.done, 0);
@@ -378,6 +381,7 @@ async fn aws_backends_on_the_emulator() {
         aws_sdk_sqs::Client::new(&config),
         &emulator::unique_name("work"),
         3,
+        Duration::from_secs(30),
     )
     .await
     .unwrap();
@@ -417,6 +421,7 @@ async fn sqs_queue_batches_releases_and_dead_letters() {
         aws_sdk_sqs::Client::new(&config),
         &emulator::unique_name("q"),
         2,
+        Duration::from_secs(30),
     )
     .await
     .unwrap();
@@ -424,28 +429,52 @@ async fn sqs_queue_batches_releases_and_dead_letters() {
         q.send_batch(&vec!["x".to_owned(); 11]).await.is_err(),
         "at most 10 a send"
     );
+    let bodies: Vec<String> = (0..10).map(|i| format!("m{i}")).collect();
+    q.send_batch(&bodies).await.unwrap();
     q.send_batch(&["a".to_owned(), "b".to_owned()])
         .await
         .unwrap();
-    let first = q.receive().await.unwrap().unwrap();
-    let second = q.receive().await.unwrap().unwrap();
-    assert_eq!(
-        q.receive().await.unwrap(),
-        None,
+    // Up to ten a receive.
+    let mut got = q.receive(10, Duration::from_secs(1)).await.unwrap();
+    assert!(got.len() <= 10 && !got.is_empty(), "{}", got.len());
+    while got.len() < 12 {
+        let more = q.receive(10, Duration::from_secs(1)).await.unwrap();
+        assert!(!more.is_empty(), "every message received once");
+        got.extend(more);
+    }
+    assert!(
+        q.receive(10, Duration::ZERO).await.unwrap().is_empty(),
         "received messages are hidden"
     );
-    let (done, failing) = if first.body == "a" {
-        (first, second)
-    } else {
-        (second, first)
-    };
-    q.delete(&done).await.unwrap();
-    q.release(&failing).await.unwrap();
-    let again = q.receive().await.unwrap().unwrap();
-    assert_eq!(again.body, "b");
-    assert_eq!(again.receives, 2);
-    q.release(&again).await.unwrap();
+    let (failing, done): (Vec<Message>, Vec<Message>) =
+        got.into_iter().partition(|m| m.body == "b");
+    for chunk in done.chunks(10) {
+        q.delete(chunk).await.unwrap();
+    }
+    // A heartbeat on a message works on the emulator.
+    q.extend(&failing[0], Duration::from_secs(60))
+        .await
+        .unwrap();
+    q.release(&failing[0], Duration::ZERO).await.unwrap();
+    let again = q.receive(10, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].body, "b");
+    assert_eq!(again[0].receives, 2);
+    // Released with a delay: hidden during it.
+    q.release(&again[0], Duration::from_secs(1)).await.unwrap();
+    assert!(q.receive(10, Duration::ZERO).await.unwrap().is_empty());
+    assert!(
+        !q.is_empty().await.unwrap(),
+        "a delayed message still counts"
+    );
     // A third receive moves it to the dead-letter queue (maxReceiveCount 2).
-    assert_eq!(q.receive().await.unwrap(), None);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        q.receive(10, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(q.dead_letters().await.unwrap(), vec!["b".to_owned()]);
+    assert!(q.is_empty().await.unwrap());
 }

@@ -15,6 +15,7 @@ use examples::tscache::forecast::{DynamoForecast, ForecastStore, MemoryForecast}
 use examples::tscache::history::{LocalObjects, Objects, S3Objects};
 use examples::tscache::ids::{DynamoIdentifiers, IdentifierTable, MemoryIdentifiers};
 use examples::tscache::pipeline::Cache;
+use examples::tscache::queue::MemoryQueue;
 use examples::tscache::sqs::SqsQueue;
 use examples::tscache::{api, source, system_clock};
 
@@ -52,6 +53,21 @@ struct Args {
     /// Run one cycle and exit.
     #[arg(long)]
     once: bool,
+    /// Fetch workers of this process (messages worked on at once).
+    #[arg(long, default_value_t = 8)]
+    workers: usize,
+    /// Messages the in-process queue holds at most (embedded default).
+    #[arg(long, default_value_t = examples::tscache::pipeline::QUEUE_BOUND)]
+    queue_bound: usize,
+    /// Longest wait of one receive, in seconds (SQS long polling, at most 20).
+    #[arg(long, default_value_t = 20)]
+    receive_wait: u64,
+    /// With --aws: seconds a received message stays hidden between heartbeats.
+    #[arg(long, default_value_t = 60)]
+    visibility: u64,
+    /// Receives before a failing message moves to the dead-letter queue.
+    #[arg(long, default_value_t = 3)]
+    max_receives: u32,
 }
 
 /// The identifier table, history objects, forecast table and forecast writer table.
@@ -64,6 +80,13 @@ type Backends = (
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match run(Args::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -98,10 +121,23 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         )
     };
     let mut cache = Cache::new(ids, objects, forecast, table, external, clock)?;
+    cache.workers = args.workers.max(1);
+    cache.receive_wait = Duration::from_secs(args.receive_wait);
     if args.aws {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let queue = SqsQueue::create(aws_sdk_sqs::Client::new(&config), &args.queue, 3).await?;
+        let queue = SqsQueue::create(
+            aws_sdk_sqs::Client::new(&config),
+            &args.queue,
+            args.max_receives,
+            Duration::from_secs(args.visibility),
+        )
+        .await?;
         cache = cache.with_queue(Arc::new(queue));
+    } else {
+        cache = cache.with_queue(Arc::new(MemoryQueue::new(
+            args.queue_bound,
+            args.max_receives,
+        )));
     }
     let cache = Arc::new(cache);
     for id in &args.ids {
@@ -116,7 +152,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     println!(
-        "merged series API on http://{}/series/{{identifier}}",
+        "merged series API on http://{0}/series/{{identifier}}, progress on http://{0}/status",
         listener.local_addr()?
     );
     let worker = cache.clone();
@@ -125,15 +161,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let mut tick = tokio::time::interval(interval);
         loop {
             tick.tick().await;
-            match worker.run_cycle().await {
-                Ok(report) => eprintln!(
-                    "cycle: {} enqueued, {} done, {} failures, {} dead letters",
-                    report.enqueued,
-                    report.done,
-                    report.failures.len(),
-                    report.dead_letters.len()
-                ),
-                Err(e) => eprintln!("cycle failed: {e}"),
+            // The cycle logs its own progress and outcome.
+            if let Err(e) = worker.run_cycle().await {
+                tracing::error!("cycle failed: {e}");
             }
         }
     });

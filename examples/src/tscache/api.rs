@@ -75,7 +75,8 @@ struct ApiState {
     max_span_ms: i64,
 }
 
-/// The router: `GET /series/{identifier}?start=&end=` (epoch milliseconds, inclusive; default
+/// The router: `GET /status` (the schedule's progress) and
+/// `GET /series/{identifier}?start=&end=` (epoch milliseconds, inclusive; default
 /// now - 24 h to now + 24 h). `Accept: text/zinc` gives a his grid. Answers 400 for a reversed
 /// window, one holding no whole second (points are on whole seconds), a span over
 /// [`MAX_SPAN_MS`], bounds outside the years 1970..=9999, or an identifier that is not in the
@@ -88,6 +89,7 @@ pub fn router(cache: Arc<Cache>) -> axum::Router {
 pub fn router_with_max_span(cache: Arc<Cache>, max_span_ms: i64) -> axum::Router {
     axum::Router::new()
         .route("/series/{id}", axum::routing::get(series))
+        .route("/status", axum::routing::get(status))
         .with_state(ApiState { cache, max_span_ms })
 }
 
@@ -117,6 +119,11 @@ fn seconds(start: i64, end: i64, max_span_ms: i64) -> Result<(i64, i64), String>
         return Err("the window holds no whole second".into());
     }
     Ok((first, last))
+}
+
+/// `GET /status`: the schedule's progress ([`super::progress::Status`] as JSON).
+async fn status(State(state): State<ApiState>) -> Response {
+    axum::Json(state.cache.progress().status()).into_response()
 }
 
 async fn series(

@@ -16,9 +16,12 @@ pub mod forecast;
 pub mod history;
 pub mod ids;
 pub mod pipeline;
+pub mod progress;
 pub mod queue;
+pub mod retry;
 pub mod source;
 pub mod sqs;
+mod workers;
 
 use std::sync::Arc;
 
@@ -48,15 +51,81 @@ pub enum CacheError {
     /// An identifier outside `[A-Za-z0-9_.-]{1,128}`.
     #[error("invalid identifier {0:?}: use 1 to 128 of A-Z a-z 0-9 _ . -")]
     InvalidIdentifier(String),
-    /// A storage backend failed.
+    /// A storage backend failed in a way another attempt will not change.
     #[error("{0}")]
     Storage(String),
+    /// A storage backend or queue is unavailable for now (network, 5xx, throttling): worth
+    /// retrying.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// A conditional write lost a race (HTTP 412 or 409): re-read, merge and try again.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The external API failed.
     #[error("external API: {0}")]
     Source(String),
     /// Records could not be delivered.
     #[error(transparent)]
     Writer(#[from] datasource_sdk::Error),
+}
+
+impl CacheError {
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            CacheError::Unavailable(_) | CacheError::Conflict(_) => true,
+            CacheError::Writer(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
+/// Maps an AWS SDK error: network failures, timeouts, 5xx and throttling are
+/// [`CacheError::Unavailable`]; 412 and 409 are [`CacheError::Conflict`]; the rest
+/// [`CacheError::Storage`].
+pub fn aws_error<E>(
+    what: &str,
+    e: aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> CacheError
+where
+    E: std::error::Error
+        + aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + Send
+        + Sync
+        + 'static,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    let message = format!(
+        "{what}: {}",
+        aws_smithy_types::error::display::DisplayErrorContext(&e)
+    );
+    let (status, code) = match &e {
+        SdkError::ServiceError(ctx) => (
+            ctx.raw().status().as_u16(),
+            ctx.err().code().unwrap_or_default().to_owned(),
+        ),
+        SdkError::ResponseError(_) | SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            return CacheError::Unavailable(message);
+        }
+        _ => return CacheError::Storage(message),
+    };
+    if matches!(status, 412 | 409)
+        || code == "PreconditionFailed"
+        || code == "ConditionalRequestConflict"
+    {
+        CacheError::Conflict(message)
+    } else if matches!(status, 429 | 500..=599)
+        || code.contains("Throttl")
+        || code.contains("RequestLimit")
+        || code == "SlowDown"
+    {
+        CacheError::Unavailable(message)
+    } else {
+        CacheError::Storage(message)
+    }
 }
 
 /// Checks an identifier: 1 to 128 of `A-Z a-z 0-9 _ . -`, never `.` or `..` alone. Identifiers

@@ -1,14 +1,17 @@
 //! The schedule, the fetch workers and the two writers, composed.
+//! (The fetch workers' receive loop is in `workers.rs`.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use datasource_sdk::{Acks, Context, DataSource, Map, RetryPolicy, Writer};
 use serde_json::{Value, json};
+use tracing::info;
 
 use super::forecast::{ForecastStore, KEEP_SECONDS};
 use super::history::{History, Objects};
 use super::ids::IdentifierTable;
+use super::progress::Progress;
 use super::queue::{MAX_BATCH, MemoryQueue, WorkQueue};
 use super::source::{PAGE_SIZE, SeriesSource};
 use super::{CacheError, Clock};
@@ -18,6 +21,21 @@ pub const HISTORY_TABLE: &str = "history";
 /// Attempts at reading one page from the external API (the Panoply platform's 3).
 pub const READ_ATTEMPTS: u32 = 3;
 
+/// Most failure messages a [`CycleReport`] lists (the count in `failed` is exact).
+pub const MAX_REPORTED: usize = 100;
+
+/// Messages the in-process queue holds at most (ready, delayed and in flight).
+pub const QUEUE_BOUND: usize = 1_000;
+
+/// Where the schedule of the running cycle stands (seen by the workers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScheduleState {
+    /// Identifiers enqueued so far.
+    pub enqueued: usize,
+    /// Whether the schedule is over (finished or failed).
+    pub done: bool,
+}
+
 /// What one cycle did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CycleReport {
@@ -25,7 +43,9 @@ pub struct CycleReport {
     pub enqueued: usize,
     /// Identifiers whose points were all written.
     pub done: usize,
-    /// Failed attempts (each released its message for another try).
+    /// Failed attempts (each released its message for another try, or dead-lettered).
+    pub failed: usize,
+    /// What failed: the first [`MAX_REPORTED`] failed attempts and queue errors.
     pub failures: Vec<String>,
     /// Identifiers that failed too often and moved to the dead-letter list.
     pub dead_letters: Vec<String>,
@@ -46,8 +66,19 @@ pub struct Cache {
     clock: ClockDebug,
     /// Identifiers read per page of the identifier table.
     pub id_page_size: usize,
-    /// Fetch workers running at once.
+    /// Fetch workers running at once (messages being worked on by this process).
     pub workers: usize,
+    /// Longest wait of one receive (SQS long polling: at most 20 s).
+    pub receive_wait: Duration,
+    /// Delays before a failed message is visible again: `base_delay(receives)` with jitter, so
+    /// a short outage of the source does not use up a message's receives.
+    pub release_delays: RetryPolicy,
+    /// Retries of queue operations (receive errors are retried with this backoff for as long as
+    /// the cycle runs, each one reported).
+    pub queue_retry: RetryPolicy,
+    /// How often a running cycle logs its progress.
+    pub progress_log_every: Duration,
+    progress: Arc<Progress>,
 }
 
 struct ClockDebug(Clock);
@@ -98,7 +129,7 @@ impl Cache {
         let forecast_writer = forecast_builder(Writer::builder(forecast.clone())).build()?;
         Ok(Self {
             ids,
-            queue: Arc::new(MemoryQueue::new(1_000, 3)),
+            queue: Arc::new(MemoryQueue::new(QUEUE_BOUND, 3)),
             history,
             forecast,
             forecast_table: forecast_table.into(),
@@ -112,6 +143,19 @@ impl Cache {
             clock: ClockDebug(clock),
             id_page_size: 100,
             workers: 8,
+            receive_wait: Duration::from_secs(20),
+            release_delays: RetryPolicy {
+                initial_backoff: Duration::from_secs(10),
+                max_backoff: Duration::from_secs(15 * 60),
+                ..RetryPolicy::default()
+            },
+            queue_retry: RetryPolicy {
+                initial_backoff: Duration::from_millis(200),
+                max_backoff: Duration::from_secs(20),
+                ..RetryPolicy::default()
+            },
+            progress_log_every: Duration::from_secs(10),
+            progress: Arc::new(Progress::default()),
         })
     }
 
@@ -119,6 +163,11 @@ impl Cache {
     pub fn with_queue(mut self, queue: Arc<dyn WorkQueue>) -> Self {
         self.queue = queue;
         self
+    }
+
+    /// The work queue.
+    pub fn queue(&self) -> &Arc<dyn WorkQueue> {
+        &self.queue
     }
 
     /// The identifier table.
@@ -141,9 +190,18 @@ impl Cache {
         (self.clock.0)()
     }
 
-    /// The schedule: enqueues every identifier, reading the table page by page and sending at
-    /// most [`MAX_BATCH`] messages at a time.
+    /// The schedule alone: enqueues every identifier, reading the table page by page and
+    /// sending at most [`MAX_BATCH`] messages at a time. With a bounded queue, run the workers at
+    /// the same time ([`Cache::run_cycle`]), or it waits once the queue is full.
     pub async fn schedule(&self) -> Result<usize, CacheError> {
+        let (tx, _rx) = tokio::sync::watch::channel(ScheduleState::default());
+        self.schedule_into(&tx).await
+    }
+
+    async fn schedule_into(
+        &self,
+        tx: &tokio::sync::watch::Sender<ScheduleState>,
+    ) -> Result<usize, CacheError> {
         let mut after: Option<String> = None;
         let mut count = 0;
         loop {
@@ -151,6 +209,8 @@ impl Cache {
             for chunk in page.ids.chunks(MAX_BATCH) {
                 self.queue.send_batch(chunk).await?;
                 count += chunk.len();
+                self.progress.enqueued(chunk.len());
+                tx.send_modify(|s| s.enqueued = count);
             }
             match page.next {
                 Some(next) => after = Some(next),
@@ -222,69 +282,79 @@ impl Cache {
         Ok(written)
     }
 
-    /// Runs the fetch workers until the queue is empty: each message is deleted once its points
-    /// are durable, released for another try when it failed.
-    pub async fn drain(self: &Arc<Self>) -> CycleReport {
-        let mut report = CycleReport::default();
-        loop {
-            match self.queue.is_empty().await {
-                Ok(false) => {}
-                Ok(true) => break,
-                Err(e) => {
-                    report.failures.push(format!("queue: {e}"));
-                    break;
-                }
-            }
-            let mut tasks = tokio::task::JoinSet::new();
-            for _ in 0..self.workers.max(1) {
-                let me = self.clone();
-                tasks.spawn(async move {
-                    let mut done = 0;
-                    let mut failures = Vec::new();
-                    while let Ok(Some(msg)) = me.queue.receive().await {
-                        match me.fetch(&msg.body).await {
-                            Ok(_) => {
-                                if let Err(e) = me.queue.delete(&msg).await {
-                                    failures
-                                        .push(format!("{}: deleting the message: {e}", msg.body));
-                                }
-                                done += 1;
-                            }
-                            Err(e) => {
-                                failures.push(format!("{}: {e}", msg.body));
-                                if let Err(e) = me.queue.release(&msg).await {
-                                    failures
-                                        .push(format!("{}: releasing the message: {e}", msg.body));
-                                }
-                            }
-                        }
-                    }
-                    (done, failures)
-                });
-            }
-            while let Some(joined) = tasks.join_next().await {
-                match joined {
-                    Ok((done, failures)) => {
-                        report.done += done;
-                        report.failures.extend(failures);
-                    }
-                    Err(e) => report.failures.push(format!("worker failed: {e}")),
-                }
-            }
-        }
-        match self.queue.dead_letters().await {
-            Ok(dead) => report.dead_letters = dead,
-            Err(e) => report.failures.push(format!("queue: {e}")),
-        }
-        report
+    /// The schedule's progress (also served as `GET /status`).
+    pub fn progress(&self) -> &Arc<Progress> {
+        &self.progress
     }
 
-    /// One cycle: the schedule, then the workers until the queue is empty.
+    /// One cycle: the schedule and the fetch workers run at once; the schedule waits while a
+    /// bounded queue is full, the workers stop once the schedule is done and the queue is empty.
+    /// A schedule error is returned after the workers drained what it had enqueued.
     pub async fn run_cycle(self: &Arc<Self>) -> Result<CycleReport, CacheError> {
-        let enqueued = self.schedule().await?;
-        let mut report = self.drain().await;
-        report.enqueued = enqueued;
-        Ok(report)
+        self.progress.start_cycle();
+        info!(
+            cycle = self.progress.status().cycles_started,
+            "cycle started"
+        );
+        let (tx, rx) = tokio::sync::watch::channel(ScheduleState::default());
+        let scheduler = {
+            let me = self.clone();
+            tokio::spawn(async move {
+                let result = me.schedule_into(&tx).await;
+                tx.send_modify(|s| s.done = true);
+                result
+            })
+        };
+        let logger = {
+            let me = self.clone();
+            tokio::spawn(async move {
+                let mut tick =
+                    tokio::time::interval(me.progress_log_every.max(Duration::from_millis(10)));
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let c = me.progress.counts();
+                    info!(
+                        enqueued = c.enqueued,
+                        fetched = c.fetched,
+                        failed = c.failed,
+                        queue_errors = c.queue_errors,
+                        "cycle progress"
+                    );
+                }
+            })
+        };
+        let mut failures = super::workers::run(self.clone(), rx).await;
+        logger.abort();
+        let scheduled = match scheduler.await {
+            Ok(result) => result,
+            Err(e) => Err(CacheError::Storage(format!("the schedule failed: {e}"))),
+        };
+        let dead_letters = match self.queue.dead_letters().await {
+            Ok(dead) => dead,
+            Err(e) => {
+                failures.push(format!("queue: {e}"));
+                Vec::new()
+            }
+        };
+        let counts = self.progress.finish_cycle();
+        info!(
+            enqueued = counts.enqueued,
+            fetched = counts.fetched,
+            failed = counts.failed,
+            dead_lettered = counts.dead_lettered,
+            queue_errors = counts.queue_errors,
+            elapsed_ms = counts.elapsed_ms,
+            "cycle finished"
+        );
+        let enqueued = scheduled?;
+        Ok(CycleReport {
+            enqueued,
+            done: usize::try_from(counts.fetched).unwrap_or(usize::MAX),
+            failed: usize::try_from(counts.failed).unwrap_or(usize::MAX),
+            failures,
+            dead_letters,
+        })
     }
 
     /// Stops the writers, delivering what is buffered until `deadline`.

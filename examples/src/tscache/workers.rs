@@ -1,0 +1,230 @@
+//! The fetch workers of one cycle: a receive loop takes up to [`MAX_BATCH`] messages at a time,
+//! never more than there are free worker slots (so no received message waits unworked while its
+//! visibility runs out), and hands each to a task that keeps it hidden with a heartbeat while its
+//! identifier is fetched and written. Done messages are deleted in batches; failed ones released
+//! with a growing delay. Queue errors are retried with backoff and reported, never the end of a
+//! worker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::warn;
+
+use super::pipeline::{Cache, MAX_REPORTED, ScheduleState};
+use super::queue::{MAX_BATCH, Message};
+
+/// How long a done message waits for others to share its delete request.
+const DELETE_LINGER: Duration = Duration::from_millis(50);
+
+fn push_capped(failures: &mut Vec<String>, why: String) {
+    if failures.len() < MAX_REPORTED {
+        failures.push(why);
+    }
+}
+
+/// Whether the schedule is over (finished, failed, or gone).
+fn schedule_done(rx: &watch::Receiver<ScheduleState>) -> bool {
+    rx.borrow().done || rx.has_changed().is_err()
+}
+
+/// Runs the workers until the schedule is done and the queue is empty; returns the failure
+/// messages (at most [`MAX_REPORTED`]). Counts go to the cache's progress.
+pub(crate) async fn run(
+    cache: Arc<Cache>,
+    mut schedule: watch::Receiver<ScheduleState>,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    let slots = Arc::new(Semaphore::new(cache.workers.max(1)));
+    let (done_tx, done_rx) = mpsc::channel::<Message>(cache.workers.max(1) + MAX_BATCH);
+    let deleter = tokio::spawn(delete_loop(cache.clone(), done_rx));
+    let mut tasks: JoinSet<Option<String>> = JoinSet::new();
+    let mut errors_in_row = 0u32;
+    loop {
+        while let Some(joined) = tasks.try_join_next() {
+            reap(&cache, &mut failures, joined);
+        }
+        let Ok(mut permits) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        while permits.num_permits() < MAX_BATCH {
+            match slots.clone().try_acquire_owned() {
+                Ok(p) => permits.merge(p),
+                Err(_) => break,
+            }
+        }
+        let received = cache
+            .queue()
+            .receive(permits.num_permits(), cache.receive_wait)
+            .await;
+        let messages = match received {
+            Ok(m) => {
+                errors_in_row = 0;
+                m
+            }
+            Err(e) => {
+                drop(permits);
+                errors_in_row = errors_in_row.saturating_add(1);
+                let delay = cache.queue_retry.delay(errors_in_row);
+                let why = format!("queue: receiving: {e} (retrying in {delay:?})");
+                warn!("{why}");
+                cache.progress().queue_error(why.clone());
+                push_capped(&mut failures, why);
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            drop(permits);
+            if schedule_done(&schedule) {
+                match cache.queue().is_empty().await {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(e) => {
+                        let why = format!("queue: {e}");
+                        cache.progress().queue_error(why.clone());
+                        push_capped(&mut failures, why);
+                        errors_in_row = errors_in_row.saturating_add(1);
+                        tokio::time::sleep(cache.queue_retry.delay(errors_in_row)).await;
+                    }
+                }
+            } else {
+                // Nothing yet: wait for the schedule to send more (or to finish).
+                let _ = tokio::time::timeout(cache.receive_wait, schedule.changed()).await;
+            }
+            continue;
+        }
+        for message in messages {
+            let Some(permit) = permits.split(1) else {
+                // More messages than asked for: a queue bug; release it at once.
+                let _ = cache.queue().release(&message, Duration::ZERO).await;
+                continue;
+            };
+            tasks.spawn(work(cache.clone(), message, permit, done_tx.clone()));
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        reap(&cache, &mut failures, joined);
+    }
+    drop(done_tx);
+    match deleter.await {
+        Ok(errors) => failures.extend(
+            errors
+                .into_iter()
+                .take(MAX_REPORTED.saturating_sub(failures.len())),
+        ),
+        Err(e) => push_capped(&mut failures, format!("the delete loop failed: {e}")),
+    }
+    failures
+}
+
+fn reap(
+    cache: &Cache,
+    failures: &mut Vec<String>,
+    joined: Result<Option<String>, tokio::task::JoinError>,
+) {
+    match joined {
+        Ok(None) => {}
+        Ok(Some(why)) => push_capped(failures, why),
+        Err(e) => {
+            // A panicking fetch: its message stays hidden until the visibility runs out (SQS) and
+            // is received again; report it.
+            let why = format!("a fetch worker failed: {e}");
+            cache.progress().failed(why.clone(), false);
+            push_capped(failures, why);
+        }
+    }
+}
+
+/// Works on one message: fetch and write its identifier with a heartbeat running; on success
+/// hand it to the delete loop, on failure release it with a delay that grows with its receives.
+async fn work(
+    cache: Arc<Cache>,
+    message: Message,
+    _permit: OwnedSemaphorePermit,
+    done: mpsc::Sender<Message>,
+) -> Option<String> {
+    let fetched = {
+        let fetch = cache.fetch(&message.body);
+        tokio::pin!(fetch);
+        tokio::select! {
+            r = &mut fetch => r,
+            () = heartbeat(&cache, &message) => fetch.await,
+        }
+    };
+    match fetched {
+        Ok(_) => {
+            cache.progress().fetched();
+            if done.send(message).await.is_err() {
+                return Some("the delete loop stopped early".into());
+            }
+            None
+        }
+        Err(e) => {
+            let dead = message.receives >= cache.queue().max_receives();
+            let why = format!("{}: {e}", message.body);
+            warn!(identifier = %message.body, receives = message.receives, dead, "fetch failed: {e}");
+            cache.progress().failed(why.clone(), dead);
+            let delay = if dead {
+                Duration::ZERO
+            } else {
+                cache.release_delays.delay(message.receives)
+            };
+            if let Err(e) = cache.queue().release(&message, delay).await {
+                let why = format!("{}: releasing the message: {e}", message.body);
+                cache.progress().queue_error(why.clone());
+                return Some(format!("{}; {why}", message.body));
+            }
+            Some(why)
+        }
+    }
+}
+
+/// Keeps `message` hidden while it is worked on: every third of the visibility timeout it asks
+/// for another full timeout. Never returns for a queue without one. A failed heartbeat is
+/// reported (the message may then be received again elsewhere: writes are idempotent).
+async fn heartbeat(cache: &Cache, message: &Message) {
+    let Some(visibility) = cache.queue().visibility_timeout() else {
+        return std::future::pending().await;
+    };
+    let every = (visibility / 3).max(Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = cache.queue().extend(message, visibility).await {
+            let why = format!("{}: heartbeat: {e}", message.body);
+            warn!("{why}");
+            cache.progress().queue_error(why);
+        }
+    }
+}
+
+/// Deletes done messages in batches of up to [`MAX_BATCH`] (each waits at most
+/// [`DELETE_LINGER`] for company), retrying through the queue policy; returns what failed.
+async fn delete_loop(cache: Arc<Cache>, mut done: mpsc::Receiver<Message>) -> Vec<String> {
+    let mut failures = Vec::new();
+    while let Some(first) = done.recv().await {
+        let mut batch = vec![first];
+        let until = tokio::time::Instant::now() + DELETE_LINGER;
+        while batch.len() < MAX_BATCH {
+            match tokio::time::timeout_at(until, done.recv()).await {
+                Ok(Some(m)) => batch.push(m),
+                _ => break,
+            }
+        }
+        let deleted = super::retry::retry(
+            &cache.queue_retry,
+            || cache.queue().delete(&batch),
+            |e, d| warn!("deleting {} messages: {e}; again in {d:?}", batch.len()),
+        )
+        .await;
+        if let Err(e) = deleted {
+            // The messages come back after their visibility timeout and are fetched again
+            // (idempotent): reported, nothing lost.
+            let why = format!("queue: deleting {} messages: {e}", batch.len());
+            cache.progress().queue_error(why.clone());
+            push_capped(&mut failures, why);
+        }
+    }
+    failures
+}
