@@ -1,7 +1,9 @@
 //! The Haystack examples' shared parts: file formats, the versioned database with its import,
 //! `hisRead` ranges, the HTTP API and the sample site.
 
+pub mod auth;
 pub mod cache;
+pub mod client;
 pub mod dataset;
 pub mod db;
 pub mod defs_ops;

@@ -24,6 +24,7 @@ use haystack_core::{Dict, Grid, GridBuilder, Number, Ref, Value, zinc};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
+use super::auth::{Auth, Outcome};
 use super::db::{Db, Snapshot};
 use super::defs_ops::{DefsOp, defs_op};
 use super::formats::{Format, negotiate_labelled};
@@ -74,6 +75,8 @@ pub struct AppState {
     pub boot: OffsetDateTime,
     /// Limits and timeouts.
     pub config: ServerConfig,
+    /// The authenticator; `None` serves without authentication.
+    pub auth: Option<Arc<Auth>>,
     cpu: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
 }
@@ -124,6 +127,17 @@ pub fn router_with_clock(db: Arc<Db>, now: fn() -> OffsetDateTime) -> Router {
 
 /// [`router`] with an explicit clock and limits.
 pub fn router_with(db: Arc<Db>, now: fn() -> OffsetDateTime, config: ServerConfig) -> Router {
+    router_with_auth(db, now, config, None)
+}
+
+/// [`router_with`] behind authentication (every op needs a session when `auth` is given; see
+/// [`super::auth`]).
+pub fn router_with_auth(
+    db: Arc<Db>,
+    now: fn() -> OffsetDateTime,
+    config: ServerConfig,
+    auth: Option<Arc<Auth>>,
+) -> Router {
     let cpu = Arc::new(Semaphore::new(config.cpu_workers.get()));
     Router::new()
         .route("/{op}", axum::routing::any(handle))
@@ -132,6 +146,7 @@ pub fn router_with(db: Arc<Db>, now: fn() -> OffsetDateTime, config: ServerConfi
             now,
             boot: now(),
             config,
+            auth,
             cpu,
             waiting: Arc::new(AtomicUsize::new(0)),
         })
@@ -148,19 +163,28 @@ pub fn error_grid(dis: &str) -> Grid {
         .unwrap_or_default()
 }
 
-const OPS: [(&str, &str); 9] = [
-    ("about", "Summary information for the server"),
-    ("ops", "Operations supported by the server"),
-    ("formats", "Grid data formats supported by the server"),
+/// The ops served, with their summaries and whether they have no side effects. With a users
+/// file every op needs a session (a bearer token), `about` included: the handshake itself runs
+/// on any op's URI.
+const OPS: [(&str, &str, bool); 10] = [
+    ("about", "Summary information for the server", true),
+    ("ops", "Operations supported by the server", true),
+    ("formats", "Grid data formats supported by the server", true),
     (
         "defs",
         "Query the defs of the namespace (standard Haystack 4 libraries)",
+        true,
     ),
-    ("libs", "Query the lib defs of the namespace"),
-    ("filetypes", "Query the filetype defs of the namespace"),
-    ("read", "Read entity records by filter or by id"),
-    ("nav", "Navigate the site, equip and point tree"),
-    ("hisRead", "Read time series data"),
+    ("libs", "Query the lib defs of the namespace", true),
+    (
+        "filetypes",
+        "Query the filetype defs of the namespace",
+        true,
+    ),
+    ("read", "Read entity records by filter or by id", true),
+    ("nav", "Navigate the site, equip and point tree", true),
+    ("hisRead", "Read time series data", true),
+    ("close", "Close the current session", false),
 ];
 
 /// Writes `grid` as the response. Errors always reach the client as an error grid its reader
@@ -204,21 +228,87 @@ async fn handle(
         )
             .into_response();
     };
-    let result = run_op(&state, &op, &method, query, &headers, body).await;
+    let mut caller = Caller::default();
+    let mut info = None;
+    if let Some(auth) = &state.auth {
+        let header = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        match auth.check(header) {
+            Outcome::Session { user, token } => {
+                caller = Caller {
+                    user: Some(user),
+                    token: Some(token),
+                };
+            }
+            Outcome::LoggedIn { user, info: i } => {
+                caller.user = Some(user);
+                info = Some(i);
+            }
+            Outcome::Challenge(challenge) => {
+                let mut resp = write_response(
+                    format,
+                    mime,
+                    StatusCode::UNAUTHORIZED,
+                    &error_grid("authentication required"),
+                );
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                return resp;
+            }
+            Outcome::Forbidden(why) => {
+                tracing::info!(op, "authentication refused: {why}");
+                return write_response(
+                    format,
+                    mime,
+                    StatusCode::FORBIDDEN,
+                    &error_grid("authentication failed"),
+                );
+            }
+            Outcome::BadRequest(why) => {
+                return write_response(format, mime, StatusCode::BAD_REQUEST, &error_grid(&why));
+            }
+            Outcome::Busy => {
+                return write_response(
+                    format,
+                    mime,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &error_grid("too many sessions or handshakes, retry later"),
+                );
+            }
+        }
+    }
+    let result = run_op(&state, &op, &method, query, &headers, body, &caller).await;
     let (status, grid) = match result {
         Ok(grid) => (StatusCode::OK, grid),
         Err(e) => (e.status, error_grid(&e.dis)),
     };
-    if grid.len() < 64 {
-        return write_response(format, mime, status, &grid);
+    let mut resp = if grid.len() < 64 {
+        write_response(format, mime, status, &grid)
+    } else {
+        match state
+            .cpu(move || write_response(format, mime, status, &grid))
+            .await
+        {
+            Ok(resp) => resp,
+            Err(e) => write_response(format, mime, e.status, &error_grid(&e.dis)),
+        }
+    };
+    if let Some(v) = info.and_then(|i| HeaderValue::from_str(&i).ok()) {
+        resp.headers_mut()
+            .insert(header::HeaderName::from_static("authentication-info"), v);
     }
-    match state
-        .cpu(move || write_response(format, mime, status, &grid))
-        .await
-    {
-        Ok(resp) => resp,
-        Err(e) => write_response(format, mime, e.status, &error_grid(&e.dis)),
-    }
+    resp
+}
+
+/// Who sent a request: the user and bearer token of its session (both `None` without auth).
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// The authenticated user.
+    pub user: Option<String>,
+    /// The bearer token of the session (what `close` ends).
+    pub token: Option<String>,
 }
 
 async fn run_op(
@@ -228,6 +318,7 @@ async fn run_op(
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
     headers: &HeaderMap,
     body: Body,
+    caller: &Caller,
 ) -> Result<Grid, OpError> {
     if method != Method::GET && method != Method::POST {
         return Err(OpError {
@@ -235,7 +326,7 @@ async fn run_op(
             dis: format!("method {method} is not supported: use GET or POST"),
         });
     }
-    if !OPS.iter().any(|(name, _)| *name == op) {
+    if !OPS.iter().any(|(name, _, _)| *name == op) {
         return Err(OpError {
             status: StatusCode::NOT_FOUND,
             dis: format!("unknown op {op:?}"),
@@ -283,6 +374,12 @@ async fn run_op(
     match op {
         "about" => about(state, version).await,
         "ops" => Ok(ops_grid()),
+        "close" => {
+            if let (Some(auth), Some(token)) = (&state.auth, &caller.token) {
+                auth.close(token);
+            }
+            Ok(empty_result())
+        }
         "formats" => Ok(formats_grid()),
         "defs" | "libs" | "filetypes" => match DefsOp::named(op) {
             Some(which) => state.cpu(move || defs_op(which, &rows)).await?,
@@ -387,11 +484,13 @@ async fn about(state: &AppState, version: Option<OffsetDateTime>) -> Result<Grid
 fn ops_grid() -> Grid {
     let dicts: Vec<Dict> = OPS
         .iter()
-        .map(|(name, summary)| {
+        .map(|(name, summary, pure)| {
             let mut d = Dict::new();
             let _ = d.insert("name", *name);
             let _ = d.insert("summary", *summary);
-            let _ = d.insert("noSideEffects", Value::Marker);
+            if *pure {
+                let _ = d.insert("noSideEffects", Value::Marker);
+            }
             d
         })
         .collect();
