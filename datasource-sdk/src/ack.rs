@@ -180,6 +180,21 @@ impl AckRuns {
         self.runs.push(run);
     }
 
+    /// Adds the share of one newly written record of `acks`: counted on the tracker now, and
+    /// merged into the last run when it is the same tracker (no clone of the tracker then).
+    pub fn push_one(&mut self, acks: &Acks) {
+        if let Some(last) = self.runs.last_mut()
+            && last.acks.ptr_eq(acks)
+        {
+            let s = &acks.state;
+            s.written.fetch_add(1, Ordering::AcqRel);
+            s.pending.fetch_add(1, Ordering::AcqRel);
+            last.count += 1;
+            return;
+        }
+        self.runs.push(AckRun::one(acks));
+    }
+
     /// Settles every share with `outcome`.
     pub fn settle(&mut self, outcome: Outcome) {
         for mut run in self.runs.drain(..) {
@@ -200,8 +215,10 @@ mod tests {
         runs.push(AckRun::one(&a));
         runs.push(AckRun::one(&a));
         runs.push(AckRun::one(&b));
+        runs.push_one(&b);
         assert_eq!(runs.runs.len(), 2);
         assert_eq!(a.summary().pending, 2);
+        assert_eq!((b.summary().written, b.summary().pending), (2, 2));
         runs.settle(Outcome::Delivered);
         assert_eq!(a.settled().await.delivered, 2);
         assert!(b.summary().all_acknowledged());

@@ -50,6 +50,85 @@ impl fmt::Display for BatchId {
     }
 }
 
+/// JSON-encoded records stored end to end in one buffer, each followed by a newline (so the
+/// buffer is the batch as JSON lines), with the end of each record: one allocation per batch,
+/// not one per record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Records {
+    /// The records, each followed by `\n`.
+    data: Vec<u8>,
+    /// Where each record ends in `data` (its newline's position).
+    ends: Vec<usize>,
+}
+
+impl Records {
+    /// Empty, with room for `bytes` bytes and `records` records.
+    pub fn with_capacity(bytes: usize, records: usize) -> Self {
+        Self {
+            data: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(records),
+        }
+    }
+
+    /// Appends one record (without newline).
+    pub fn push(&mut self, record: &[u8]) {
+        self.data.extend_from_slice(record);
+        self.ends.push(self.data.len());
+        self.data.push(b'\n');
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there is no record.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Encoded bytes: record lengths plus one newline each.
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The records, in order.
+    pub fn iter(&self) -> RecordIter<'_> {
+        RecordIter {
+            data: &self.data,
+            ends: self.ends.iter(),
+            start: 0,
+        }
+    }
+}
+
+/// The records of a [`Records`] buffer, in order.
+#[derive(Debug, Clone)]
+pub(crate) struct RecordIter<'a> {
+    data: &'a [u8],
+    ends: std::slice::Iter<'a, usize>,
+    start: usize,
+}
+
+impl<'a> Iterator for RecordIter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let end = *self.ends.next()?;
+        // `start <= end <= data.len()` by construction in `Records::push`; `get` keeps even
+        // a broken invariant from panicking.
+        let record = self.data.get(self.start..end).unwrap_or_default();
+        self.start = end + 1;
+        Some(record)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.ends.size_hint()
+    }
+}
+
+impl ExactSizeIterator for RecordIter<'_> {}
+
 /// A batch of JSON-encoded records for one table, handed to a [`crate::Sink`]. Cloning is
 /// cheap: the records are shared, so a sink may keep the batch itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,20 +136,27 @@ pub struct Batch {
     id: BatchId,
     table: Arc<str>,
     created: SystemTime,
-    records: Arc<Vec<Vec<u8>>>,
-    bytes: usize,
+    records: Arc<Records>,
 }
 
 impl Batch {
     /// A batch from already-encoded JSON records (each one JSON value, without newline).
     pub fn new(id: BatchId, table: impl Into<Arc<str>>, records: Vec<Vec<u8>>) -> Self {
         let bytes = records.iter().map(|r| r.len() + 1).sum();
+        let mut stored = Records::with_capacity(bytes, records.len());
+        for r in &records {
+            stored.push(r);
+        }
+        Self::from_records(id, table.into(), stored)
+    }
+
+    /// A batch of records gathered by the writer.
+    pub(crate) fn from_records(id: BatchId, table: Arc<str>, records: Records) -> Self {
         Self {
             id,
-            table: table.into(),
+            table,
             created: SystemTime::now(),
             records: Arc::new(records),
-            bytes,
         }
     }
 
@@ -96,7 +182,7 @@ impl Batch {
 
     /// The JSON-encoded records, in the order they were written.
     pub fn records(&self) -> impl ExactSizeIterator<Item = &[u8]> {
-        self.records.iter().map(Vec::as_slice)
+        self.records.iter()
     }
 
     /// Number of records.
@@ -111,23 +197,23 @@ impl Batch {
 
     /// Encoded size: the sum of record lengths plus one newline per record.
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.records.bytes()
     }
 
-    /// The records as JSON lines (each record followed by `\n`).
+    /// The records as JSON lines (each record followed by `\n`), borrowed: the batch stores
+    /// them this way.
+    pub fn json_lines(&self) -> &[u8] {
+        &self.records.data
+    }
+
+    /// The records as JSON lines (each record followed by `\n`), copied.
     pub fn to_json_lines(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.bytes);
-        for r in self.records.iter() {
-            out.extend_from_slice(r);
-            out.push(b'\n');
-        }
-        out
+        self.records.data.clone()
     }
 
     /// Each record decoded as a JSON value.
     pub fn to_values(&self) -> crate::Result<Vec<serde_json::Value>> {
-        self.records
-            .iter()
+        self.records()
             .map(|r| serde_json::from_slice(r).map_err(crate::Error::from))
             .collect()
     }
@@ -137,9 +223,7 @@ impl Batch {
 #[derive(Debug)]
 pub(crate) struct Open<T> {
     /// Records so far.
-    pub records: Vec<Vec<u8>>,
-    /// Encoded bytes so far (record lengths plus newlines).
-    pub bytes: usize,
+    pub records: Records,
     /// When the first record arrived plus the timeout (`None`: no timer, e.g. an unbounded
     /// timeout, or no record yet).
     pub deadline: Option<T>,
@@ -148,8 +232,7 @@ pub(crate) struct Open<T> {
 impl<T> Default for Open<T> {
     fn default() -> Self {
         Self {
-            records: Vec::new(),
-            bytes: 0,
+            records: Records::default(),
             deadline: None,
         }
     }
@@ -159,25 +242,27 @@ impl<T> Open<T> {
     /// Whether a record of `cost` bytes (length + newline) must start a new batch: the open
     /// batch holds records and the record would take it past the byte limit.
     pub fn must_cut_before(&self, cost: usize, limits: &BatchLimits) -> bool {
-        !self.records.is_empty() && self.bytes.saturating_add(cost) > limits.max_bytes.get()
+        !self.records.is_empty()
+            && self.records.bytes().saturating_add(cost) > limits.max_bytes.get()
     }
 
     /// Adds a record; `deadline` becomes the batch's deadline when it is the first record.
     /// Returns whether the batch is now full (by count or bytes) and must be cut.
-    pub fn push(&mut self, record: Vec<u8>, limits: &BatchLimits, deadline: Option<T>) -> bool {
+    pub fn push(&mut self, record: &[u8], limits: &BatchLimits, deadline: Option<T>) -> bool {
         if self.records.is_empty() {
             self.deadline = deadline;
         }
-        self.bytes = self.bytes.saturating_add(record.len() + 1);
         self.records.push(record);
-        self.records.len() >= limits.max_records.get() || self.bytes >= limits.max_bytes.get()
+        self.records.len() >= limits.max_records.get()
+            || self.records.bytes() >= limits.max_bytes.get()
     }
 
-    /// Empties the batch, returning its records.
-    pub fn take(&mut self) -> Vec<Vec<u8>> {
-        self.bytes = 0;
+    /// Empties the batch, returning its records. The next batch starts with room for as many
+    /// as this one held (tables tend to cut batches of one size), so the buffer grows once.
+    pub fn take(&mut self) -> Records {
         self.deadline = None;
-        std::mem::take(&mut self.records)
+        let next = Records::with_capacity(self.records.bytes(), self.records.len());
+        std::mem::replace(&mut self.records, next)
     }
 }
 
@@ -208,19 +293,19 @@ mod tests {
             !open.must_cut_before(11, &l),
             "the first record is always admitted"
         );
-        assert!(!open.push(b"123".to_vec(), &l, Some(5u32)));
-        assert!(!open.push(b"123".to_vec(), &l, Some(6u32)));
-        assert_eq!((open.bytes, open.deadline), (8, Some(5)));
+        assert!(!open.push(b"123", &l, Some(5u32)));
+        assert!(!open.push(b"123", &l, Some(6u32)));
+        assert_eq!((open.records.bytes(), open.deadline), (8, Some(5)));
         // 8 + 4 > 10: the open batch must be cut first.
         assert!(open.must_cut_before(4, &l));
         assert_eq!(open.take().len(), 2);
-        assert!(!open.push(b"123".to_vec(), &l, None));
+        assert!(!open.push(b"123", &l, None));
         // Exactly full (4 + 6 = 10).
-        assert!(open.push(b"12345".to_vec(), &l, None));
+        assert!(open.push(b"12345", &l, None));
         let l = limits(2, 1000);
         let mut open = Open::<u32>::default();
-        assert!(!open.push(b"1".to_vec(), &l, None));
-        assert!(open.push(b"1".to_vec(), &l, None));
+        assert!(!open.push(b"1", &l, None));
+        assert!(open.push(b"1", &l, None));
     }
 
     #[test]
@@ -233,6 +318,13 @@ mod tests {
         assert_eq!(b.len(), 2);
         assert_eq!(b.bytes(), 10);
         assert_eq!(b.to_json_lines(), b"{\"a\":1}\n2\n");
+        assert_eq!(b.json_lines(), b"{\"a\":1}\n2\n");
+        let records = b.records();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records.collect::<Vec<_>>(), [&b"{\"a\":1}"[..], b"2"]);
+        let empty = Batch::new(BatchId { writer: 1, seq: 3 }, "t", vec![Vec::new()]);
+        assert_eq!(empty.records().collect::<Vec<_>>(), [&b""[..]]);
+        assert_eq!(empty.bytes(), 1);
         assert_eq!(b.id().to_string(), "0000000000000001-0000000002");
         assert_eq!(b.to_values().unwrap()[1], serde_json::json!(2));
     }

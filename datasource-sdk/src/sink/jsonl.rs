@@ -174,7 +174,7 @@ impl Inner {
         if self.recent_set.contains(&batch.id()) {
             return Ok(());
         }
-        let body = batch.to_json_lines();
+        let body = batch.json_lines();
         let len = body.len() as u64;
         let dir = self.dir.join(batch.table());
         let max = self.max_file_bytes;
@@ -211,7 +211,7 @@ impl Inner {
                 slot.insert(file)
             }
         };
-        if let Err(e) = file.write_all(&body) {
+        if let Err(e) = file.write_all(body) {
             // The file may now end with a partial line: start a fresh part for what follows.
             part.abandon();
             return Err(Error::Unavailable(format!(

@@ -1,8 +1,9 @@
 //! The batching writer: per-table batches, backpressure, retries, flush and close.
 
+use std::cell::RefCell;
 use std::num::NonZeroUsize;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures::{Stream, StreamExt};
 use serde::Serialize;
@@ -10,15 +11,18 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_stream::wrappers::BroadcastStream;
 
-use crate::ack::{AckRun, Acks};
+use crate::ack::{AckRun, AckRuns, Acks};
+use crate::batch::Records;
 use crate::error::Refused;
 use crate::event::{Event, EventKind, Events};
 use crate::{BatchLimits, Error, Result, RetryPolicy, Sink};
 
+mod intake;
 mod report;
 mod stats;
 mod worker;
 
+use intake::Intake;
 pub use report::{CloseReport, TableReport};
 pub use stats::names as metric_names;
 use stats::{Counter, Counters};
@@ -117,19 +121,20 @@ impl WriterBuilder {
         let events = Arc::new(Events::new(s.event_capacity));
         let closed = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
+        let intake = Arc::new(Mutex::new(Intake::new(s.batch.clone(), tx)));
         let shared = Arc::new(Shared {
-            tx,
+            intake: Arc::clone(&intake),
             buffer: Arc::clone(&buffer),
             closed: Arc::clone(&closed),
             buffer_bytes: s.buffer_bytes,
             max_bytes: s.batch.max_bytes.get(),
             dead_letter: self.dead_letter.is_some(),
-            peak: AtomicUsize::new(0),
             counters: Arc::clone(&counters),
             events: Arc::clone(&events),
         });
         let worker = worker::Worker::new(worker::Parts {
             rx,
+            intake,
             sink: self.sink,
             dead_letter: self.dead_letter,
             settings: self.settings,
@@ -150,17 +155,40 @@ fn encode<R: Serialize + ?Sized>(record: &R) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// A command from the handles to the delivery task.
+/// A scratch buffer larger than this is not kept for the next record.
+const SCRATCH_KEEP: usize = 1 << 20;
+
+thread_local! {
+    /// Where `write` encodes a record before copying it into its batch: one buffer per thread,
+    /// reused, so encoding allocates nothing.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A message to the delivery task. Sent under the intake lock (see `intake`), so their order
+/// is the order of the cuts.
 #[derive(Debug)]
 enum Command {
-    Write {
-        table: Box<str>,
+    /// The first record of `table`'s open batch number `generation` arrived: cut it at
+    /// `deadline` if nothing else does first.
+    Opened {
+        table: Arc<str>,
+        deadline: Instant,
+        generation: u64,
+    },
+    /// A batch was cut.
+    Batch {
+        table: Arc<str>,
+        records: Records,
+        acks: AckRuns,
+        generation: u64,
+    },
+    /// A record too large for any batch, for the dead-letter sink.
+    Oversize {
+        table: Arc<str>,
         record: Vec<u8>,
         permits: usize,
         ack: Option<AckRun>,
     },
-    /// Cut every open batch now, without waiting.
-    Cut,
     Flush(oneshot::Sender<Result<()>>),
     Close {
         deadline: Instant,
@@ -170,16 +198,84 @@ enum Command {
 
 #[derive(Debug)]
 struct Shared {
-    tx: mpsc::UnboundedSender<Command>,
+    intake: Arc<Mutex<Intake>>,
     buffer: Arc<Semaphore>,
     /// Set by `close`, and by the delivery task when it ends on any path.
     closed: Arc<AtomicBool>,
     buffer_bytes: usize,
     max_bytes: usize,
     dead_letter: bool,
-    peak: AtomicUsize,
     counters: Arc<Counters>,
     events: Arc<Events>,
+}
+
+impl Drop for Shared {
+    /// The last handle is gone: what is open is cut, and the delivery task drains it and ends.
+    fn drop(&mut self) {
+        intake::lock(&self.intake).release();
+    }
+}
+
+impl Shared {
+    /// Refuses a record too large for any batch when there is no dead-letter sink.
+    fn refuse_oversize(&self, table: &str, record: &[u8]) -> Result<()> {
+        let cost = record.len() + 1;
+        if cost > self.max_bytes && !self.dead_letter {
+            self.counters.add(Counter::Refused, table, 1);
+            return Err(Error::TooLarge(Box::new(Refused {
+                table: table.to_owned(),
+                bytes: cost,
+                max_bytes: self.max_bytes,
+                record: record.to_vec(),
+            })));
+        }
+        Ok(())
+    }
+
+    /// Bytes held now.
+    fn held(&self) -> usize {
+        self.buffer_bytes
+            .saturating_sub(self.buffer.available_permits())
+    }
+
+    /// Appends a record that fits a batch when the buffer has room now, without waiting;
+    /// `false` when the caller must wait (buffer full) or the record is too large for a batch.
+    fn try_append(&self, table: &str, record: &[u8], acks: Option<&Acks>) -> Result<bool> {
+        self.refuse_oversize(table, record)?;
+        let cost = record.len() + 1;
+        if cost > self.max_bytes {
+            return Ok(false);
+        }
+        // `cost <= max_bytes <= buffer_bytes <= u32::MAX` (checked in `build`).
+        let n = u32::try_from(cost).unwrap_or(u32::MAX);
+        let Ok(permit) = self.buffer.try_acquire_many(n) else {
+            return Ok(false);
+        };
+        permit.forget();
+        self.append(table, record, cost, acks)?;
+        Ok(true)
+    }
+
+    /// Appends a record whose `permits` are taken; gives them back if it is not accepted.
+    fn append(
+        &self,
+        table: &str,
+        record: &[u8],
+        permits: usize,
+        acks: Option<&Acks>,
+    ) -> Result<()> {
+        let held = self.held();
+        let mut intake = intake::lock(&self.intake);
+        let appended = intake.append(table, record, acks);
+        if appended.is_ok() {
+            intake.note_held(held);
+        }
+        drop(intake);
+        if appended.is_err() {
+            self.buffer.add_permits(permits);
+        }
+        appended
+    }
 }
 
 /// Counters of a writer, readable at any time ([`Writer::stats`]). Every record `write`
@@ -247,10 +343,7 @@ impl Writer {
     /// the record) when it is larger than any batch and there is no dead-letter sink, and
     /// [`Error::Closed`] after [`Writer::close`] or once the writer ended.
     pub async fn write<R: Serialize + ?Sized>(&self, table: &str, record: &R) -> Result<()> {
-        if self.shared.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
-        self.send(table, encode(record)?, None).await
+        self.write_value(table, record, None).await
     }
 
     /// [`Writer::write`], and the record's outcome is counted in `acks`: once
@@ -263,10 +356,7 @@ impl Writer {
         record: &R,
         acks: &Acks,
     ) -> Result<()> {
-        if self.shared.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
-        self.send(table, encode(record)?, Some(acks)).await
+        self.write_value(table, record, Some(acks)).await
     }
 
     /// Queues one already-encoded JSON value for `table` (the bytes are not checked).
@@ -284,21 +374,57 @@ impl Writer {
         self.send(table, record, Some(acks)).await
     }
 
+    /// Encodes into this thread's scratch buffer and appends from there when the buffer has
+    /// room; otherwise takes the record along to wait for room.
+    async fn write_value<R: Serialize + ?Sized>(
+        &self,
+        table: &str,
+        record: &R,
+        acks: Option<&Acks>,
+    ) -> Result<()> {
+        let s = &self.shared;
+        if s.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let waiting = SCRATCH.with(|cell| -> Result<Option<Vec<u8>>> {
+            // Taken only here, never across an await; a nested use cannot happen, but would
+            // just encode into a buffer of its own.
+            let Ok(mut buf) = cell.try_borrow_mut() else {
+                return Ok(Some(encode(record)?));
+            };
+            buf.clear();
+            let done = serde_json::to_writer(&mut *buf, record)
+                .map_err(Error::from)
+                .and_then(|()| s.try_append(table, &buf, acks));
+            let waiting = match done {
+                Ok(true) => None,
+                Ok(false) => Some(buf.clone()),
+                Err(e) => {
+                    if buf.capacity() > SCRATCH_KEEP {
+                        *buf = Vec::new();
+                    }
+                    return Err(e);
+                }
+            };
+            if buf.capacity() > SCRATCH_KEEP {
+                *buf = Vec::new();
+            }
+            Ok(waiting)
+        })?;
+        match waiting {
+            None => Ok(()),
+            Some(record) => self.send(table, record, acks).await,
+        }
+    }
+
+    /// Queues an owned record, waiting for room in the buffer.
     async fn send(&self, table: &str, record: Vec<u8>, acks: Option<&Acks>) -> Result<()> {
         let s = &self.shared;
         if s.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
+        s.refuse_oversize(table, &record)?;
         let cost = record.len() + 1;
-        if cost > s.max_bytes && !s.dead_letter {
-            s.counters.add(Counter::Refused, table, 1);
-            return Err(Error::TooLarge(Box::new(Refused {
-                table: table.to_owned(),
-                bytes: cost,
-                max_bytes: s.max_bytes,
-                record,
-            })));
-        }
         let permits = cost.min(s.buffer_bytes);
         // `permits <= buffer_bytes <= u32::MAX` (checked in `build`).
         let n = u32::try_from(permits).unwrap_or(u32::MAX);
@@ -307,31 +433,32 @@ impl Writer {
             Err(_) => s.buffer.acquire_many(n).await.map_err(|_| Error::Closed)?,
         };
         permit.forget();
-        let held = s.buffer_bytes - s.buffer.available_permits();
-        s.peak.fetch_max(held, Ordering::Relaxed);
-        let ack = acks.map(AckRun::one);
-        let sent = s.tx.send(Command::Write {
-            table: table.into(),
-            record,
-            permits,
-            ack,
-        });
-        if let Err(mpsc::error::SendError(command)) = sent {
-            if let Command::Write { ack: Some(ack), .. } = command {
-                ack.cancel();
-            }
-            return Err(Error::Closed);
+        if cost <= s.max_bytes {
+            return s.append(table, &record, permits, acks);
         }
-        s.counters
-            .written
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
+        let held = s.held();
+        let mut intake = intake::lock(&s.intake);
+        let sent = intake.append_oversize(table, record, permits, acks);
+        if sent.is_ok() {
+            intake.note_held(held);
+        }
+        drop(intake);
+        if sent.is_err() {
+            s.buffer.add_permits(permits);
+        }
+        sent
     }
 
     /// Hands every open batch to the sink now, without waiting for anything (a flush that
     /// does not wait). Pair it with [`Acks::settled`] to wait for one's own records only.
     pub fn send_open_batches(&self) -> Result<()> {
-        self.shared.tx.send(Command::Cut).map_err(|_| Error::Closed)
+        let mut intake = intake::lock(&self.shared.intake);
+        intake.cut_all();
+        if intake.has_channel() {
+            Ok(())
+        } else {
+            Err(Error::Closed)
+        }
     }
 
     /// Sends every open batch now and waits until everything written before this call has an
@@ -342,10 +469,7 @@ impl Writer {
     /// with [`Writer::write_tracked`] instead: a flush is a barrier over every producer.
     pub async fn flush(&self) -> Result<()> {
         let (reply, rx) = oneshot::channel();
-        self.shared
-            .tx
-            .send(Command::Flush(reply))
-            .map_err(|_| Error::Closed)?;
+        intake::lock(&self.shared.intake).cut_all_then(Command::Flush(reply))?;
         rx.await.map_err(|_| Error::Closed)?
     }
 
@@ -357,10 +481,11 @@ impl Writer {
             return Err(Error::Closed);
         }
         let (reply, rx) = oneshot::channel();
-        self.shared
-            .tx
-            .send(Command::Close { deadline, reply })
-            .map_err(|_| Error::Closed)?;
+        {
+            let mut intake = intake::lock(&self.shared.intake);
+            intake.close();
+            intake.cut_all_then(Command::Close { deadline, reply })?;
+        }
         rx.await.map_err(|_| Error::Closed)
     }
 
@@ -390,8 +515,12 @@ impl Writer {
         let s = &self.shared;
         let c = &s.counters;
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let (written, peak) = {
+            let intake = intake::lock(&s.intake);
+            (intake.written, intake.peak)
+        };
         WriterStats {
-            written: load(&c.written),
+            written,
             delivered: load(&c.delivered),
             delivered_batches: load(&c.delivered_batches),
             retried: load(&c.retried),
@@ -401,7 +530,7 @@ impl Writer {
             dropped: load(&c.dropped),
             abandoned: load(&c.abandoned),
             buffered_bytes: s.buffer_bytes.saturating_sub(s.buffer.available_permits()),
-            peak_buffered_bytes: s.peak.load(Ordering::Relaxed),
+            peak_buffered_bytes: peak,
             buffer_bytes: s.buffer_bytes,
             events_dropped: s.events.stats.dropped.load(Ordering::Relaxed),
             handler_panics: s.events.stats.handler_panics.load(Ordering::Relaxed),

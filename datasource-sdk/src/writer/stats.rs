@@ -25,7 +25,6 @@ pub mod names {
 /// Counters shared by the handles and the delivery task.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub written: AtomicU64,
     pub delivered: AtomicU64,
     pub delivered_batches: AtomicU64,
     pub retried: AtomicU64,

@@ -9,8 +9,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 // A fast hasher (foldhash) for the per-record table lookup.
@@ -20,10 +20,11 @@ use hashbrown::HashMap;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
+use super::intake::{self, Intake};
 use super::stats::{Counter, Counters};
 use super::{CloseReport, Command, TableReport, WriterSettings};
 use crate::ack::{AckRun, AckRuns, Outcome};
-use crate::batch::Open;
+use crate::batch::Records;
 use crate::event::{DeadLetterReason, Event, Events};
 use crate::{Batch, BatchId, Error, Result, RetryPolicy, Sink};
 
@@ -32,8 +33,8 @@ const COMMANDS_PER_TURN: usize = 1024;
 
 #[derive(Debug, Default)]
 struct Table {
-    open: Open<Instant>,
-    open_acks: AckRuns,
+    /// The timer of the open batch: its deadline and generation.
+    timer: Option<(Instant, u64)>,
     ready: VecDeque<(Arc<Batch>, AckRuns)>,
     /// Whether a batch of this table is in the main sink now.
     busy: bool,
@@ -62,6 +63,7 @@ enum Done {
 /// What the delivery task is built from.
 pub(super) struct Parts {
     pub rx: mpsc::UnboundedReceiver<Command>,
+    pub intake: Arc<Mutex<Intake>>,
     pub sink: Arc<dyn Sink>,
     pub dead_letter: Option<Arc<dyn Sink>>,
     pub settings: WriterSettings,
@@ -71,20 +73,27 @@ pub(super) struct Parts {
     pub counters: Arc<Counters>,
 }
 
-/// Closes the buffer and marks the writer closed when the task ends, however it ends.
+/// Closes the buffer and the intake and marks the writer closed when the task ends, however it
+/// ends (what is still open is dropped then, its acknowledgement shares settling as failed;
+/// on the normal path `finish` has handed it back already).
 struct EndGuard {
     buffer: Arc<Semaphore>,
     closed: Arc<AtomicBool>,
+    intake: Arc<Mutex<Intake>>,
 }
 
 impl Drop for EndGuard {
     fn drop(&mut self) {
         self.closed.store(true, Ordering::Release);
         self.buffer.close();
+        drop(intake::lock(&self.intake).end());
     }
 }
 
 pub(super) struct Worker {
+    /// First, so that it is dropped first: the intake stops sending before `rx` goes.
+    guard: EndGuard,
+    intake: Arc<Mutex<Intake>>,
     rx: mpsc::UnboundedReceiver<Command>,
     sink: Arc<dyn Sink>,
     dead_letter: Option<Arc<dyn Sink>>,
@@ -92,14 +101,14 @@ pub(super) struct Worker {
     events: Arc<Events>,
     buffer: Arc<Semaphore>,
     counters: Arc<Counters>,
-    guard: EndGuard,
     writer_id: u64,
     next_seq: u64,
     tables: HashMap<Arc<str>, Table>,
     /// Tables with a ready batch and none in flight, in turn order.
     runnable: VecDeque<Arc<str>>,
     in_flight: usize,
-    timers: BTreeSet<(Instant, Arc<str>)>,
+    /// Deadlines of open batches: (deadline, table, generation).
+    timers: BTreeSet<(Instant, Arc<str>, u64)>,
     tasks: FuturesUnordered<BoxFuture<'static, Done>>,
     flights: HashMap<u64, Flight>,
     /// Batches (by sequence number) cut and without an outcome yet.
@@ -122,7 +131,9 @@ impl Worker {
             guard: EndGuard {
                 buffer: Arc::clone(&p.buffer),
                 closed: p.closed,
+                intake: Arc::clone(&p.intake),
             },
+            intake: p.intake,
             buffer: p.buffer,
             counters: p.counters,
             writer_id: rand::random(),
@@ -146,16 +157,11 @@ impl Worker {
         loop {
             let now = Instant::now();
             self.cut_expired(now);
-            if self.closing.is_some() || !rx_open {
-                self.cut_all();
-            }
             self.start_ready();
             self.answer_flushes();
-            let drained = self.tasks.is_empty()
-                && self
-                    .tables
-                    .values()
-                    .all(|t| t.open.records.is_empty() && t.ready.is_empty());
+            // Once closing (or every handle is gone), every batch was cut and its command
+            // came before: what is left is here.
+            let drained = self.tasks.is_empty() && self.tables.values().all(|t| t.ready.is_empty());
             if drained && (self.closing.is_some() || !rx_open) {
                 break;
             }
@@ -164,7 +170,7 @@ impl Worker {
             {
                 break;
             }
-            let next_timer = self.timers.first().map(|(t, _)| *t);
+            let next_timer = self.timers.first().map(|(t, _, _)| *t);
             let close_at = self.closing.as_ref().map(|(t, _)| *t);
             tokio::select! {
                 biased;
@@ -173,9 +179,8 @@ impl Worker {
                     if n == 0 {
                         rx_open = false;
                     }
-                    let now = Instant::now();
                     for command in commands.drain(..) {
-                        self.on_command(command, now);
+                        self.on_command(command);
                     }
                 }
                 () = sleep_until(next_timer.unwrap_or(now)), if next_timer.is_some() => {}
@@ -188,23 +193,34 @@ impl Worker {
         self.finish();
     }
 
-    fn on_command(&mut self, command: Command, now: Instant) {
+    fn on_command(&mut self, command: Command) {
         match command {
-            Command::Write {
+            Command::Opened {
+                table,
+                deadline,
+                generation,
+            } => {
+                let key = self.table_key(&table);
+                if let Some(t) = self.tables.get_mut(&key) {
+                    t.timer = Some((deadline, generation));
+                    self.timers.insert((deadline, key, generation));
+                }
+            }
+            Command::Batch {
+                table,
+                records,
+                acks,
+                generation,
+            } => self.on_batch(&table, records, acks, generation),
+            Command::Oversize {
                 table,
                 record,
                 permits,
                 ack,
-            } => self.on_write(&table, record, permits, ack, now),
-            Command::Cut => self.cut_all(),
-            Command::Flush(reply) => {
-                self.cut_all();
-                self.flushes.push((self.next_seq, reply));
-            }
-            Command::Close { deadline, reply } => {
-                self.cut_all();
-                self.closing = Some((deadline, reply));
-            }
+            } => self.on_oversize(&table, record, permits, ack),
+            // The handle cut every open batch before sending these: their batches came first.
+            Command::Flush(reply) => self.flushes.push((self.next_seq, reply)),
+            Command::Close { deadline, reply } => self.closing = Some((deadline, reply)),
         }
     }
 
@@ -219,63 +235,31 @@ impl Worker {
         }
     }
 
-    fn on_write(
-        &mut self,
-        table: &str,
-        record: Vec<u8>,
-        permits: usize,
-        ack: Option<AckRun>,
-        now: Instant,
-    ) {
+    /// A record too large for any batch (only with a dead-letter sink: `write` refuses such
+    /// records otherwise).
+    fn on_oversize(&mut self, table: &str, record: Vec<u8>, permits: usize, ack: Option<AckRun>) {
         let key = self.table_key(table);
-        let limits = &self.settings.batch;
-        let cost = record.len() + 1;
-        if cost > limits.max_bytes.get() {
-            // Only with a dead-letter sink: `write` refuses such records otherwise.
-            let reason = DeadLetterReason::TooLarge {
-                bytes: cost,
-                max_bytes: limits.max_bytes.get(),
-            };
-            let seq = self.next_seq();
-            let batch = Arc::new(self.batch(seq, &key, vec![record]));
-            let mut acks = AckRuns::default();
-            if let Some(ack) = ack {
-                acks.push(ack);
-            }
-            self.unresolved.insert(seq);
-            let flight = Flight {
-                batch,
-                acks,
-                permits,
-                dead: None,
-            };
-            self.dead_letter(seq, flight, reason);
-            return;
-        }
-        let must_cut = self
-            .tables
-            .get(&key)
-            .is_some_and(|t| t.open.must_cut_before(cost, limits));
-        if must_cut {
-            self.cut_table(&key);
-        }
-        // An unbounded timeout (or one past the clock's range) means no timer.
-        let deadline = now.checked_add(self.settings.batch.timeout);
-        let limits = &self.settings.batch;
-        let Some(t) = self.tables.get_mut(&key) else {
-            return; // `table_key` just inserted it.
+        let max_bytes = self.settings.batch.max_bytes.get();
+        let reason = DeadLetterReason::TooLarge {
+            bytes: record.len() + 1,
+            max_bytes,
         };
-        let first = t.open.records.is_empty();
-        let full = t.open.push(record, limits, deadline);
+        let seq = self.next_seq();
+        let mut records = Records::with_capacity(record.len() + 1, 1);
+        records.push(&record);
+        let batch = Arc::new(self.batch(seq, &key, records));
+        let mut acks = AckRuns::default();
         if let Some(ack) = ack {
-            t.open_acks.push(ack);
+            acks.push(ack);
         }
-        if first && let Some(d) = t.open.deadline {
-            self.timers.insert((d, Arc::clone(&key)));
-        }
-        if full {
-            self.cut_table(&key);
-        }
+        self.unresolved.insert(seq);
+        let flight = Flight {
+            batch,
+            acks,
+            permits,
+            dead: None,
+        };
+        self.dead_letter(seq, flight, reason);
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -284,8 +268,8 @@ impl Worker {
         seq
     }
 
-    fn batch(&self, seq: u64, table: &Arc<str>, records: Vec<Vec<u8>>) -> Batch {
-        Batch::new(
+    fn batch(&self, seq: u64, table: &Arc<str>, records: Records) -> Batch {
+        Batch::from_records(
             BatchId {
                 writer: self.writer_id,
                 seq,
@@ -295,37 +279,28 @@ impl Worker {
         )
     }
 
-    fn cut_table(&mut self, key: &Arc<str>) {
-        let Some(t) = self.tables.get(key) else {
-            return;
-        };
-        if t.open.records.is_empty() {
-            return;
-        }
+    /// A batch cut by a handle (or by this task's timer): queued for the sink.
+    fn on_batch(&mut self, table: &str, records: Records, acks: AckRuns, generation: u64) {
+        let key = self.table_key(table);
         let seq = self.next_seq();
         let held = self.held_bytes();
-        let Some(t) = self.tables.get_mut(key) else {
-            return;
+        let batch = Arc::new(self.batch(seq, &key, records));
+        self.counters.export_written(&key, batch.len() as u64, held);
+        let Some(t) = self.tables.get_mut(&key) else {
+            return; // `table_key` just made sure it is there.
         };
-        if let Some(d) = t.open.deadline {
-            self.timers.remove(&(d, Arc::clone(key)));
+        if let Some((deadline, timer_generation)) = t.timer
+            && timer_generation == generation
+        {
+            t.timer = None;
+            self.timers
+                .remove(&(deadline, Arc::clone(&key), timer_generation));
         }
-        let records = t.open.take();
-        let acks = std::mem::take(&mut t.open_acks);
-        let batch = Arc::new(Batch::new(
-            BatchId {
-                writer: self.writer_id,
-                seq,
-            },
-            Arc::clone(key),
-            records,
-        ));
-        self.counters.export_written(key, batch.len() as u64, held);
         t.ready.push_back((batch, acks));
         self.unresolved.insert(seq);
         if !t.busy && !t.queued {
             t.queued = true;
-            self.runnable.push_back(Arc::clone(key));
+            self.runnable.push_back(key);
         }
     }
 
@@ -335,25 +310,26 @@ impl Worker {
             .saturating_sub(self.buffer.available_permits())
     }
 
+    /// Cuts the open batches whose timer expired; their batches come back through the channel
+    /// (after any batch of the same table cut before them).
     fn cut_expired(&mut self, now: Instant) {
-        while let Some((deadline, key)) = self.timers.first().cloned() {
+        let Some((first, _, _)) = self.timers.first() else {
+            return;
+        };
+        if *first > now {
+            return;
+        }
+        let mut intake = intake::lock(&self.intake);
+        while let Some((deadline, key, generation)) = self.timers.first().cloned() {
             if deadline > now {
                 break;
             }
-            self.timers.remove(&(deadline, Arc::clone(&key)));
-            self.cut_table(&key);
-        }
-    }
-
-    fn cut_all(&mut self) {
-        let keys: Vec<Arc<str>> = self
-            .tables
-            .iter()
-            .filter(|(_, t)| !t.open.records.is_empty())
-            .map(|(k, _)| Arc::clone(k))
-            .collect();
-        for key in keys {
-            self.cut_table(&key);
+            self.timers
+                .remove(&(deadline, Arc::clone(&key), generation));
+            if let Some(t) = self.tables.get_mut(&key) {
+                t.timer = None;
+            }
+            intake.cut_expired(&key, generation);
         }
     }
 
@@ -537,6 +513,8 @@ impl Worker {
     /// acknowledgements as failed), reports to `close`. The guard then closes the buffer so that
     /// waiting writers return [`Error::Closed`].
     fn finish(mut self) {
+        // Nothing is accepted or sent from here on.
+        let leftovers = intake::lock(&self.intake).end();
         self.guard.closed.store(true, Ordering::Release);
         self.buffer.close();
         let mut report = CloseReport::default();
@@ -547,12 +525,40 @@ impl Worker {
         for (_, flight) in flights {
             abandoned.push((flight.batch, flight.acks));
         }
-        let keys: Vec<Arc<str>> = self.tables.keys().cloned().collect();
-        for key in &keys {
-            self.cut_table(key);
-        }
         for t in self.tables.values_mut() {
             abandoned.extend(t.ready.drain(..));
+        }
+        // Batches cut after the close deadline passed, never taken from the channel, and
+        // records still open (only when the task ended without `close`).
+        let mut late: Vec<(Arc<str>, Records, AckRuns)> = Vec::new();
+        while let Ok(command) = self.rx.try_recv() {
+            match command {
+                Command::Batch {
+                    table,
+                    records,
+                    acks,
+                    ..
+                } => late.push((table, records, acks)),
+                Command::Oversize {
+                    table, record, ack, ..
+                } => {
+                    let mut records = Records::with_capacity(record.len() + 1, 1);
+                    records.push(&record);
+                    let mut acks = AckRuns::default();
+                    if let Some(ack) = ack {
+                        acks.push(ack);
+                    }
+                    late.push((table, records, acks));
+                }
+                Command::Flush(reply) => self.flushes.push((u64::MAX, reply)),
+                Command::Opened { .. } | Command::Close { .. } => {}
+            }
+        }
+        late.extend(leftovers.into_iter().map(|l| (l.table, l.records, l.acks)));
+        for (table, records, acks) in late {
+            let key = self.table_key(&table);
+            let seq = self.next_seq();
+            abandoned.push((Arc::new(self.batch(seq, &key, records)), acks));
         }
         for (batch, mut acks) in abandoned {
             let n = batch.len() as u64;
@@ -562,15 +568,6 @@ impl Worker {
             self.counters.add(Counter::Abandoned, batch.table(), n);
             acks.settle(Outcome::Failed);
             report.undelivered.push(batch);
-        }
-        // Writes that raced with `close` and were never taken from the channel (their
-        // acknowledgement shares settle as failed when dropped).
-        while let Ok(command) = self.rx.try_recv() {
-            if let Command::Write { table, .. } = command {
-                let t = self.tables.entry(Arc::from(&*table)).or_default();
-                t.report.undelivered += 1;
-                self.counters.add(Counter::Abandoned, &table, 1);
-            }
         }
         for (_, reply) in self.flushes.drain(..) {
             let _ = reply.send(Err(Error::Closed));
