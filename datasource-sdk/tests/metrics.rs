@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use datasource_sdk::{Writer, metric_names};
 use metrics::{
-    Counter, CounterFn, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, Key, KeyName, Metadata, Recorder, SharedString,
+    Unit,
 };
 
 #[derive(Debug, Default)]
@@ -24,10 +25,31 @@ impl CounterFn for Cell {
     }
 }
 
-/// Keeps every counter by "name{table}".
+/// A gauge: the f64 bits of its value, and every value set, in order.
+#[derive(Debug, Default)]
+struct GaugeCell {
+    values: Mutex<Vec<f64>>,
+}
+
+impl GaugeFn for GaugeCell {
+    fn increment(&self, value: f64) {
+        let mut values = self.values.lock().unwrap();
+        let last = values.last().copied().unwrap_or(0.0);
+        values.push(last + value);
+    }
+    fn decrement(&self, value: f64) {
+        self.increment(-value);
+    }
+    fn set(&self, value: f64) {
+        self.values.lock().unwrap().push(value);
+    }
+}
+
+/// Keeps every counter by "name{table}", and every gauge by name.
 #[derive(Debug, Default)]
 struct Capture {
     counters: Mutex<BTreeMap<String, Arc<Cell>>>,
+    gauges: Mutex<BTreeMap<String, Arc<GaugeCell>>>,
 }
 
 impl Capture {
@@ -37,6 +59,15 @@ impl Capture {
             .unwrap()
             .get(&format!("{name}{{{table}}}"))
             .map_or(0, |c| c.0.load(Ordering::Relaxed))
+    }
+
+    fn gauge(&self, name: &str) -> Vec<f64> {
+        self.gauges
+            .lock()
+            .unwrap()
+            .get(name)
+            .map(|g| g.values.lock().unwrap().clone())
+            .unwrap_or_default()
     }
 }
 
@@ -59,8 +90,15 @@ impl Recorder for Capture {
         );
         Counter::from_arc(cell)
     }
-    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::noop()
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        let cell = Arc::clone(
+            self.gauges
+                .lock()
+                .unwrap()
+                .entry(key.name().to_owned())
+                .or_default(),
+        );
+        Gauge::from_arc(cell)
     }
     fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
         Histogram::noop()
@@ -95,4 +133,36 @@ fn counters_are_exported_through_the_metrics_facade() {
     assert_eq!(capture.get(metric_names::RETRIED, "orders"), 1);
     assert_eq!(capture.get(metric_names::REFUSED, "orders"), 1);
     assert_eq!(capture.get(metric_names::DROPPED, "orders"), 0);
+}
+
+#[test]
+fn the_buffered_bytes_gauge_rises_with_cut_batches_and_falls_with_deliveries() {
+    let capture = Capture::default();
+    metrics::with_local_recorder(&capture, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let sink = Arc::new(GateSink::default());
+            let writer = Writer::builder(Arc::clone(&sink))
+                .with_batch_limits(limits(2, 100, 10_000))
+                .build()
+                .unwrap();
+            // Each record is `"abcd"` plus a newline: 7 bytes; batches of two.
+            for _ in 0..4 {
+                writer.write("t", &"abcd").await.unwrap();
+            }
+            tokio::task::yield_now().await;
+            let values = capture.gauge(metric_names::BUFFERED_BYTES);
+            assert_eq!(values.last(), Some(&28.0), "{values:?}");
+            sink.open();
+            writer.flush().await.unwrap();
+            let values = capture.gauge(metric_names::BUFFERED_BYTES);
+            assert_eq!(values.last(), Some(&0.0), "{values:?}");
+            assert_eq!(writer.stats().buffered_bytes, 0);
+            assert!(writer.close(far()).await.unwrap().all_delivered());
+        });
+    });
 }

@@ -65,9 +65,42 @@ impl Part {
     }
 }
 
+/// Every directory fsynced, in order (tests only: they check that each new entry was made
+/// durable).
+#[cfg(test)]
+static SYNCED_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
 /// Makes the entries of `dir` durable (a new file or directory in it).
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
+    File::open(dir)?.sync_all()?;
+    #[cfg(test)]
+    SYNCED_DIRS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(dir.to_owned());
+    Ok(())
+}
+
+/// Creates `dir` and any missing parents, and fsyncs the parent of each one created, so that
+/// the new directories survive a crash.
+fn create_dir_durably(dir: &Path) -> std::io::Result<()> {
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(path) = at {
+        if path.as_os_str().is_empty() || path.is_dir() {
+            break;
+        }
+        missing.push(path);
+        at = path.parent();
+    }
+    std::fs::create_dir_all(dir)?;
+    for created in missing.iter().rev() {
+        match created.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent)?,
+            _ => sync_dir(Path::new("."))?,
+        }
+    }
+    Ok(())
 }
 
 impl JsonLinesSink {
@@ -77,7 +110,7 @@ impl JsonLinesSink {
         if max_file_bytes == 0 {
             return Err(Error::InvalidInput("max_file_bytes must be > 0".into()));
         }
-        std::fs::create_dir_all(&dir)?;
+        create_dir_durably(&dir)?;
         Ok(Self {
             inner: Arc::new(Mutex::new(Inner {
                 dir,
@@ -182,8 +215,7 @@ impl Inner {
             Some(part) => part,
             None => {
                 if !dir.is_dir() {
-                    std::fs::create_dir_all(&dir)?;
-                    sync_dir(&self.dir)?;
+                    create_dir_durably(&dir)?;
                 }
                 let last = JsonLinesSink::files(&self.dir, batch.table())?
                     .last()
@@ -328,6 +360,47 @@ mod tests {
         let files = JsonLinesSink::files(dir.path(), "t").unwrap();
         assert_eq!(files.len(), 2);
         assert_eq!(std::fs::read(&files[1]).unwrap(), b"1\n1\n");
+    }
+
+    /// The directories fsynced under `root`, relative to it.
+    fn synced_under(root: &Path) -> Vec<PathBuf> {
+        SYNCED_DIRS
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d.strip_prefix(root).ok().map(Path::to_owned))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn new_directories_and_part_files_are_made_durable_in_their_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("out").join("jsonl");
+        let sink = JsonLinesSink::new(&root, 8).unwrap();
+        let p = PathBuf::from;
+        // Both new directories, each in its parent.
+        assert_eq!(synced_under(tmp.path()), [p(""), p("out")]);
+        let b =
+            |seq, record: &[u8]| Batch::new(BatchId { writer: 1, seq }, "t", vec![record.to_vec()]);
+        sink.deliver(&b(0, b"1")).await.unwrap();
+        // The table directory in the root, then the new part file in the table directory.
+        let t = p("out/jsonl/t");
+        let mut expected = vec![p(""), p("out"), p("out/jsonl"), t.clone()];
+        assert_eq!(synced_under(tmp.path()), expected);
+        // Appending to the same part adds no directory entry.
+        sink.deliver(&b(1, b"2")).await.unwrap();
+        assert_eq!(synced_under(tmp.path()), expected);
+        // A rotation creates a part: its directory is fsynced again.
+        sink.deliver(&b(2, b"\"long\"")).await.unwrap();
+        expected.push(t.clone());
+        assert_eq!(synced_under(tmp.path()), expected);
+        // So is the part that follows a failed fsync.
+        sink.inner.lock().unwrap().fail_next_sync = true;
+        assert!(sink.deliver(&b(3, b"3")).await.is_err());
+        sink.deliver(&b(3, b"3")).await.unwrap();
+        expected.push(t);
+        assert_eq!(synced_under(tmp.path()), expected);
+        assert_eq!(JsonLinesSink::files(&root, "t").unwrap().len(), 4);
     }
 
     #[test]

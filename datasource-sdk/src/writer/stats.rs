@@ -71,6 +71,12 @@ impl Counters {
         let _ = table;
     }
 
+    /// Exports the bytes held now (feature `metrics`; a no-op without it).
+    pub fn export_buffered(&self, _buffered: usize) {
+        #[cfg(feature = "metrics")]
+        metrics::gauge!(names::BUFFERED_BYTES).set(_buffered as f64);
+    }
+
     /// Exports the records `write` accepted for `table` since the last export, and the bytes
     /// held (feature `metrics`; a no-op without it).
     pub fn export_written(&self, _table: &str, _n: u64, _buffered: usize) {

@@ -408,6 +408,7 @@ impl Worker {
     fn resolve(&mut self, seq: u64, permits: usize) {
         self.buffer.add_permits(permits);
         self.unresolved.remove(&seq);
+        self.counters.export_buffered(self.held_bytes());
     }
 
     fn on_done(&mut self, done: Done) {
