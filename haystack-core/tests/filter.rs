@@ -483,3 +483,45 @@ fn datetime_comparisons_compare_instants() {
         assert_eq!(f.select(&grid, &index).len(), usize::from(want), "{text}");
     }
 }
+
+/// Whole-grid evaluation (`select`, `count`: term by term over the grid's column view) agrees
+/// with row-by-row evaluation on a realistic grid, and the column view follows changes to the
+/// grid.
+#[test]
+fn whole_grid_and_row_by_row_evaluation_agree() {
+    let mut grid = haystack_core::testing::realistic_grid(700);
+    let filters = [
+        "point and his",
+        "point and not writable and not disabled",
+        "curVal > 70°F",
+        "curVal >= 50°F and curVal < 60°F or curVal > 1000kW",
+        "curStatus == \"fault\" or curStatus == \"down\" or navName == \"OA-T\"",
+        "siteRef->geoCity == \"Chicago\"",
+        "point and equipRef->ahu and equipRef->siteRef->area > 100000ft²",
+        "not siteRef->geoCity",
+        "equip or site and not point",
+        "nothing or id",
+    ];
+    for text in filters {
+        let f = Filter::parse(text).unwrap();
+        let index = GridIndex::new(&grid);
+        let compiled = f.compile_for(&grid);
+        let expect: Vec<usize> = grid
+            .rows()
+            .filter(|r| compiled.matches_row(r, &index))
+            .map(|r| r.index())
+            .collect();
+        assert_eq!(f.select(&grid, &index), expect, "{text}");
+        assert_eq!(compiled.count(&grid, &index), expect.len(), "{text}");
+    }
+    let f = Filter::parse("point and his").unwrap();
+    let before = f.select(&grid, &NoResolver).len();
+    assert!(before > 0);
+    grid.retain_rows(|r| !r.has("his"));
+    assert_eq!(f.select(&grid, &NoResolver), Vec::<usize>::new());
+    let his = grid.col_index("his").unwrap();
+    let point = grid.col_index("point").unwrap();
+    grid.push_tags([(his, Value::Marker), (point, Value::Marker)])
+        .unwrap();
+    assert_eq!(f.select(&grid, &NoResolver), vec![grid.len() - 1]);
+}

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::eval::{Resolver, Seg, test, walk};
+use super::select::{Bits, eval_set};
 use super::{CmpOp, Filter, Node, Path};
 use crate::value::{Ref, Value};
 use crate::{Dict, Grid, Row};
@@ -18,13 +19,13 @@ trait Source {
 /// A path compiled against a grid: its first tag as a column index (`None` when the grid has no
 /// such column), and the names after the first.
 #[derive(Debug, Clone)]
-struct CPath {
-    col: Option<usize>,
-    rest: Box<[Seg]>,
+pub(super) struct CPath {
+    pub(super) col: Option<usize>,
+    pub(super) rest: Box<[Seg]>,
 }
 
 #[derive(Debug, Clone)]
-enum CNode {
+pub(super) enum CNode {
     Const(bool),
     Has(CPath),
     Missing(CPath),
@@ -102,12 +103,12 @@ fn eval<S: Source, R: Resolver + ?Sized>(n: &CNode, src: &S, r: &R) -> bool {
 
 /// Whether `dict` implements `def` in the standard namespace.
 #[cfg(feature = "defs")]
-fn spec_fits(def: &str, dict: &Dict) -> bool {
+pub(super) fn spec_fits(def: &str, dict: &Dict) -> bool {
     crate::defs::Namespace::standard().reflect(dict).fits(def)
 }
 
 #[cfg(not(feature = "defs"))]
-fn spec_fits(_def: &str, _dict: &Dict) -> bool {
+pub(super) fn spec_fits(_def: &str, _dict: &Dict) -> bool {
     false
 }
 
@@ -200,19 +201,48 @@ impl CompiledFilter {
 
     /// The positions of the rows of `grid` that match, in order. `grid` must have the columns
     /// of the grid this filter was compiled for.
+    ///
+    /// The whole grid is evaluated at once, term by term over the grid's column view (built
+    /// on first use and kept until the grid changes): a term looks only at the rows that have
+    /// its tag and are still in question, and `->` paths from the same ref are followed once.
     pub fn select<'a, R: Resolver + ?Sized>(
         &'a self,
         grid: &'a Grid,
         resolver: &'a R,
     ) -> impl Iterator<Item = usize> + 'a {
-        grid.rows()
-            .filter(move |row| self.matches_row(row, resolver))
-            .map(|row| row.index())
+        let bits = self.select_bits(grid, resolver);
+        let rows: Box<dyn Iterator<Item = usize> + 'a> = match bits {
+            Some(bits) => Box::new(bits.iter().collect::<Vec<_>>().into_iter()),
+            None => Box::new(
+                grid.rows()
+                    .filter(move |row| self.matches_row(row, resolver))
+                    .map(|row| row.index()),
+            ),
+        };
+        rows
+    }
+
+    /// The matching rows as a set, or `None` when the grid has no column view (too large).
+    fn select_bits<R: Resolver + ?Sized>(&self, grid: &Grid, resolver: &R) -> Option<Bits> {
+        let cols = grid.columns()?;
+        Some(eval_set(
+            &self.root,
+            grid,
+            cols,
+            &Bits::all(grid.len()),
+            resolver,
+        ))
     }
 
     /// The number of rows of `grid` that match.
     pub fn count<R: Resolver + ?Sized>(&self, grid: &Grid, resolver: &R) -> usize {
-        self.select(grid, resolver).count()
+        match self.select_bits(grid, resolver) {
+            Some(bits) => bits.count(),
+            None => grid
+                .rows()
+                .filter(|row| self.matches_row(row, resolver))
+                .count(),
+        }
     }
 }
 

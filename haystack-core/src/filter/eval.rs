@@ -91,9 +91,32 @@ pub(super) fn test(v: &Value, op: CmpOp, operand: &Value) -> bool {
     test_one(v, op, operand)
 }
 
+/// Whether `compare(a, b)` is `Some(Equal)`, with string equality (lengths first) where
+/// the kinds allow it.
+#[inline]
+fn equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y))
+        | (Value::Uri(x), Value::Uri(y))
+        | (Value::Symbol(x), Value::Symbol(y)) => x == y,
+        (Value::Ref(x), Value::Ref(y)) => x.id() == y.id(),
+        _ => compare(a, b) == Some(Ordering::Equal),
+    }
+}
+
 #[inline]
 fn test_one(v: &Value, op: CmpOp, operand: &Value) -> bool {
-    let ord = compare(v, operand);
+    match op {
+        CmpOp::Eq => return equal(v, operand),
+        CmpOp::Ne => return !equal(v, operand),
+        _ => {}
+    }
+    matches_ord(compare(v, operand), op)
+}
+
+/// Whether an order of a value to the operand (`None`: they do not compare) satisfies `op`.
+#[inline]
+pub(super) fn matches_ord(ord: Option<Ordering>, op: CmpOp) -> bool {
     match op {
         CmpOp::Eq => ord == Some(Ordering::Equal),
         CmpOp::Ne => ord != Some(Ordering::Equal),

@@ -49,6 +49,7 @@ mod defs;
 mod eval;
 mod parse;
 mod scalar;
+mod select;
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,16 +1,18 @@
 //! [`Grid`]: a Haystack table of grid meta, columns with meta, and sparse rows.
 
 mod builder;
+mod columns;
 mod row;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::{Dict, Error, Result, Value, is_tag_name};
 
 pub use builder::GridBuilder;
+pub(crate) use columns::Columns;
 pub use row::{Cells, Row, RowCells, Rows};
 
 /// A grid column: a tag name and its meta (`dis`, `unit`, ...).
@@ -97,6 +99,8 @@ pub struct Grid {
     values: Vec<Value>,
     /// Where each row's tags end in `tag_cols`/`values`.
     ends: Vec<usize>,
+    /// The column view of the rows, built on first use by filters; reset by every change.
+    columns: OnceLock<Option<columns::Columns>>,
 }
 
 fn too_many_cols() -> Error {
@@ -192,11 +196,28 @@ impl Grid {
     /// Appends a row from (column, value) pairs already in ascending column order, without
     /// duplicates or nulls.
     fn push_sorted(&mut self, tags: impl Iterator<Item = (u32, Value)>) {
+        self.changed();
         for (c, v) in tags {
             self.tag_cols.push(c);
             self.values.push(v);
         }
         self.ends.push(self.values.len());
+    }
+
+    /// Drops the column view: rows or columns change.
+    #[inline]
+    fn changed(&mut self) {
+        if self.columns.get().is_some() {
+            self.columns = OnceLock::new();
+        }
+    }
+
+    /// The column view of the rows (built on first use), or `None` when the grid is too large
+    /// for it.
+    pub(crate) fn columns(&self) -> Option<&columns::Columns> {
+        self.columns
+            .get_or_init(|| columns::Columns::build(self))
+            .as_ref()
     }
 
     /// The grid meta.
@@ -292,6 +313,7 @@ impl Grid {
 
     /// Appends a column (null in every existing row); errors on a duplicate or invalid name.
     pub fn add_col(&mut self, name: impl Into<Arc<str>>, meta: Dict) -> Result<()> {
+        self.changed();
         let col = Col::with_meta(name, meta)?;
         if self.col_index.contains_key(&col.name) {
             return Err(duplicate_col(col.name()));
@@ -339,6 +361,7 @@ impl Grid {
         &mut self,
         fill: impl FnOnce(&mut RowCells<'_>) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
+        self.changed();
         let w = self.cols.len();
         let start = self.values.len();
         let above = match self.ends.len().checked_sub(1) {
@@ -368,6 +391,7 @@ impl Grid {
     /// of repeated columns the last value wins. Errors (leaving the grid unchanged) on a
     /// column position outside the grid's columns.
     pub fn push_tags(&mut self, tags: impl IntoIterator<Item = (usize, Value)>) -> Result<()> {
+        self.changed();
         let w = self.cols.len();
         if w == 0 {
             return Err(no_cols());
@@ -462,6 +486,7 @@ impl Grid {
 
     /// Removes every row, keeping meta and columns.
     pub fn clear_rows(&mut self) {
+        self.changed();
         self.tag_cols.clear();
         self.values.clear();
         self.ends.clear();
@@ -469,6 +494,7 @@ impl Grid {
 
     /// Keeps only the rows for which `keep` returns true.
     pub fn retain_rows(&mut self, mut keep: impl FnMut(&Row<'_>) -> bool) {
+        self.changed();
         let keep: Vec<bool> = self.rows().map(|r| keep(&r)).collect();
         let ends = std::mem::take(&mut self.ends);
         let cols = std::mem::take(&mut self.tag_cols);
@@ -491,6 +517,7 @@ impl Grid {
     /// Removes the columns that no row uses (keeping the order of the others), so that a
     /// filtered or selected grid carries only the columns of its rows.
     pub fn prune_cols(&mut self) {
+        self.changed();
         let mut used = vec![false; self.cols.len()];
         for &c in &self.tag_cols {
             if let Some(u) = used.get_mut(c as usize) {

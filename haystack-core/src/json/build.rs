@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::de::Field;
 use crate::error::{Error, Position, Result};
-use crate::value::{Coord, Number, Ref, Value, XStr, is_ref_id};
+use crate::value::{Coord, Number, Value, XStr, is_ref_id};
 use crate::zinc::{Interner, Scanner};
 use crate::{Col, Dict, Grid};
 
@@ -151,8 +151,8 @@ pub(super) fn scalar(kind: &str, f: Fields<'_>, sh: &mut Shared) -> Result<Value
             if !is_ref_id(id) {
                 return Err(bad("ref", format!("invalid id {id:?}")));
             }
-            let dis = opt_str(&f.dis, "ref", "dis")?.map(|d| sh.intern(d));
-            Value::Ref(Ref::from_parts(id, dis))
+            let dis = opt_str(&f.dis, "ref", "dis")?;
+            Value::Ref(sh.interner.intern_ref(id, dis))
         }
         "symbol" => {
             let s = req_str(&f.val, "symbol", "val")?;

@@ -497,9 +497,9 @@ impl<'a> Scanner<'a> {
         if self.peek() == Some(b' ') && self.peek_at(1) == Some(b'"') {
             self.bump();
             let dis = self.read_str_cow()?;
-            return Ok(Ref::from_strs(id, Some(&dis)));
+            return Ok(self.interner().intern_ref(id, Some(&dis)));
         }
-        Ok(Ref::from_strs(id, None))
+        Ok(self.interner().intern_ref(id, None))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::value::Ref;
 use crate::{Error, Position, Result};
 
 /// Interns small repeated strings (units, timezone names, tag names, ref ids and display names)
@@ -13,6 +14,7 @@ use crate::{Error, Position, Result};
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
     slots: Vec<Option<Arc<str>>>,
+    refs: Vec<Option<Ref>>,
 }
 
 /// A fast, non-cryptographic hash of a short string (FxHash-style, 8 bytes at a time).
@@ -65,6 +67,29 @@ impl Interner {
                 a
             }
             None => Arc::from(s),
+        }
+    }
+
+    /// The shared copy of the ref with id `id` and display name `dis` (not validated): refs
+    /// repeat (every point names its site and equip), and a shared ref costs no allocation.
+    pub fn intern_ref(&mut self, id: &str, dis: Option<&str>) -> Ref {
+        let dis_len = dis.map_or(0, str::len);
+        if id.len() + dis_len > Self::MAX_LEN {
+            return Ref::from_strs(id, dis);
+        }
+        if self.refs.is_empty() {
+            self.refs = vec![None; Self::SLOTS];
+        }
+        let h = fx_hash(id.as_bytes()) ^ dis.map_or(0, |d| fx_hash(d.as_bytes()).rotate_left(17));
+        let i = (h >> 52) as usize % Self::SLOTS;
+        match self.refs.get_mut(i) {
+            Some(Some(r)) if r.id() == id && r.dis() == dis => r.clone(),
+            Some(slot) => {
+                let r = Ref::from_strs(id, dis);
+                *slot = Some(r.clone());
+                r
+            }
+            None => Ref::from_strs(id, dis),
         }
     }
 }
