@@ -92,9 +92,14 @@ impl<'a> Scanner<'a> {
                 self.set_pos(paren + 1);
             }
             let value = if word == "Bin" && self.peek() != Some(b'"') {
-                // Zinc 2.0 `Bin(text/plain)`: the mime type unquoted.
+                // Zinc 2.0 `Bin(text/plain)`: the mime type unquoted, printable ASCII without
+                // the bytes that quote, escape or delimit (a `"` here would start a string for
+                // the streaming reader's row splitter, so both readers stop at it and fail).
                 let s = self.pos();
-                self.skip_while(|b| b != b')' && b != b'\n' && b != b',');
+                self.skip_while(|b| {
+                    (b' '..=b'~').contains(&b)
+                        && !matches!(b, b')' | b'(' | b',' | b'"' | b'`' | b'\\')
+                });
                 self.slice(s, self.pos()).to_owned()
             } else {
                 self.read_str_literal()?
