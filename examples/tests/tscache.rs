@@ -14,7 +14,7 @@ use bytes::Bytes;
 use datasource_sdk::RetryPolicy;
 use examples::tscache::api::{self, Series};
 use examples::tscache::forecast::{DynamoForecast, ForecastStore, MemoryForecast};
-use examples::tscache::history::{LocalObjects, Objects, S3Objects};
+use examples::tscache::history::{Condition, LocalObjects, Objects, S3Objects, Versioned};
 use examples::tscache::ids::{DynamoIdentifiers, IdentifierTable, MemoryIdentifiers};
 use examples::tscache::pipeline::Cache;
 use examples::tscache::queue::{Message, WorkQueue};
@@ -274,10 +274,15 @@ struct Flaky {
 
 #[async_trait]
 impl Objects for Flaky {
-    async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+    async fn get(&self, key: &str) -> Result<Option<Versioned>, CacheError> {
         self.inner.get(key).await
     }
-    async fn put(&self, key: &str, body: Bytes) -> Result<(), CacheError> {
+    async fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        condition: Condition,
+    ) -> Result<String, CacheError> {
         if self
             .calls
             .fetch_add(1, Ordering::SeqCst)
@@ -285,7 +290,7 @@ impl Objects for Flaky {
         {
             return Err(CacheError::Storage("injected failure".into()));
         }
-        self.inner.put(key, body).await
+        self.inner.put(key, body, condition).await
     }
 }
 

@@ -11,8 +11,8 @@ use examples::tscache::forecast::MemoryForecast;
 use examples::tscache::history::LocalObjects;
 use examples::tscache::ids::MemoryIdentifiers;
 use examples::tscache::pipeline::Cache;
-use examples::tscache::queue::MemoryQueue;
-use examples::tscache::{Clock, source};
+use examples::tscache::queue::{MemoryQueue, Message, WorkQueue};
+use examples::tscache::{CacheError, Clock, source};
 use time::OffsetDateTime;
 
 const T0: i64 = 1_717_243_321;
@@ -99,4 +99,87 @@ async fn a_cycle_of_more_identifiers_than_the_queue_holds_completes() {
         let series: api::Series = reqwest::get(url).await.unwrap().json().await.unwrap();
         assert_eq!(series.points.len(), 576, "{id}");
     }
+}
+
+/// The in-process queue, but the first `failures` receives fail (an unreachable queue).
+#[derive(Debug)]
+struct FailingReceives {
+    inner: MemoryQueue,
+    failures: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl WorkQueue for FailingReceives {
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), CacheError> {
+        self.inner.send_batch(bodies).await
+    }
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, CacheError> {
+        let left = self.failures.load(Ordering::SeqCst);
+        if left > 0 {
+            self.failures.store(left - 1, Ordering::SeqCst);
+            return Err(CacheError::Unavailable("connection refused".into()));
+        }
+        self.inner.receive(max, wait).await
+    }
+    async fn delete(&self, messages: &[Message]) -> Result<(), CacheError> {
+        self.inner.delete(messages).await
+    }
+    async fn release(&self, message: &Message, delay: Duration) -> Result<(), CacheError> {
+        self.inner.release(message, delay).await
+    }
+    async fn extend(&self, message: &Message, visibility: Duration) -> Result<(), CacheError> {
+        self.inner.extend(message, visibility).await
+    }
+    fn visibility_timeout(&self) -> Option<Duration> {
+        None
+    }
+    fn max_receives(&self) -> u32 {
+        self.inner.max_receives()
+    }
+    async fn is_empty(&self) -> Result<bool, CacheError> {
+        self.inner.is_empty().await
+    }
+    async fn dead_letters(&self) -> Result<Vec<String>, CacheError> {
+        WorkQueue::dead_letters(&self.inner).await
+    }
+}
+
+#[tokio::test]
+async fn receive_errors_are_retried_and_reported_not_the_end_of_the_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = fixed_clock();
+    let external = serve(source::external_api(clock.clone())).await;
+    let queue = Arc::new(FailingReceives {
+        inner: MemoryQueue::new(100, 3),
+        failures: std::sync::atomic::AtomicU32::new(3),
+    });
+    let mut cache = Cache::new(
+        Arc::new(MemoryIdentifiers::default()),
+        Arc::new(LocalObjects::new(dir.path())),
+        Arc::new(MemoryForecast::default()),
+        "forecast",
+        external,
+        clock,
+    )
+    .unwrap()
+    .with_queue(queue.clone());
+    cache.queue_retry.initial_backoff = Duration::from_millis(1);
+    let cache = Arc::new(cache);
+    for i in 0..5 {
+        cache.ids().add(&format!("id-{i}")).await.unwrap();
+    }
+    let report = tokio::time::timeout(Duration::from_secs(60), cache.run_cycle())
+        .await
+        .expect("the cycle ends")
+        .unwrap();
+    assert_eq!((report.enqueued, report.done), (5, 5), "{report:?}");
+    let errors: Vec<_> = report
+        .failures
+        .iter()
+        .filter(|f| f.contains("receiving") && f.contains("connection refused"))
+        .collect();
+    assert_eq!(errors.len(), 3, "each receive error reported: {report:?}");
+    let status = cache.progress().status();
+    assert_eq!(status.current.queue_errors, 3, "{status:?}");
+    assert_eq!(status.recent_errors.len(), 3, "{status:?}");
 }

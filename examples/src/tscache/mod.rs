@@ -15,6 +15,7 @@ pub mod api;
 pub mod forecast;
 pub mod history;
 pub mod ids;
+pub mod objects;
 pub mod pipeline;
 pub mod progress;
 pub mod queue;

@@ -406,3 +406,114 @@ impl WorkQueue for SqsQueue {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Fails the entries whose body or receipt is in `flaky` on their first request.
+    #[derive(Debug, Default)]
+    struct PartlyFailing {
+        flaky: Vec<String>,
+        refused: Vec<String>,
+        requests: Mutex<Vec<Vec<String>>>,
+    }
+
+    impl PartlyFailing {
+        fn answer(&self, entries: &[(String, String)]) -> Vec<BatchFailure> {
+            let mut requests = self.requests.lock().unwrap();
+            let first = requests.is_empty();
+            requests.push(entries.iter().map(|(_, b)| b.clone()).collect());
+            entries
+                .iter()
+                .filter(|(_, b)| (first && self.flaky.contains(b)) || self.refused.contains(b))
+                .map(|(id, b)| BatchFailure {
+                    id: id.clone(),
+                    reason: format!("InternalError: {b}"),
+                    sender_fault: self.refused.contains(b),
+                })
+                .collect()
+        }
+    }
+
+    #[async_trait]
+    impl SqsApi for PartlyFailing {
+        async fn send_batch(
+            &self,
+            _url: &str,
+            entries: &[(String, String)],
+        ) -> Result<Vec<BatchFailure>, CacheError> {
+            Ok(self.answer(entries))
+        }
+        async fn delete_batch(
+            &self,
+            _url: &str,
+            entries: &[(String, String)],
+        ) -> Result<Vec<BatchFailure>, CacheError> {
+            Ok(self.answer(entries))
+        }
+    }
+
+    fn queue(api: std::sync::Arc<PartlyFailing>) -> SqsQueue {
+        let conf = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .build();
+        SqsQueue {
+            client: aws_sdk_sqs::Client::from_conf(conf),
+            batches: api,
+            url: "http://unused/queue".into(),
+            dead_url: "http://unused/dlq".into(),
+            visibility: Duration::from_secs(30),
+            max_receives: 3,
+            retry: RetryPolicy::with_attempts(5),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_the_failed_entries_of_a_batch_are_sent_again() {
+        let api = std::sync::Arc::new(PartlyFailing {
+            flaky: vec!["b".into(), "d".into()],
+            ..PartlyFailing::default()
+        });
+        let q = queue(api.clone());
+        let bodies: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        q.send_batch(&bodies).await.unwrap();
+        let requests = api.requests.lock().unwrap().clone();
+        assert_eq!(requests, vec![bodies.clone(), vec!["b".into(), "d".into()]]);
+
+        let api = std::sync::Arc::new(PartlyFailing {
+            flaky: vec!["r2".into()],
+            ..PartlyFailing::default()
+        });
+        let q = queue(api.clone());
+        let messages: Vec<Message> = (1..=3)
+            .map(|i| Message {
+                receipt: format!("r{i}"),
+                body: format!("m{i}"),
+                receives: 1,
+            })
+            .collect();
+        q.delete(&messages).await.unwrap();
+        let requests = api.requests.lock().unwrap().clone();
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[1], vec!["r2".to_owned()]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn entries_refused_as_the_senders_fault_are_an_error_not_a_loop() {
+        let api = std::sync::Arc::new(PartlyFailing {
+            refused: vec!["bad".into()],
+            ..PartlyFailing::default()
+        });
+        let q = queue(api.clone());
+        let err = q
+            .send_batch(&["ok".to_owned(), "bad".to_owned()])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CacheError::Storage(_)), "{err}");
+        assert_eq!(api.requests.lock().unwrap().len(), 1);
+    }
+}

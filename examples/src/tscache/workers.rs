@@ -228,3 +228,88 @@ async fn delete_loop(cache: Arc<Cache>, mut done: mpsc::Receiver<Message>) -> Ve
     }
     failures
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::tscache::CacheError;
+    use crate::tscache::forecast::MemoryForecast;
+    use crate::tscache::history::LocalObjects;
+    use crate::tscache::ids::MemoryIdentifiers;
+    use crate::tscache::queue::{MemoryQueue, WorkQueue};
+
+    /// A memory queue with a visibility timeout, counting heartbeats.
+    #[derive(Debug)]
+    struct Counting {
+        inner: MemoryQueue,
+        extends: AtomicU32,
+    }
+
+    #[async_trait]
+    impl WorkQueue for Counting {
+        async fn send_batch(&self, bodies: &[String]) -> Result<(), CacheError> {
+            self.inner.send_batch(bodies).await
+        }
+        async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, CacheError> {
+            self.inner.receive(max, wait).await
+        }
+        async fn delete(&self, messages: &[Message]) -> Result<(), CacheError> {
+            self.inner.delete(messages).await
+        }
+        async fn release(&self, message: &Message, delay: Duration) -> Result<(), CacheError> {
+            self.inner.release(message, delay).await
+        }
+        async fn extend(&self, _message: &Message, visibility: Duration) -> Result<(), CacheError> {
+            assert_eq!(visibility, Duration::from_secs(30));
+            self.extends.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        fn visibility_timeout(&self) -> Option<Duration> {
+            Some(Duration::from_secs(30))
+        }
+        fn max_receives(&self) -> u32 {
+            3
+        }
+        async fn is_empty(&self) -> Result<bool, CacheError> {
+            self.inner.is_empty().await
+        }
+        async fn dead_letters(&self) -> Result<Vec<String>, CacheError> {
+            Ok(self.inner.dead_letters())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_being_worked_on_is_kept_hidden_every_third_of_its_visibility() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Arc::new(Counting {
+            inner: MemoryQueue::new(10, 3),
+            extends: AtomicU32::new(0),
+        });
+        let cache = Cache::new(
+            Arc::new(MemoryIdentifiers::default()),
+            Arc::new(LocalObjects::new(dir.path())),
+            Arc::new(MemoryForecast::default()),
+            "forecast",
+            "http://unused",
+            crate::tscache::system_clock(),
+        )
+        .unwrap()
+        .with_queue(queue.clone());
+        let message = Message {
+            receipt: "0".into(),
+            body: "x".into(),
+            receives: 1,
+        };
+        let beating = tokio::time::timeout(Duration::from_secs(100), heartbeat(&cache, &message));
+        assert!(beating.await.is_err(), "a heartbeat never ends by itself");
+        assert_eq!(
+            queue.extends.load(Ordering::SeqCst),
+            10,
+            "every 10 s for 100 s"
+        );
+    }
+}
