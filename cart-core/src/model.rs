@@ -467,13 +467,43 @@ fn reason(index: usize, e: Error) -> Error {
     }
 }
 
-/// A lease on a cart's work, held by one server until `expires` (renewed while working).
+/// A lease on a cart's work, held by one server while it works on the cart.
+///
+/// `token` is the fencing token: it grows with every claim of the cart (never reused, see
+/// [`Cart::fence`]), and every write a worker makes is conditional on the stored lease still
+/// carrying its token, so a server that lost its lease can no longer change the cart.
+/// Expiry is never judged by comparing `expires` with another server's clock: a taker
+/// needs to have seen the lease unchanged (same token and `renewals`) for `ttl_ms` on its own
+/// monotonic clock (see [`crate::engine`] for the rule and its bound); `expires` is the
+/// holder's own estimate, for people reading the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     /// The node id of the holder.
     pub owner: String,
-    /// When the lease lapses unless renewed.
+    /// The holder's wall clock plus the lease duration at the last claim or renewal
+    /// (informational).
     pub expires: Timestamp,
+    /// The fencing token of this claim.
+    #[serde(default)]
+    pub token: u64,
+    /// How often the holder renewed the lease (any renewal changes the lease).
+    #[serde(default)]
+    pub renewals: u64,
+    /// The lease duration the holder works with, in milliseconds (0 in records written before
+    /// leases had one: the reader's own duration applies).
+    #[serde(default)]
+    pub ttl_ms: u64,
+}
+
+impl Lease {
+    /// The lease duration, or `fallback` when the record has none.
+    pub fn ttl_or(&self, fallback: std::time::Duration) -> std::time::Duration {
+        if self.ttl_ms == 0 {
+            fallback
+        } else {
+            std::time::Duration::from_millis(self.ttl_ms)
+        }
+    }
 }
 
 /// One file of a cart as stored.
@@ -539,6 +569,10 @@ pub struct Cart {
     pub bundle_size: Option<u64>,
     /// Who is working on it, if anyone.
     pub lease: Option<Lease>,
+    /// The last fencing token issued for this cart (the next claim gets one more). Kept when
+    /// a lease is released, so tokens never repeat.
+    #[serde(default)]
+    pub fence: u64,
     /// How often its work was interrupted by a restart.
     #[serde(default)]
     pub restarts: u32,
@@ -571,6 +605,7 @@ impl Cart {
             last_used: now,
             bundle_size: None,
             lease: None,
+            fence: 0,
             restarts: 0,
         }
     }

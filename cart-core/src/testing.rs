@@ -53,6 +53,7 @@ pub async fn conformance(store: &dyn CartStore) {
     list_and_remove(store).await;
     steps_and_file_steps(store).await;
     leases_are_exclusive(store).await;
+    writes_are_fenced_by_the_lease_token(store).await;
     concurrent_modify_loses_nothing(store).await;
 }
 
@@ -154,34 +155,119 @@ pub async fn steps_and_file_steps(store: &dyn CartStore) {
     assert_eq!(back.updated, now);
 }
 
-/// Only one owner holds a lease until it expires or is released.
+/// Only one owner holds a lease until it is released or taken over as judged stale; tokens
+/// grow with every claim and are never reused.
 pub async fn leases_are_exclusive(store: &dyn CartStore) {
     let cart = sample("lease");
     store.insert(&cart).await.expect("insert");
     let t0 = Timestamp::from_unix_millis(10_000);
     let ttl = Duration::from_secs(30);
-    store::claim(store, &cart.uid, "a", t0, ttl)
+    let a1 = store::claim(store, &cart.uid, "a", t0, ttl, None)
         .await
         .expect("a claims");
-    let err = store::claim(store, &cart.uid, "b", t0.plus(Duration::from_secs(1)), ttl)
+    assert_eq!(a1.ttl_ms, 30_000);
+    // b's wall clock is far ahead: that alone never lets b take a live lease.
+    let far = t0.plus(Duration::from_secs(3600));
+    let err = store::claim(store, &cart.uid, "b", far, ttl, None)
         .await
         .expect_err("b blocked");
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    store::claim(store, &cart.uid, "a", t0.plus(Duration::from_secs(2)), ttl)
+    let a2 = store::renew(store, &cart.uid, &a1, t0.plus(Duration::from_secs(2)))
         .await
         .expect("a renews");
-    store::claim(store, &cart.uid, "b", t0.plus(Duration::from_secs(40)), ttl)
+    assert_eq!(a2.token, a1.token);
+    assert_eq!(a2.renewals, a1.renewals + 1);
+    // b judged the lease as it was before the renewal stale: too late, it changed.
+    let err = store::claim(store, &cart.uid, "b", far, ttl, Some(&a1))
         .await
-        .expect("b takes the expired lease");
-    store::release(store, &cart.uid, "a").await.expect("noop");
+        .expect_err("b took a renewed lease");
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    let b = store::claim(store, &cart.uid, "b", far, ttl, Some(&a2))
+        .await
+        .expect("b takes the lease it saw unchanged");
+    assert!(b.token > a2.token, "{b:?} after {a2:?}");
+    let err = store::renew(store, &cart.uid, &a2, far)
+        .await
+        .expect_err("a renews a lease it lost");
+    assert!(matches!(err, Error::LeaseLost(_)), "{err:?}");
+    store::release(store, &cart.uid, a2.token)
+        .await
+        .expect("noop");
     let (back, _) = store.load(&cart.uid).await.expect("load").expect("present");
-    assert_eq!(back.lease.map(|l| l.owner), Some("b".to_owned()));
-    store::release(store, &cart.uid, "b")
+    assert_eq!(back.lease.as_ref().map(|l| l.owner.as_str()), Some("b"));
+    store::release(store, &cart.uid, b.token)
         .await
         .expect("release");
-    store::claim(store, &cart.uid, "a", t0.plus(Duration::from_secs(41)), ttl)
+    let a3 = store::claim(store, &cart.uid, "a", t0, ttl, None)
         .await
         .expect("a claims after release");
+    assert!(
+        a3.token > b.token,
+        "a released token is not reused: {a3:?} after {b:?}"
+    );
+}
+
+/// A worker's writes are fenced by the store on its lease token: a stale token fails with
+/// `LeaseLost` even when the version it read is current.
+pub async fn writes_are_fenced_by_the_lease_token(store: &dyn CartStore) {
+    let cart = sample("fence");
+    store.insert(&cart).await.expect("insert");
+    let t0 = Timestamp::from_unix_millis(10_000);
+    let ttl = Duration::from_secs(30);
+    let a = store::claim(store, &cart.uid, "a", t0, ttl, None)
+        .await
+        .expect("a claims");
+    store::modify_fenced(store, &cart.uid, a.token, |c| {
+        c.message = "by a".into();
+        Ok(())
+    })
+    .await
+    .expect("a writes while it holds the lease");
+    let b = store::claim(store, &cart.uid, "b", t0, ttl, Some(&a))
+        .await
+        .expect("b takes over");
+    let err = store::modify_fenced(store, &cart.uid, a.token, |c| {
+        c.message = "late write by a".into();
+        Ok(())
+    })
+    .await
+    .expect_err("a's late write");
+    assert!(matches!(err, Error::LeaseLost(_)), "{err:?}");
+    // The store checks the token itself: the current version with a's token is refused.
+    let (mut current, version) = store.load(&cart.uid).await.expect("load").expect("present");
+    current.status = CartStatus::Ready;
+    let err = store
+        .save_fenced(&current, version, a.token)
+        .await
+        .expect_err("save with a's token");
+    assert!(matches!(err, Error::LeaseLost(_)), "{err:?}");
+    // A cart without a lease refuses fenced writes too.
+    store::release(store, &cart.uid, b.token)
+        .await
+        .expect("release");
+    let (current, version) = store.load(&cart.uid).await.expect("load").expect("present");
+    let err = store
+        .save_fenced(&current, version, b.token)
+        .await
+        .expect_err("save after release");
+    assert!(matches!(err, Error::LeaseLost(_)), "{err:?}");
+    // A stale version with the right token is a plain conflict.
+    let c = store::claim(store, &cart.uid, "c", t0, ttl, None)
+        .await
+        .expect("c claims");
+    let err = store
+        .save_fenced(&current, version, c.token)
+        .await
+        .expect_err("stale version");
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    let (back, _) = store.load(&cart.uid).await.expect("load").expect("present");
+    assert_eq!(back.message, "by a");
+    assert_eq!(back.status, CartStatus::Waiting);
+    let err = store
+        .save_fenced(&sample("fence-missing"), Version(1), 1)
+        .await
+        .expect_err("missing cart");
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
 }
 
 /// Concurrent read-modify-writes through `modify` all land.

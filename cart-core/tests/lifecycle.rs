@@ -96,9 +96,16 @@ async fn recovery_fails_carts_interrupted_too_often_and_respects_live_leases() {
     let mut other = cart_core::Cart::new(uid("other"), request(&[("a", "a", b"a")], false), now);
     other.apply(&Step::start_staging(), now).unwrap();
     db.insert(&other).await.unwrap();
-    store::claim(&db, &other.uid, "node-2", now, Duration::from_secs(3600))
-        .await
-        .unwrap();
+    store::claim(
+        &db,
+        &other.uid,
+        "node-2",
+        now,
+        Duration::from_secs(3600),
+        None,
+    )
+    .await
+    .unwrap();
 
     let archive = Arc::new(MemoryArchive::new());
     archive.insert("a", "a");

@@ -6,6 +6,33 @@
 //! download stream ends with an error, never a silently short tar), then removes its files.
 //! After a restart, call [`Engine::recover`]: carts left `waiting`, `staging` or `bundling` are
 //! requeued, or end in `error` when they have been interrupted too often.
+//!
+//! # Leases, fencing and clock skew
+//!
+//! A server works on a cart only while it holds the cart's lease, taken with a fencing token
+//! that grows with every claim ([`Lease::token`](crate::Lease::token)). Every write the
+//! worker makes is conditional, in the store, on the lease still carrying that token
+//! ([`store::modify_fenced`]), so once the lease is taken over, the old holder cannot
+//! change the cart any more, not even mark it `ready`.
+//!
+//! The holder renews the lease every third of [`EngineConfig::lease_ttl`]; each renewal
+//! changes the stored lease (its renewal count grows). The holder stops working on the cart
+//! when the store says the lease is gone, or when no renewal succeeded for a whole lease period
+//! on its own monotonic clock (a renewal that fails keeps failing: the work stops).
+//!
+//! The rule for taking a lease over: another server takes it only after seeing it
+//! **unchanged (same token, same renewal count) for the holder's whole lease duration
+//! ([`Lease::ttl_ms`](crate::Lease::ttl_ms)) measured on the taker's own monotonic clock**
+//! (across [`Engine::recover`] passes), and the take-over write is conditional on the lease
+//! still being exactly the one it saw. No wall-clock time of one server is ever compared with
+//! another's, so wall-clock skew of any size cannot let a live lease be taken. The bound: a
+//! live holder changes the lease at least every `ttl/3` (plus one store round trip) of its
+//! own time, so a live lease is never taken while the servers' monotonic clocks run at rates
+//! within a factor of about 3 of each other and store round trips stay under `2·ttl/3`; a
+//! holder that is paused or partitioned longer than that loses the lease, and fencing makes
+//! its late writes fail. Take-over takes between one and two lease periods plus the recovery
+//! interval after the holder's last renewal. A server restarted under the same node id takes
+//! its own leases back at once.
 
 mod download;
 mod space;
@@ -54,6 +81,8 @@ pub struct EngineConfig {
     /// Carts used more recently than this are never evicted (`LRU_BUFFER_TIME`, default 0).
     pub lru_buffer: Duration,
     /// How long a work lease lasts unless renewed (renewed every third of it; default 60 s).
+    /// Another server takes the cart over only after seeing the lease unchanged this long on
+    /// its own monotonic clock (see the [module documentation](self)).
     pub lease_ttl: Duration,
     /// Restarts a cart's work survives before it ends in `error` (default 3).
     pub max_restarts: u32,
@@ -139,6 +168,7 @@ impl EngineBuilder {
                 space: self.space,
                 clock: self.clock,
                 running: Mutex::new(HashMap::new()),
+                seen_leases: Mutex::new(HashMap::new()),
                 in_use: Mutex::new(InUse::default()),
                 space_lock: tokio::sync::Mutex::new(()),
                 reserved: AtomicU64::new(0),
@@ -171,6 +201,9 @@ pub(crate) struct Inner {
     files: Semaphore,
     carts: Semaphore,
     running: Mutex<HashMap<CartUid, Running>>,
+    /// Other servers' leases as first seen unchanged, with when (monotonic): the evidence for
+    /// judging a lease expired.
+    seen_leases: Mutex<HashMap<CartUid, (crate::Lease, tokio::time::Instant)>>,
     in_use: Mutex<InUse>,
     space_lock: tokio::sync::Mutex<()>,
     reserved: AtomicU64,
@@ -210,6 +243,20 @@ impl Inner {
     }
     fn is_in_use(&self, uid: &CartUid) -> bool {
         self.lock_in_use().counts.contains_key(uid)
+    }
+    /// Whether `lease` has been seen unchanged for its whole duration on this server's
+    /// monotonic clock; records it as first seen now otherwise.
+    fn lease_is_stale(&self, uid: &CartUid, lease: &crate::Lease) -> bool {
+        let now = tokio::time::Instant::now();
+        let ttl = lease.ttl_or(self.config.lease_ttl);
+        let mut seen = self.seen_leases.lock().unwrap_or_else(|p| p.into_inner());
+        match seen.get(uid) {
+            Some((l, since)) if l == lease => now.duration_since(*since) >= ttl,
+            _ => {
+                seen.insert(uid.clone(), (lease.clone(), now));
+                false
+            }
+        }
     }
 }
 
@@ -354,6 +401,7 @@ impl Engine {
     pub async fn recover(&self) -> Result<RecoveryReport> {
         let mut report = RecoveryReport::default();
         let now = self.inner.now();
+        let mut leased_elsewhere = HashSet::new();
         for cart in self.inner.store.list().await? {
             let Some(active) = cart.status.active() else {
                 continue;
@@ -363,10 +411,15 @@ impl Engine {
             }
             if let Some(l) = &cart.lease
                 && l.owner != self.inner.config.node_id
-                && l.expires > now
             {
-                continue;
+                leased_elsewhere.insert(cart.uid.clone());
+                if !self.inner.lease_is_stale(&cart.uid, l) {
+                    continue;
+                }
+                tracing::warn!(uid = %cart.uid, owner = %l.owner, token = l.token,
+                    "taking over a cart whose lease was not renewed for a whole lease period");
             }
+            let seen_lease = cart.lease.clone();
             let interrupted = active != crate::ActiveStatus::Waiting;
             let max = self.inner.config.max_restarts;
             let expected: Vec<(PathBuf, Option<u64>)> = cart
@@ -387,6 +440,12 @@ impl Engine {
                 let Some(active) = c.status.active() else {
                     return Err(Error::Conflict("settled meanwhile".into()));
                 };
+                // Only the lease judged above is dropped: a renewal or a new claim since
+                // then means someone is working on the cart.
+                if c.lease != seen_lease {
+                    return Err(Error::Conflict("lease changed meanwhile".into()));
+                }
+                c.lease = None;
                 if active == crate::ActiveStatus::Waiting {
                     return Ok(());
                 }
@@ -426,8 +485,19 @@ impl Engine {
                 Err(e) => return Err(e),
             }
         }
+        // Forget leases no longer seen (settled, released, or taken over just now).
+        self.inner
+            .seen_leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|uid, _| leased_elsewhere.contains(uid) && !report.resumed.contains(uid));
         self.inner.notify();
         Ok(report)
+    }
+
+    /// The carts this engine has a work task for right now.
+    pub fn working_on(&self) -> Vec<CartUid> {
+        self.inner.lock_running().keys().cloned().collect()
     }
 
     fn spawn(&self, uid: CartUid) {

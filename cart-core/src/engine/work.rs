@@ -14,7 +14,8 @@ use tokio::time::{Instant, sleep, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 
 /// Runs a cart to `ready` or `error`; returns early, leaving the status as is, when cancelled
-/// (delete or shutdown) or when another node holds the lease.
+/// (delete or shutdown), when another node holds the lease, or when the lease is lost (taken
+/// over, or not renewed in time): every write here is fenced on the lease's token.
 pub(super) async fn run_cart(inner: &Arc<Inner>, uid: &CartUid, token: &CancellationToken) {
     let _permit = tokio::select! {
         _ = token.cancelled() => return,
@@ -25,41 +26,93 @@ pub(super) async fn run_cart(inner: &Arc<Inner>, uid: &CartUid, token: &Cancella
     };
     let owner = inner.config.node_id.clone();
     let ttl = inner.config.lease_ttl;
-    match store::claim(inner.store.as_ref(), uid, &owner, inner.now(), ttl).await {
-        Ok(_) => {}
+    let lease = match store::claim(inner.store.as_ref(), uid, &owner, inner.now(), ttl, None).await
+    {
+        Ok(lease) => lease,
         Err(Error::Conflict(_) | Error::NotFound(_)) => return,
         Err(e) => {
             tracing::error!(%uid, "cannot claim cart: {}", e.report());
             return;
         }
-    }
+    };
+    let work = Work {
+        inner: Arc::clone(inner),
+        uid: uid.clone(),
+        fence: lease.token,
+    };
     let result = tokio::select! {
         biased;
         _ = token.cancelled() => Err(Error::Cancelled),
-        r = renew_lease(inner, uid, &owner) => r,
-        r = process(inner, uid, token) => r,
+        r = renew_lease(inner, uid, lease) => r,
+        r = process(&work, token) => r,
     };
     match result {
         Ok(()) | Err(Error::Cancelled) => {}
-        Err(e) => fail_cart(inner, uid, &e).await,
+        Err(Error::LeaseLost(why)) => {
+            tracing::warn!(%uid, "stopped working on the cart: lease lost ({why})");
+        }
+        Err(e) => fail_cart(&work, &e).await,
     }
-    if let Err(e) = store::release(inner.store.as_ref(), uid, &owner).await {
+    if let Err(e) = store::release(inner.store.as_ref(), uid, work.fence).await {
         tracing::warn!(%uid, "cannot release lease: {}", e.report());
     }
 }
 
-/// Renews the lease every third of its lifetime; returns only when it is lost.
-async fn renew_lease(inner: &Arc<Inner>, uid: &CartUid, owner: &str) -> Result<()> {
+/// One claim's work on a cart: every write goes through [`Work::modify`], fenced on the token.
+pub(super) struct Work {
+    inner: Arc<Inner>,
+    uid: CartUid,
+    fence: u64,
+}
+
+impl Work {
+    async fn modify<F>(&self, f: F) -> Result<Cart>
+    where
+        F: FnMut(&mut Cart) -> Result<()> + Send,
+    {
+        store::modify_fenced(self.inner.store.as_ref(), &self.uid, self.fence, f).await
+    }
+}
+
+/// Renews the lease every third of its lifetime; returns only when it is lost: the store says
+/// it was taken ([`Error::LeaseLost`]), or no renewal succeeded for a whole lease period on
+/// this server's monotonic clock (a renewal that fails stops the work before anyone may take
+/// the cart over, see [`crate::engine`]).
+async fn renew_lease(inner: &Arc<Inner>, uid: &CartUid, mut lease: crate::Lease) -> Result<()> {
     let ttl = inner.config.lease_ttl;
+    // The lease is good until `valid_until` (from when the last successful renewal was sent).
+    let mut valid_until = Instant::now() + ttl;
     loop {
         sleep(ttl / 3).await;
-        match store::claim(inner.store.as_ref(), uid, owner, inner.now(), ttl).await {
-            Ok(_) => {}
-            Err(Error::Conflict(_) | Error::NotFound(_)) => {
-                tracing::warn!(%uid, "lost the work lease; stopping");
-                return Err(Error::Cancelled);
+        let sent = Instant::now();
+        let renewed = timeout_at(
+            valid_until,
+            store::renew(inner.store.as_ref(), uid, &lease, inner.now()),
+        )
+        .await;
+        match renewed {
+            Ok(Ok(l)) => {
+                lease = l;
+                valid_until = sent + ttl;
             }
-            Err(e) => tracing::warn!(%uid, "cannot renew lease: {}", e.report()),
+            Ok(Err(Error::LeaseLost(why))) => return Err(Error::LeaseLost(why)),
+            Ok(Err(Error::NotFound(_))) => {
+                return Err(Error::LeaseLost(format!("cart {uid} is gone")));
+            }
+            Ok(Err(e)) if Instant::now() < valid_until => {
+                tracing::warn!(%uid, "cannot renew lease (will retry): {}", e.report());
+            }
+            Ok(Err(e)) => {
+                return Err(Error::LeaseLost(format!(
+                    "not renewed for a whole lease period: {}",
+                    e.report()
+                )));
+            }
+            Err(_) => {
+                return Err(Error::LeaseLost(
+                    "renewal did not finish within the lease period".to_owned(),
+                ));
+            }
         }
     }
 }
@@ -72,33 +125,38 @@ fn message_for(e: &Error) -> String {
     }
 }
 
-async fn fail_cart(inner: &Arc<Inner>, uid: &CartUid, e: &Error) {
+async fn fail_cart(work: &Work, e: &Error) {
+    let (inner, uid) = (&work.inner, &work.uid);
     let msg = message_for(e);
     let now = inner.now();
-    let result = store::modify(inner.store.as_ref(), uid, |c| {
-        let Some(active) = c.status.active() else {
-            return Ok(());
-        };
-        c.apply(&Step::fail(active, msg.clone()), now)
-    })
-    .await;
+    let result = work
+        .modify(|c| {
+            let Some(active) = c.status.active() else {
+                return Ok(());
+            };
+            c.apply(&Step::fail(active, msg.clone()), now)
+        })
+        .await;
     match result {
         Ok(_) | Err(Error::NotFound(_)) => {}
+        Err(Error::LeaseLost(why)) => {
+            tracing::warn!(%uid, "not recording failure {msg:?}: lease lost ({why})");
+        }
         Err(err) => tracing::error!(%uid, "cannot record failure {msg:?}: {}", err.report()),
     }
     inner.notify();
 }
 
-async fn step(inner: &Arc<Inner>, uid: &CartUid, step: Step) -> Result<Cart> {
-    let now = inner.now();
-    let cart = store::modify(inner.store.as_ref(), uid, |c| c.apply(&step, now)).await?;
-    inner.notify();
+async fn step(work: &Work, step: Step) -> Result<Cart> {
+    let now = work.inner.now();
+    let cart = work.modify(|c| c.apply(&step, now)).await?;
+    work.inner.notify();
     Ok(cart)
 }
 
-async fn file_step(inner: &Arc<Inner>, uid: &CartUid, index: usize, fs: FileStep) -> Result<()> {
-    let now = inner.now();
-    store::modify(inner.store.as_ref(), uid, |c| {
+async fn file_step(work: &Work, index: usize, fs: FileStep) -> Result<()> {
+    let now = work.inner.now();
+    work.modify(|c| {
         if c.status != CartStatus::Staging {
             return Err(Error::Cancelled);
         }
@@ -117,14 +175,15 @@ async fn file_step(inner: &Arc<Inner>, uid: &CartUid, index: usize, fs: FileStep
     .map(drop)
 }
 
-async fn process(inner: &Arc<Inner>, uid: &CartUid, token: &CancellationToken) -> Result<()> {
+async fn process(work: &Work, token: &CancellationToken) -> Result<()> {
+    let (inner, uid) = (&work.inner, &work.uid);
     let (cart, _) = inner
         .store
         .load(uid)
         .await?
         .ok_or_else(|| Error::NotFound(format!("cart {uid}")))?;
     let cart = match cart.status {
-        CartStatus::Waiting => step(inner, uid, Step::start_staging()).await?,
+        CartStatus::Waiting => step(work, Step::start_staging()).await?,
         CartStatus::Staging => cart,
         // Requeued carts come back as `waiting`; anything else is not ours to work on.
         _ => return Ok(()),
@@ -139,7 +198,7 @@ async fn process(inner: &Arc<Inner>, uid: &CartUid, token: &CancellationToken) -
         .collect();
     let width = inner.config.max_concurrent_files.get();
     futures::stream::iter(pending)
-        .map(|(i, f)| stage_file(inner, uid, i, f))
+        .map(|(i, f)| stage_file(work, i, f))
         .buffer_unordered(width)
         .try_collect::<Vec<()>>()
         .await?;
@@ -147,7 +206,7 @@ async fn process(inner: &Arc<Inner>, uid: &CartUid, token: &CancellationToken) -
         return Err(Error::Cancelled);
     }
     if cart.bundle {
-        let cart = step(inner, uid, Step::start_bundling()).await?;
+        let cart = step(work, Step::start_bundling()).await?;
         let size = bundle(inner, &cart, token).await.map_err(|e| match e {
             Error::NoSpace | Error::Cancelled => e,
             other => Error::Bundle(Box::new(other)),
@@ -157,7 +216,7 @@ async fn process(inner: &Arc<Inner>, uid: &CartUid, token: &CancellationToken) -
         // server stops before `ready`, recovery finds the copies gone and pulls them again.
         inner.volume.remove_staged(uid, cart.files.len()).await?;
         let now = inner.now();
-        store::modify(inner.store.as_ref(), uid, |c| {
+        work.modify(|c| {
             c.apply(&Step::bundled(), now)?;
             c.bundle_size = Some(size);
             Ok(())
@@ -165,7 +224,7 @@ async fn process(inner: &Arc<Inner>, uid: &CartUid, token: &CancellationToken) -
         .await?;
         inner.notify();
     } else {
-        step(inner, uid, Step::staged()).await?;
+        step(work, Step::staged()).await?;
     }
     Ok(())
 }
@@ -265,17 +324,18 @@ where
     }
 }
 
-async fn stage_file(inner: &Arc<Inner>, uid: &CartUid, index: usize, file: CartFile) -> Result<()> {
+async fn stage_file(work: &Work, index: usize, file: CartFile) -> Result<()> {
+    let (inner, uid) = (&work.inner, &work.uid);
     let _permit = inner.files.acquire().await.map_err(|_| Error::Cancelled)?;
     if file.status == FileStatus::Waiting {
-        file_step(inner, uid, index, FileStep::Start).await?;
+        file_step(work, index, FileStep::Start).await?;
     }
     match pull_file(inner, uid, index, &file).await {
-        Ok(size) => file_step(inner, uid, index, FileStep::Staged { size }).await,
+        Ok(size) => file_step(work, index, FileStep::Staged { size }).await,
         Err(Error::Cancelled) => Err(Error::Cancelled),
         Err(e) => {
             let msg = e.report();
-            if let Err(err) = file_step(inner, uid, index, FileStep::Fail(msg)).await {
+            if let Err(err) = file_step(work, index, FileStep::Fail(msg)).await {
                 tracing::warn!(%uid, "cannot record file failure: {}", err.report());
             }
             Err(e)

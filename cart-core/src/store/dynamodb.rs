@@ -12,8 +12,10 @@ use aws_sdk_dynamodb::types::{
 use std::collections::HashMap;
 
 /// Carts in a DynamoDB table keyed by `uid` (string). Each item holds `version` (number),
-/// `status` and `body` (the cart as JSON); every write is conditional on `version`, which is
-/// what lets several cart servers share carts and claim work with leases safely.
+/// `status`, `body` (the cart as JSON) and, while leased, `lease_token` (number, the fencing
+/// token); every write is conditional on `version`, and a worker's writes also on
+/// `lease_token` (a condition expression), which is what lets several cart servers share carts
+/// and claim work with leases safely.
 #[derive(Debug, Clone)]
 pub struct DynamoDbStore {
     client: Client,
@@ -78,7 +80,7 @@ fn decode(item: &Item) -> Result<(Cart, Version)> {
 fn encode(cart: &Cart, version: u64) -> Result<Item> {
     let body =
         serde_json::to_string(cart).map_err(|e| Error::store_caused("encoding cart", false, e))?;
-    Ok(HashMap::from([
+    let mut item = HashMap::from([
         ("uid".to_owned(), AttributeValue::S(cart.uid.to_string())),
         ("version".to_owned(), AttributeValue::N(version.to_string())),
         (
@@ -86,7 +88,14 @@ fn encode(cart: &Cart, version: u64) -> Result<Item> {
             AttributeValue::S(cart.status.as_str().to_owned()),
         ),
         ("body".to_owned(), AttributeValue::S(body)),
-    ]))
+    ]);
+    if let Some(l) = &cart.lease {
+        item.insert(
+            "lease_token".to_owned(),
+            AttributeValue::N(l.token.to_string()),
+        );
+    }
+    Ok(item)
 }
 
 impl DynamoDbStore {
@@ -168,6 +177,9 @@ impl DynamoDbStore {
         if condition.contains("#v") {
             req = req.expression_attribute_names("#v", "version");
         }
+        if condition.contains("#t") {
+            req = req.expression_attribute_names("#t", "lease_token");
+        }
         match req.send().await {
             Ok(_) => Ok(true),
             Err(e)
@@ -242,6 +254,31 @@ impl CartStore for DynamoDbStore {
         match self.load(&cart.uid).await? {
             Some(_) => Err(Error::Conflict(format!("cart {} changed", cart.uid))),
             None => Err(Error::NotFound(format!("cart {}", cart.uid))),
+        }
+    }
+
+    async fn save_fenced(&self, cart: &Cart, expected: Version, token: u64) -> Result<Version> {
+        let values = HashMap::from([
+            (":v".to_owned(), AttributeValue::N(expected.0.to_string())),
+            (":t".to_owned(), AttributeValue::N(token.to_string())),
+        ]);
+        let next = expected.0 + 1;
+        if self
+            .put(
+                encode(cart, next)?,
+                "attribute_exists(#u) AND #v = :v AND #t = :t",
+                values,
+            )
+            .await?
+        {
+            return Ok(Version(next));
+        }
+        match self.load(&cart.uid).await? {
+            None => Err(Error::NotFound(format!("cart {}", cart.uid))),
+            Some((stored, _)) if !super::holds(&stored, token) => {
+                Err(super::lease_lost(&cart.uid, token))
+            }
+            Some(_) => Err(Error::Conflict(format!("cart {} changed", cart.uid))),
         }
     }
 

@@ -55,6 +55,21 @@ impl CartStore for MemoryStore {
         Ok(Version(expected.0 + 1))
     }
 
+    async fn save_fenced(&self, cart: &Cart, expected: Version, token: u64) -> Result<Version> {
+        let mut map = self.lock()?;
+        let Some(entry) = map.get_mut(&cart.uid) else {
+            return Err(Error::NotFound(format!("cart {}", cart.uid)));
+        };
+        if !super::holds(&entry.0, token) {
+            return Err(super::lease_lost(&cart.uid, token));
+        }
+        if entry.1 != expected.0 {
+            return Err(Error::Conflict(format!("cart {} changed", cart.uid)));
+        }
+        *entry = (cart.clone(), expected.0 + 1);
+        Ok(Version(expected.0 + 1))
+    }
+
     async fn list(&self) -> Result<Vec<Cart>> {
         Ok(self.lock()?.values().map(|(c, _)| c.clone()).collect())
     }

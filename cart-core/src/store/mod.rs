@@ -4,6 +4,12 @@
 //! Everything else (status steps, file updates, leases, last use) is a read-modify-write through
 //! [`modify`], which retries when a concurrent writer won the conditional save. With a shared
 //! store (DynamoDB) this is what keeps several servers from stepping on each other.
+//!
+//! Workers write through [`modify_fenced`]: the store itself checks, in the same conditional
+//! write, that the cart's lease still carries the worker's fencing token
+//! ([`CartStore::save_fenced`]: a DynamoDB condition expression on the `lease_token`
+//! attribute, a SQLite `UPDATE ... WHERE lease_token = ?`, a check under the memory store's
+//! lock), so a server whose lease was taken over cannot change the cart any more.
 
 use crate::{Cart, CartUid, Error, Lease, Result, Timestamp};
 use std::sync::Arc;
@@ -33,6 +39,10 @@ pub trait CartStore: Send + Sync + std::fmt::Debug + 'static {
     /// Replaces the cart if its stored version is still `expected`: [`Error::Conflict`] when it
     /// changed, [`Error::NotFound`] when the cart is gone. Returns the new version.
     async fn save(&self, cart: &Cart, expected: Version) -> Result<Version>;
+    /// Like [`save`](Self::save), and only while the stored cart's lease carries the fencing
+    /// token `token`: [`Error::LeaseLost`] when it does not (taken over, released, deleted),
+    /// checked by the store in the same conditional write.
+    async fn save_fenced(&self, cart: &Cart, expected: Version, token: u64) -> Result<Version>;
     /// Every stored cart (deleted ones included), in no particular order.
     async fn list(&self) -> Result<Vec<Cart>>;
     /// Forgets a cart entirely; whether it existed.
@@ -49,6 +59,9 @@ impl<T: CartStore + ?Sized> CartStore for Arc<T> {
     }
     async fn save(&self, cart: &Cart, expected: Version) -> Result<Version> {
         (**self).save(cart, expected).await
+    }
+    async fn save_fenced(&self, cart: &Cart, expected: Version, token: u64) -> Result<Version> {
+        (**self).save_fenced(cart, expected, token).await
     }
     async fn list(&self) -> Result<Vec<Cart>> {
         (**self).list().await
@@ -69,6 +82,9 @@ impl<T: CartStore + ?Sized> CartStore for Box<T> {
     async fn save(&self, cart: &Cart, expected: Version) -> Result<Version> {
         (**self).save(cart, expected).await
     }
+    async fn save_fenced(&self, cart: &Cart, expected: Version, token: u64) -> Result<Version> {
+        (**self).save_fenced(cart, expected, token).await
+    }
     async fn list(&self) -> Result<Vec<Cart>> {
         (**self).list().await
     }
@@ -83,7 +99,40 @@ pub const MODIFY_ATTEMPTS: usize = 32;
 /// Loads a cart, applies `f`, and saves it conditionally, retrying (up to [`MODIFY_ATTEMPTS`])
 /// when another writer got there first. `f` may run several times; its error aborts without
 /// saving. [`Error::NotFound`] when the cart does not exist.
-pub async fn modify<F>(store: &dyn CartStore, uid: &CartUid, mut f: F) -> Result<Cart>
+pub async fn modify<F>(store: &dyn CartStore, uid: &CartUid, f: F) -> Result<Cart>
+where
+    F: FnMut(&mut Cart) -> Result<()> + Send,
+{
+    modify_with(store, uid, None, f).await
+}
+
+/// [`modify`] for a worker holding the lease with fencing token `token`: fails with
+/// [`Error::LeaseLost`] (without calling `f` again or writing) as soon as the stored lease no
+/// longer carries the token, and the save itself is conditional on it
+/// ([`CartStore::save_fenced`]).
+pub async fn modify_fenced<F>(
+    store: &dyn CartStore,
+    uid: &CartUid,
+    token: u64,
+    f: F,
+) -> Result<Cart>
+where
+    F: FnMut(&mut Cart) -> Result<()> + Send,
+{
+    modify_with(store, uid, Some(token), f).await
+}
+
+/// Whether the cart's lease carries `token`.
+pub fn holds(cart: &Cart, token: u64) -> bool {
+    cart.lease.as_ref().is_some_and(|l| l.token == token)
+}
+
+async fn modify_with<F>(
+    store: &dyn CartStore,
+    uid: &CartUid,
+    fence: Option<u64>,
+    mut f: F,
+) -> Result<Cart>
 where
     F: FnMut(&mut Cart) -> Result<()> + Send,
 {
@@ -91,8 +140,17 @@ where
         let Some((mut cart, version)) = store.load(uid).await? else {
             return Err(Error::NotFound(format!("cart {uid}")));
         };
+        if let Some(token) = fence
+            && !holds(&cart, token)
+        {
+            return Err(lease_lost(uid, token));
+        }
         f(&mut cart)?;
-        match store.save(&cart, version).await {
+        let saved = match fence {
+            Some(token) => store.save_fenced(&cart, version, token).await,
+            None => store.save(&cart, version).await,
+        };
+        match saved {
             Ok(_) => return Ok(cart),
             Err(Error::Conflict(_)) => {
                 tokio::task::yield_now().await;
@@ -105,38 +163,76 @@ where
     )))
 }
 
-/// Takes (or renews) the work lease on a cart for `owner` until `now + ttl`. Succeeds when there
-/// is no lease, it has expired, or `owner` already holds it; otherwise [`Error::Conflict`].
+pub(crate) fn lease_lost(uid: &CartUid, token: u64) -> Error {
+    Error::LeaseLost(format!("cart {uid} is no longer leased with token {token}"))
+}
+
+/// Takes the work lease on a cart for `owner` with a new fencing token (one more than any
+/// before), valid for `ttl` from the holder's point of view. Succeeds when there is no lease,
+/// when `owner` holds it (a restarted server taking its own carts back), or when the lease is
+/// exactly `stale`: the one the caller judged expired (see [`crate::engine`] for the rule).
+/// Otherwise [`Error::Conflict`]. Because the save is conditional on the cart's version, a
+/// lease renewed meanwhile is never taken.
 pub async fn claim(
     store: &dyn CartStore,
     uid: &CartUid,
     owner: &str,
     now: Timestamp,
     ttl: std::time::Duration,
-) -> Result<Cart> {
-    modify(store, uid, |cart| {
+    stale: Option<&Lease>,
+) -> Result<Lease> {
+    let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+    let cart = modify(store, uid, |cart| {
         if let Some(l) = &cart.lease
             && l.owner != owner
-            && l.expires > now
+            && stale != Some(l)
         {
             return Err(Error::Conflict(format!(
-                "cart {} is leased to {} until {:?}",
-                cart.uid, l.owner, l.expires
+                "cart {} is leased to {} (token {})",
+                cart.uid, l.owner, l.token
             )));
         }
+        let token = cart.fence.max(cart.lease.as_ref().map_or(0, |l| l.token)) + 1;
+        cart.fence = token;
         cart.lease = Some(Lease {
             owner: owner.to_owned(),
             expires: now.plus(ttl),
+            token,
+            renewals: 0,
+            ttl_ms,
         });
         Ok(())
     })
-    .await
+    .await?;
+    cart.lease
+        .ok_or_else(|| Error::Conflict(format!("cart {uid}: lease vanished")))
 }
 
-/// Drops `owner`'s lease on a cart, if it still holds it. A missing cart is not an error.
-pub async fn release(store: &dyn CartStore, uid: &CartUid, owner: &str) -> Result<()> {
+/// Renews a lease its holder still has (fenced on its token): the renewal count grows, which
+/// is what tells other servers the holder is alive. [`Error::LeaseLost`] when it was taken.
+pub async fn renew(
+    store: &dyn CartStore,
+    uid: &CartUid,
+    lease: &Lease,
+    now: Timestamp,
+) -> Result<Lease> {
+    let ttl = std::time::Duration::from_millis(lease.ttl_ms);
+    let cart = modify_fenced(store, uid, lease.token, |cart| {
+        if let Some(l) = cart.lease.as_mut() {
+            l.renewals = l.renewals.saturating_add(1);
+            l.expires = now.plus(ttl);
+        }
+        Ok(())
+    })
+    .await?;
+    cart.lease.ok_or_else(|| lease_lost(uid, lease.token))
+}
+
+/// Drops the lease with fencing token `token`, if the cart still has it. A missing cart is not
+/// an error.
+pub async fn release(store: &dyn CartStore, uid: &CartUid, token: u64) -> Result<()> {
     match modify(store, uid, |cart| {
-        if cart.lease.as_ref().is_some_and(|l| l.owner == owner) {
+        if holds(cart, token) {
             cart.lease = None;
         }
         Ok(())

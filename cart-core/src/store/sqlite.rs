@@ -51,6 +51,13 @@ fn from_json(body: &str) -> Result<Cart> {
     serde_json::from_str(body).map_err(|e| Error::store_caused("decoding cart", false, e))
 }
 
+/// The fencing token of a cart's lease, as stored in the `lease_token` column.
+fn lease_token(cart: &Cart) -> Option<i64> {
+    cart.lease
+        .as_ref()
+        .map(|l| i64::try_from(l.token).unwrap_or(i64::MAX))
+}
+
 fn version(v: i64) -> Version {
     Version(u64::try_from(v).unwrap_or(0))
 }
@@ -72,10 +79,24 @@ impl SqliteStore {
                     uid TEXT PRIMARY KEY NOT NULL,
                     version INTEGER NOT NULL,
                     status TEXT NOT NULL,
-                    body TEXT NOT NULL
+                    body TEXT NOT NULL,
+                    lease_token INTEGER
                 )",
             )
             .map_err(db_err)?;
+            // Databases written before fencing lack the lease token column.
+            let has_token: bool = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM pragma_table_info('carts') WHERE name = 'lease_token'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(db_err)?
+                > 0;
+            if !has_token {
+                conn.execute_batch("ALTER TABLE carts ADD COLUMN lease_token INTEGER")
+                    .map_err(db_err)?;
+            }
             Ok(conn)
         })
         .await
@@ -108,12 +129,63 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// The conditional save, in one transaction: the row must still have version `expected`
+    /// and, with `fence`, the lease token `fence`.
+    async fn save_checked(
+        &self,
+        cart: &Cart,
+        expected: Version,
+        fence: Option<u64>,
+    ) -> Result<Version> {
+        let body = to_json(cart)?;
+        let uid = cart.uid.to_string();
+        let status = cart.status.as_str();
+        let token = lease_token(cart);
+        let expected = i64::try_from(expected.0)
+            .map_err(|_| Error::Conflict(format!("cart {uid}: version out of range")))?;
+        let fence_value = fence.map(|t| i64::try_from(t).unwrap_or(i64::MAX));
+        self.with(move |conn| {
+            let tx = conn.transaction().map_err(db_err)?;
+            let n = tx
+                .execute(
+                    "UPDATE carts SET version = version + 1, status = ?3, body = ?4,
+                         lease_token = ?5
+                     WHERE uid = ?1 AND version = ?2 AND (?6 IS NULL OR lease_token = ?6)",
+                    params![uid, expected, status, body, token, fence_value],
+                )
+                .map_err(db_err)?;
+            if n == 1 {
+                tx.commit().map_err(db_err)?;
+                return Ok(version(expected + 1));
+            }
+            let row: Option<Option<i64>> = tx
+                .query_row(
+                    "SELECT lease_token FROM carts WHERE uid = ?1",
+                    params![uid],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err)?;
+            Err(match (row, fence_value) {
+                (None, _) => Error::NotFound(format!("cart {uid}")),
+                (Some(stored), Some(want)) if stored != Some(want) => {
+                    Error::LeaseLost(format!("cart {uid} is no longer leased with token {want}"))
+                }
+                (Some(_), _) => Error::Conflict(format!("cart {uid} changed")),
+            })
+        })
+        .await
+    }
+}
+
 #[async_trait::async_trait]
 impl CartStore for SqliteStore {
     async fn insert(&self, cart: &Cart) -> Result<Version> {
         let body = to_json(cart)?;
         let uid = cart.uid.to_string();
         let status = cart.status.as_str();
+        let token = lease_token(cart);
         self.with(move |conn| {
             let tx = conn.transaction().map_err(db_err)?;
             let old: Option<(i64, String)> = tx
@@ -132,8 +204,9 @@ impl CartStore for SqliteStore {
                 None => 1,
             };
             tx.execute(
-                "INSERT OR REPLACE INTO carts (uid, version, status, body) VALUES (?1, ?2, ?3, ?4)",
-                params![uid, next, status, body],
+                "INSERT OR REPLACE INTO carts (uid, version, status, body, lease_token)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![uid, next, status, body, token],
             )
             .map_err(db_err)?;
             tx.commit().map_err(db_err)?;
@@ -160,36 +233,11 @@ impl CartStore for SqliteStore {
     }
 
     async fn save(&self, cart: &Cart, expected: Version) -> Result<Version> {
-        let body = to_json(cart)?;
-        let uid = cart.uid.to_string();
-        let status = cart.status.as_str();
-        let expected = i64::try_from(expected.0)
-            .map_err(|_| Error::Conflict(format!("cart {uid}: version out of range")))?;
-        self.with(move |conn| {
-            let n = conn
-                .execute(
-                    "UPDATE carts SET version = version + 1, status = ?3, body = ?4
-                     WHERE uid = ?1 AND version = ?2",
-                    params![uid, expected, status, body],
-                )
-                .map_err(db_err)?;
-            if n == 1 {
-                return Ok(version(expected + 1));
-            }
-            let exists: Option<i64> = conn
-                .query_row(
-                    "SELECT version FROM carts WHERE uid = ?1",
-                    params![uid],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db_err)?;
-            Err(match exists {
-                Some(_) => Error::Conflict(format!("cart {uid} changed")),
-                None => Error::NotFound(format!("cart {uid}")),
-            })
-        })
-        .await
+        self.save_checked(cart, expected, None).await
+    }
+
+    async fn save_fenced(&self, cart: &Cart, expected: Version, token: u64) -> Result<Version> {
+        self.save_checked(cart, expected, Some(token)).await
     }
 
     async fn list(&self) -> Result<Vec<Cart>> {
