@@ -68,6 +68,6 @@ pub use state::{Checkpoint, FileStateStore, Map, MemoryStateStore, StateStore};
 pub use token::HttpTokenRefresher;
 pub use token::{TokenGuard, TokenRefresher, Tokens};
 pub use writer::{
-    CloseReport, MAX_BUFFER_BYTES, TableReport, Writer, WriterBuilder, WriterSettings, WriterStats,
-    metric_names,
+    CloseReport, MAX_BUFFER_BYTES, MAX_EVENT_CAPACITY, TableReport, Writer, WriterBuilder,
+    WriterSettings, WriterStats, metric_names,
 };

@@ -1,7 +1,7 @@
 //! The [`Runner`]: pumps a [`DataSource`] into a [`Writer`] and commits state checkpoints.
 
 use std::collections::VecDeque;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use crate::{Acks, Error, Result, RetryPolicy, Writer};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunnerSettings {
     /// The `n` passed to [`DataSource::read`] (default 1000).
-    pub read_size: usize,
+    pub read_size: NonZeroUsize,
     /// How a failing `read` is retried: by default 3 retries (4 attempts) of retryable errors,
     /// as the original platform did, backing off from 1 s; each read may take at most 5 min.
     pub read_retry: RetryPolicy,
@@ -29,7 +29,7 @@ pub struct RunnerSettings {
 impl Default for RunnerSettings {
     fn default() -> Self {
         Self {
-            read_size: 1000,
+            read_size: NonZeroUsize::new(1000).unwrap_or(NonZeroUsize::MIN),
             read_retry: RetryPolicy {
                 max_attempts: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
                 initial_backoff: Duration::from_secs(1),
@@ -192,7 +192,7 @@ impl Runner {
         report: &mut RunReport,
     ) -> Result<Option<Vec<Map>>> {
         let policy = &self.settings.read_retry;
-        let read_size = self.settings.read_size;
+        let read_size = self.settings.read_size.get();
         let source = tokio::sync::Mutex::new(source);
         let mut attempt: u32 = 1;
         let retries = std::sync::atomic::AtomicU64::new(0);

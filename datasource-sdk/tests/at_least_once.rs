@@ -206,7 +206,7 @@ fn run_case(case: &Case) -> (Vec<u64>, u64, u64, u32) {
             troubles: AtomicU32::new(0),
         });
         let settings = RunnerSettings {
-            read_size: 10,
+            read_size: std::num::NonZeroUsize::new(10).unwrap(),
             read_retry: retry(40),
             checkpoint_interval: Duration::from_millis(150),
         };

@@ -160,3 +160,28 @@ async fn the_token_guard_refreshes_ahead_of_expires_in() {
         assert_eq!(*seen.lock().unwrap(), ["a1", "a2", "a3", "a3"]);
     }
 }
+
+#[tokio::test]
+async fn settings_out_of_range_are_refused_before_anything_is_allocated() {
+    let too_many_events = WriterSettings {
+        event_capacity: NonZeroUsize::new(datasource_sdk::MAX_EVENT_CAPACITY + 1).unwrap(),
+        ..WriterSettings::default()
+    };
+    let small_buffer = WriterSettings {
+        buffer_bytes: WriterSettings::default().batch.max_bytes.get() - 1,
+        ..WriterSettings::default()
+    };
+    let huge_buffer = WriterSettings {
+        buffer_bytes: datasource_sdk::MAX_BUFFER_BYTES + 1,
+        ..WriterSettings::default()
+    };
+    for settings in [too_many_events, small_buffer, huge_buffer] {
+        let built = Writer::builder(MemorySink::new())
+            .with_settings(settings.clone())
+            .build();
+        assert!(
+            matches!(built, Err(Error::InvalidInput(_))),
+            "{settings:?} must be refused"
+        );
+    }
+}

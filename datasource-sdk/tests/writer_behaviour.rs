@@ -234,7 +234,7 @@ async fn a_stuck_handler_never_stops_delivery_and_lost_events_are_counted() {
     let writer = Writer::builder(Arc::clone(&sink))
         .with_settings(datasource_sdk::WriterSettings {
             batch: limits(1, 1000, 10),
-            event_capacity: 4,
+            event_capacity: std::num::NonZeroUsize::new(4).unwrap(),
             ..Default::default()
         })
         .build()

@@ -30,6 +30,10 @@ use stats::{Counter, Counters};
 /// Largest buffer a writer accepts (the semaphore counts bytes in `u32` steps).
 pub const MAX_BUFFER_BYTES: usize = u32::MAX as usize;
 
+/// Most events a writer keeps for slow handlers and subscribers (its ring of events is
+/// allocated up front).
+pub const MAX_EVENT_CAPACITY: usize = 1 << 20;
+
 /// Settings of a [`Writer`]; plain data with defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriterSettings {
@@ -42,8 +46,8 @@ pub struct WriterSettings {
     /// How failed deliveries are retried.
     pub retry: RetryPolicy,
     /// Events kept for a slow handler or subscriber before the oldest are dropped (default
-    /// 1024).
-    pub event_capacity: usize,
+    /// 1024, at most [`MAX_EVENT_CAPACITY`]).
+    pub event_capacity: NonZeroUsize,
     /// Most batches handed to the sink at once, over all tables (default 16). Each table has
     /// at most one batch in flight, so its order is kept.
     pub max_in_flight: NonZeroUsize,
@@ -55,7 +59,7 @@ impl Default for WriterSettings {
             batch: BatchLimits::default(),
             buffer_bytes: 8 * 1024 * 1024,
             retry: RetryPolicy::default(),
-            event_capacity: 1024,
+            event_capacity: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
             max_in_flight: NonZeroUsize::new(16).unwrap_or(NonZeroUsize::MIN),
         }
     }
@@ -114,11 +118,16 @@ impl WriterBuilder {
                 s.batch.max_bytes
             )));
         }
+        if s.event_capacity.get() > MAX_EVENT_CAPACITY {
+            return Err(Error::InvalidInput(format!(
+                "event_capacity must be at most {MAX_EVENT_CAPACITY}"
+            )));
+        }
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::InvalidInput("a Writer needs a tokio runtime".into()))?;
         let (tx, rx) = mpsc::unbounded_channel();
         let buffer = Arc::new(Semaphore::new(s.buffer_bytes));
-        let events = Arc::new(Events::new(s.event_capacity));
+        let events = Arc::new(Events::new(s.event_capacity.get()));
         let closed = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
         let intake = Arc::new(Mutex::new(Intake::new(s.batch.clone(), tx)));
