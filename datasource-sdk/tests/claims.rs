@@ -185,3 +185,53 @@ async fn settings_out_of_range_are_refused_before_anything_is_allocated() {
         );
     }
 }
+
+/// Notes the `mine` ids of the records it stores.
+#[derive(Debug, Default)]
+struct MineSink {
+    mine: Mutex<std::collections::HashSet<u64>>,
+}
+
+#[async_trait]
+impl Sink for MineSink {
+    async fn deliver(&self, batch: &Batch) -> Result<()> {
+        let mut mine = self.mine.lock().unwrap();
+        for record in batch.records() {
+            let value: serde_json::Value = serde_json::from_slice(record)?;
+            if let Some(n) = value["mine"].as_u64() {
+                mine.insert(n);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_covers_records_whose_batch_another_producer_cut() {
+    // Another producer fills the same table at the same time, so the batch holding a record
+    // is often cut by that producer (or by the timer) around the flush.
+    let sink = Arc::new(MineSink::default());
+    let writer = Writer::builder(Arc::clone(&sink))
+        .with_batch_limits(limits(3, 100_000, 1))
+        .build()
+        .unwrap();
+    let other = writer.clone();
+    let noise = tokio::spawn(async move {
+        for n in 0..20_000u64 {
+            other.write("t", &json!({ "noise": n })).await.unwrap();
+            if n % 64 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    for n in 0..300u64 {
+        writer.write("t", &json!({ "mine": n })).await.unwrap();
+        writer.flush().await.unwrap();
+        assert!(
+            sink.mine.lock().unwrap().contains(&n),
+            "record {n} was written before the flush that returned"
+        );
+    }
+    noise.await.unwrap();
+    assert!(writer.close(far()).await.unwrap().all_delivered());
+}
