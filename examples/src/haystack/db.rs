@@ -96,6 +96,20 @@ pub struct Snapshot {
     pub written: OffsetDateTime,
 }
 
+impl Snapshot {
+    /// A snapshot of `grid`, indexed here, made from `manifest` written at `written` (also how
+    /// the server's write overlay builds the snapshot it serves).
+    pub fn new(grid: Grid, manifest: Manifest, written: OffsetDateTime) -> Self {
+        let index = index_ids(&grid);
+        Self {
+            grid,
+            index,
+            manifest,
+            written,
+        }
+    }
+}
+
 impl haystack_core::filter::Resolver for Snapshot {
     /// Follows `->` paths through the snapshot's id index, built once per snapshot (not per
     /// request).
@@ -306,13 +320,7 @@ impl Db {
             )?,
             None => Grid::new(),
         };
-        let index = index_ids(&grid);
-        let snapshot = Arc::new(Snapshot {
-            grid,
-            index,
-            manifest,
-            written,
-        });
+        let snapshot = Arc::new(Snapshot::new(grid, manifest, written));
         let mut cache = self
             .cache
             .lock()

@@ -92,8 +92,25 @@ pub fn request_format(content_type: Option<&str>) -> Result<RequestFormat, OpErr
     }
 }
 
+/// A request grid: its meta, its columns (with their meta) and its rows as dicts.
+#[derive(Debug, Clone, Default)]
+pub struct RequestGrid {
+    /// The grid meta (`range` of a batch hisRead, `id` of a hisWrite, `watchId`, ...).
+    pub meta: Dict,
+    /// The columns with their meta (`v0 id:@a` of a batch hisWrite).
+    pub cols: Vec<haystack_core::Col>,
+    /// The rows.
+    pub rows: Vec<Dict>,
+}
+
 /// Reads the rows of a request grid from `body` in `format`, within the bounds above.
 pub fn read_rows(format: RequestFormat, body: &[u8]) -> Result<Vec<Dict>, OpError> {
+    read_request(format, body).map(|g| g.rows)
+}
+
+/// Reads a whole request grid (meta, columns, rows) from `body` in `format`, within the
+/// bounds above.
+pub fn read_request(format: RequestFormat, body: &[u8]) -> Result<RequestGrid, OpError> {
     let text = std::str::from_utf8(body).map_err(|e| {
         OpError::bad_request(format!(
             "request is not UTF-8 (invalid byte at offset {})",
@@ -116,7 +133,7 @@ fn limits() -> haystack_zinc::Limits {
     }
 }
 
-fn read_zinc(text: &str) -> Result<Vec<Dict>, OpError> {
+fn read_zinc(text: &str) -> Result<RequestGrid, OpError> {
     let bad = |e: haystack_zinc::Error| OpError::bad_request(format!("bad request grid: {e}"));
     let mut reader =
         haystack_zinc::GridReader::with_limits(text.as_bytes(), limits()).map_err(bad)?;
@@ -125,6 +142,8 @@ fn read_zinc(text: &str) -> Result<Vec<Dict>, OpError> {
         .iter()
         .map(|c| c.shared_name().clone())
         .collect();
+    let meta = reader.meta().clone();
+    let col_list = reader.cols().to_vec();
     let mut rows = Vec::new();
     let mut cells = 0usize;
     let mut row = Vec::new();
@@ -148,7 +167,11 @@ fn read_zinc(text: &str) -> Result<Vec<Dict>, OpError> {
         }
         rows.push(d);
     }
-    Ok(rows)
+    Ok(RequestGrid {
+        meta,
+        cols: col_list,
+        rows,
+    })
 }
 
 /// Checks the shape of a JSON request before any Haystack value is built from it: depth, and
@@ -210,7 +233,7 @@ fn check_json_shape(doc: &serde_json::Value) -> Result<(), OpError> {
     Ok(())
 }
 
-fn read_json(text: &str, version: Version) -> Result<Vec<Dict>, OpError> {
+fn read_json(text: &str, version: Version) -> Result<RequestGrid, OpError> {
     // serde_json stops at 128 levels of nesting, so this first parse cannot overflow the stack;
     // its tree is bounded by the body size.
     let doc: serde_json::Value = serde_json::from_str(text)
@@ -218,8 +241,14 @@ fn read_json(text: &str, version: Version) -> Result<Vec<Dict>, OpError> {
     check_json_shape(&doc)?;
     let value = json::from_slice(text.as_bytes(), version)
         .map_err(|e| OpError::bad_request(format!("bad request grid: {e}")))?;
-    match value {
-        Value::Grid(g) => Ok(g.to_dicts()),
+    let rows = match value {
+        Value::Grid(g) => {
+            return Ok(RequestGrid {
+                meta: g.meta().clone(),
+                cols: g.cols().to_vec(),
+                rows: g.to_dicts(),
+            });
+        }
         Value::Dict(d) => Ok(vec![d]),
         Value::List(items) => items
             .into_iter()
@@ -235,7 +264,11 @@ fn read_json(text: &str, version: Version) -> Result<Vec<Dict>, OpError> {
             "a request must be a grid, not a {}",
             other.kind()
         ))),
-    }
+    }?;
+    Ok(RequestGrid {
+        rows,
+        ..RequestGrid::default()
+    })
 }
 
 /// Parses a filter and checks that no path in it is longer than [`MAX_FILTER_PATH`] names, so

@@ -1,6 +1,7 @@
-//! The Haystack HTTP API over a [`Db`]: about, ops, formats, read, nav and hisRead, by GET and
-//! POST, with `Accept` negotiation and a `version` parameter that serves the data as it was at
-//! a past time.
+//! The Haystack HTTP API over a [`Db`]: about, ops, formats, defs, read, nav, hisRead (single
+//! and batch), hisWrite, pointWrite, watchSub/watchUnsub/watchPoll and close, by GET and POST,
+//! with `Accept` negotiation and a `version` parameter that serves the data as it was at a past
+//! time. With an [`Auth`] every op needs a session (see [`super::auth`]).
 //!
 //! Hostile requests cannot bring it down: the body is read with a size cap and a timeout, the
 //! request grid is bounded before it is built (see [`super::request`]), and parsing, filter
@@ -19,7 +20,6 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use haystack_core::timezone::Tz;
 use haystack_core::{Dict, Grid, GridBuilder, Number, Ref, Value, zinc};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
@@ -28,9 +28,11 @@ use super::auth::{Auth, Outcome};
 use super::db::{Db, Snapshot};
 use super::defs_ops::{DefsOp, defs_op};
 use super::formats::{Format, negotiate_labelled};
-use super::range;
+use super::his::{his_read, his_read_batch};
 pub use super::request::OpError;
-use super::request::{parse_filter, query_row, read_rows, request_format};
+use super::request::{RequestGrid, parse_filter, query_row, read_request, request_format};
+use super::watches::Watches;
+use super::writes::{Writes, his_write, his_write_samples};
 
 /// Most rows one `read` returns when the request gives no `limit`.
 pub const DEFAULT_READ_LIMIT: usize = 10_000;
@@ -77,6 +79,12 @@ pub struct AppState {
     pub config: ServerConfig,
     /// The authenticator; `None` serves without authentication.
     pub auth: Option<Arc<Auth>>,
+    /// Priority arrays (`pointWrite`) and the overlay they put on the latest snapshot.
+    pub writes: Arc<Writes>,
+    /// Open watches.
+    pub watches: Arc<Watches>,
+    /// One `hisWrite` at a time (each commits a manifest).
+    his_lock: Arc<tokio::sync::Mutex<()>>,
     cpu: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
 }
@@ -84,7 +92,7 @@ pub struct AppState {
 impl AppState {
     /// Runs `f` on the blocking pool once a slot of [`ServerConfig::cpu_workers`] is free; 503
     /// when too many requests already wait, 500 when `f` panics.
-    async fn cpu<T: Send + 'static>(
+    pub(crate) async fn cpu<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, OpError> {
@@ -142,6 +150,9 @@ pub fn router_with_auth(
     Router::new()
         .route("/{op}", axum::routing::any(handle))
         .with_state(AppState {
+            writes: Arc::new(Writes::new(db.clone())),
+            watches: Arc::new(Watches::default()),
+            his_lock: Arc::new(tokio::sync::Mutex::new(())),
             db,
             now,
             boot: now(),
@@ -166,7 +177,7 @@ pub fn error_grid(dis: &str) -> Grid {
 /// The ops served, with their summaries and whether they have no side effects. With a users
 /// file every op needs a session (a bearer token), `about` included: the handshake itself runs
 /// on any op's URI.
-const OPS: [(&str, &str, bool); 10] = [
+const OPS: [(&str, &str, bool); 15] = [
     ("about", "Summary information for the server", true),
     ("ops", "Operations supported by the server", true),
     ("formats", "Grid data formats supported by the server", true),
@@ -183,7 +194,28 @@ const OPS: [(&str, &str, bool); 10] = [
     ),
     ("read", "Read entity records by filter or by id", true),
     ("nav", "Navigate the site, equip and point tree", true),
-    ("hisRead", "Read time series data", true),
+    (
+        "hisRead",
+        "Read time series data (one point, or several with `range` in the meta)",
+        true,
+    ),
+    (
+        "hisWrite",
+        "Write time series data (merged into the stored series)",
+        false,
+    ),
+    (
+        "pointWrite",
+        "Read or write a writable point's priority array",
+        false,
+    ),
+    ("watchSub", "Open a watch or add entities to it", false),
+    (
+        "watchUnsub",
+        "Remove entities from a watch or close it",
+        false,
+    ),
+    ("watchPoll", "Poll a watch for changed entities", false),
     ("close", "Close the current session", false),
 ];
 
@@ -357,7 +389,7 @@ async fn run_op(
         }
         Ok(Ok(b)) => b,
     };
-    let rows = if *method == Method::POST && !body.is_empty() {
+    let RequestGrid { meta, cols, rows } = if *method == Method::POST && !body.is_empty() {
         let ctype = headers
             .get(header::CONTENT_TYPE)
             .map(|v| {
@@ -366,9 +398,12 @@ async fn run_op(
             })
             .transpose()?;
         let format = request_format(ctype)?;
-        state.cpu(move || read_rows(format, &body)).await??
+        state.cpu(move || read_request(format, &body)).await??
     } else {
-        vec![query_row(&params)]
+        RequestGrid {
+            rows: vec![query_row(&params)],
+            ..RequestGrid::default()
+        }
     };
     let version = version_param(&params, &rows)?;
     match op {
@@ -393,8 +428,49 @@ async fn run_op(
             let snap = snapshot(state, version).await?;
             state.cpu(move || nav(snap, rows.first())).await?
         }
-        _ => his_read(state, version, rows.first()).await,
+        "hisRead" if meta.has("range") => his_read_batch(state, version, &meta, &rows).await,
+        "hisRead" => his_read(state, version, rows.first()).await,
+        "hisWrite" => {
+            let writes = his_write_samples(&meta, &cols, &rows)?;
+            let _one = state.his_lock.lock().await;
+            let base = base_snapshot(state).await?;
+            for w in &writes {
+                his_write(&state.db, &base, w).await?;
+            }
+            Ok(empty_result())
+        }
+        "pointWrite" => {
+            let base = base_snapshot(state).await?;
+            let row = rows.first().cloned().unwrap_or_default();
+            state
+                .writes
+                .point_write(&base, &row, caller.user.as_deref(), (state.now)())
+                .await
+        }
+        "watchSub" | "watchPoll" => {
+            let snap = snapshot(state, None)
+                .await?
+                .ok_or_else(|| OpError::op("nothing imported yet"))?;
+            let watches = state.watches.clone();
+            if op == "watchSub" {
+                state.cpu(move || watches.sub(&snap, &meta, &rows)).await?
+            } else {
+                state.cpu(move || watches.poll(&snap, &meta)).await?
+            }
+        }
+        "watchUnsub" => state.watches.unsub(&meta, &rows),
+        _ => Err(OpError::op(format!("unknown op {op:?}"))),
     }
+}
+
+/// The latest snapshot as imported (without the write overlay): what writes check against.
+async fn base_snapshot(state: &AppState) -> Result<Arc<Snapshot>, OpError> {
+    state
+        .db
+        .snapshot(None)
+        .await
+        .map_err(|e| OpError::internal(e.to_string()))?
+        .ok_or_else(|| OpError::op("nothing imported yet"))
 }
 
 /// The `version` parameter (any case): a date means 00:00:00 UTC that day; a datetime
@@ -443,15 +519,21 @@ pub fn parse_version(text: &str) -> Result<OffsetDateTime, String> {
     }
 }
 
-async fn snapshot(
+/// The snapshot the read path serves: at `version` as imported, or the latest with the
+/// `pointWrite` overlay (`curVal` following the priority arrays).
+pub(crate) async fn snapshot(
     state: &AppState,
     version: Option<OffsetDateTime>,
 ) -> Result<Option<Arc<Snapshot>>, OpError> {
-    state
+    let snap = state
         .db
         .snapshot(version)
         .await
-        .map_err(|e| OpError::internal(e.to_string()))
+        .map_err(|e| OpError::internal(e.to_string()))?;
+    match (snap, version) {
+        (Some(s), None) => Ok(Some(state.writes.overlay(s, (state.now)()).await?)),
+        (s, _) => Ok(s),
+    }
 }
 
 /// Where the product and its vendor are described (`about`'s `productUri` and `vendorUri`).
@@ -662,84 +744,4 @@ fn nav(snap: Option<Arc<Snapshot>>, row: Option<&Dict>) -> Result<Grid, OpError>
         }
     }
     nav_grid(&dicts)
-}
-
-async fn his_read(
-    state: &AppState,
-    version: Option<OffsetDateTime>,
-    row: Option<&Dict>,
-) -> Result<Grid, OpError> {
-    let row = row.ok_or_else(|| OpError::op("hisRead needs `id` and `range`"))?;
-    let id = match row.get("id") {
-        Some(Value::Ref(r)) => r.clone(),
-        _ => return Err(OpError::op("hisRead needs an `id` Ref")),
-    };
-    let range_text = match row.get("range") {
-        Some(Value::Str(s)) => s.to_string(),
-        Some(Value::Date(d)) => zinc::to_zinc_string(&Value::Date(*d)),
-        Some(Value::DateTime(dt)) => zinc::to_zinc_string(&Value::DateTime(dt.clone())),
-        _ => return Err(OpError::op("hisRead needs a `range`")),
-    };
-    let snap = snapshot(state, version)
-        .await?
-        .ok_or_else(|| OpError::op(format!("unknown id @{}", id.id())))?;
-    let point = snap
-        .index
-        .get(id.id())
-        .and_then(|&i| snap.grid.row(i))
-        .ok_or_else(|| OpError::op(format!("unknown id @{}", id.id())))?;
-    let tz_name = point.get("tz").and_then(Value::as_str).unwrap_or("UTC");
-    let tz = Tz::from_name(tz_name).map_err(|e| OpError::op(format!("point @{}: {e}", id.id())))?;
-    let now = (state.now)();
-    let span = range::resolve(&range_text, tz, now).map_err(OpError::op)?;
-    let his_uri = match point.get("hisURI") {
-        Some(Value::Uri(u)) | Some(Value::Str(u)) => u.to_string(),
-        _ => return Err(OpError::op(format!("point @{} has no hisURI", id.id()))),
-    };
-    let series = state
-        .db
-        .series(&snap, &his_uri)
-        .await
-        .map_err(|e| OpError::internal(e.to_string()))?;
-    state
-        .cpu(move || his_grid(&id, tz, span, now, series.as_deref()))
-        .await?
-}
-
-/// The hisRead answer: the points of `series` in `span`, in the point's timezone, with `id`,
-/// `hisStart` and `hisEnd` (both dateTimes; an open range ends at the later of `now` and just
-/// after its last point) in the meta.
-fn his_grid(
-    id: &Ref,
-    tz: Tz,
-    span: range::Span,
-    now: OffsetDateTime,
-    series: Option<&Grid>,
-) -> Result<Grid, OpError> {
-    let to_dt = |t: OffsetDateTime| tz.datetime(t).map(Value::DateTime).unwrap_or(Value::Null);
-    let mut rows = Vec::new();
-    let mut last = None;
-    for r in series.iter().flat_map(|s| s.rows()) {
-        let Some(Value::DateTime(ts)) = r.get("ts") else {
-            continue;
-        };
-        let instant = ts.offset_date_time();
-        if span.contains(instant) {
-            let val = r.get("val").cloned().unwrap_or(Value::Null);
-            rows.push(vec![to_dt(instant), val]);
-            last = Some(instant);
-        }
-    }
-    let end = span
-        .end
-        .unwrap_or_else(|| last.map_or(now, |l| now.max(l + time::Duration::nanoseconds(1))));
-    GridBuilder::new()
-        .meta_tag("id", Value::Ref(id.clone()))
-        .meta_tag("hisStart", to_dt(span.start))
-        .meta_tag("hisEnd", to_dt(end))
-        .col("ts")
-        .col("val")
-        .rows(rows)
-        .build()
-        .map_err(|e| OpError::op(e.to_string()))
 }
