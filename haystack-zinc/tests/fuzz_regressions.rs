@@ -35,8 +35,9 @@ fn a_second_ver_in_grid_meta_is_an_error() {
 
 /// An unquoted Zinc 2.0 mime type holding a quote (`Bin(\x02")`) was read by the whole-document
 /// reader, while the streaming reader took the quote for the start of a string and lost the row
-/// end: a mime type is printable ASCII without quotes, backslashes, parentheses or commas, so
-/// both readers refuse it now, with where; ordinary Zinc 2.0 mime types still read.
+/// end (and `Bin([)` opened a list for it): an unquoted mime type is RFC 2045 token bytes, `/`,
+/// `;`, `=` and spaces, so both readers refuse these now, with where; ordinary Zinc 2.0 mime
+/// types still read.
 #[test]
 fn a_quote_inside_an_unquoted_bin_mime_type_is_an_error_in_both_readers() {
     for text in [
@@ -44,6 +45,9 @@ fn a_quote_inside_an_unquoted_bin_mime_type_is_an_error_in_both_readers() {
         "ver:\"3.0\"\na\nBin(text\"plain)\n",
         "ver:\"3.0\"\na\nBin(text`plain)\n",
         "ver:\"3.0\"\na\nBin(\u{2})\n",
+        "ver:\"3.0\"\na\nBin([)\n\n",
+        "ver:\"3.0\"\na\nBin({x)\n",
+        "ver:\"3.0\"\na\nBin(<<x)\n",
     ] {
         let err = haystack_zinc::from_str(text).expect_err(text).to_string();
         assert!(err.contains("line 3"), "{text:?}: {err}");

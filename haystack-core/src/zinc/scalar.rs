@@ -92,14 +92,13 @@ impl<'a> Scanner<'a> {
                 self.set_pos(paren + 1);
             }
             let value = if word == "Bin" && self.peek() != Some(b'"') {
-                // Zinc 2.0 `Bin(text/plain)`: the mime type unquoted, printable ASCII without
-                // the bytes that quote, escape or delimit (a `"` here would start a string for
-                // the streaming reader's row splitter, so both readers stop at it and fail).
+                // Zinc 2.0 `Bin(text/plain)`: the mime type unquoted, made of RFC 2045 token
+                // bytes, `/`, `;`, `=` and spaces. Nothing that quotes, escapes, nests or
+                // delimits (`"`, `[`, `(`, `,`, ...) may appear: the streaming reader's row
+                // splitter would take it for the start of a string or a nested value, so both
+                // readers stop there and fail alike.
                 let s = self.pos();
-                self.skip_while(|b| {
-                    (b' '..=b'~').contains(&b)
-                        && !matches!(b, b')' | b'(' | b',' | b'"' | b'`' | b'\\')
-                });
+                self.skip_while(is_bare_mime_byte);
                 self.slice(s, self.pos()).to_owned()
             } else {
                 self.read_str_literal()?
@@ -530,4 +529,10 @@ fn default_tz(offset: UtcOffset) -> Option<String> {
 /// callers holding parts).
 pub fn offset_datetime(date: Date, time: Time, offset: UtcOffset) -> OffsetDateTime {
     PrimitiveDateTime::new(date, time).assume_offset(offset)
+}
+
+/// A byte of an unquoted (Zinc 2.0) `Bin` mime type: an RFC 2045 token byte, or the `/`, `;`,
+/// `=` and space that join type, subtype and parameters.
+fn is_bare_mime_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_|~/;= ".contains(&b)
 }
