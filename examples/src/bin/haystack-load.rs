@@ -4,13 +4,20 @@
 //! per second and latency percentiles.
 //!
 //! `cargo run --release -p examples --bin haystack-load -- --entities 100000`
+//!
+//! With `--auth` it runs twice on the same data, one run after the other: first without
+//! authentication, then behind SCRAM authentication with every request carrying a bearer token
+//! (the client logs in once, as a real client does), and prints both rates and their ratio.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use examples::haystack::auth::{Auth, AuthConfig, Users};
+use examples::haystack::client::Client;
 use examples::haystack::{db::Db, server};
 use examples::store::LocalStore;
+use haystack_core::auth::scram;
 use haystack_core::{Dict, Grid, Number, Ref, Value};
 
 /// Load-test the Haystack server's `read` op on loopback.
@@ -32,6 +39,9 @@ struct Args {
     /// on the blocking pool (to compare the two in one build).
     #[arg(long)]
     inline: bool,
+    /// Also measure the same reads behind authentication (bearer token on every request).
+    #[arg(long)]
+    auth: bool,
     /// The filter each request reads with.
     #[arg(long, default_value = "point and siteRef==@s42 and curVal > 40°F")]
     filter: String,
@@ -89,12 +99,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         started.elapsed()
     );
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let config = server::ServerConfig {
-        offload: !args.inline,
-        ..Default::default()
-    };
     println!(
         "server work {}",
         if args.inline {
@@ -103,9 +107,52 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "on the blocking pool behind a semaphore"
         }
     );
-    let app = server::router_with(db, time::OffsetDateTime::now_utc, config);
+    let plain = phase("without auth", &args, db.clone(), None).await?;
+    if args.auth {
+        let mut users = Users::default();
+        users.add("load", "load-password", scram::MIN_ITERATIONS);
+        let auth = Arc::new(Auth::new(users, AuthConfig::default()));
+        let with = phase("with SCRAM auth (bearer token)", &args, db, Some(auth)).await?;
+        println!(
+            "authenticated reads: {:.0} requests/s vs {:.0} without auth ({:.2}x)",
+            with,
+            plain,
+            with / plain.max(f64::MIN_POSITIVE)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// One load run against a fresh server over `db`; returns requests per second.
+async fn phase(
+    name: &str,
+    args: &Args,
+    db: Arc<Db>,
+    auth: Option<Arc<Auth>>,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    println!("-- {name}");
+    let with_auth = auth.is_some();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let config = server::ServerConfig {
+        offload: !args.inline,
+        ..Default::default()
+    };
+    let app = server::router_with_auth(db, time::OffsetDateTime::now_utc, config, auth);
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let client = reqwest::Client::new();
+    let mut headers = reqwest::header::HeaderMap::new();
+    if with_auth {
+        let session = Client::open(&format!("http://{addr}"), "load", "load-password").await?;
+        let token = session.token().unwrap_or_default();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_str(&format!("BEARER authToken={token}"))?,
+        );
+    }
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?;
     let url = reqwest::Url::parse_with_params(
         &format!("http://{addr}/read"),
         &[("filter", args.filter.as_str())],
@@ -170,13 +217,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         errors += e;
     }
     let elapsed = run_start.elapsed();
+    let rate = all.len() as f64 / elapsed.as_secs_f64();
     all.sort();
     println!(
         "{} requests in {:.1?} from {} clients: {:.0} requests/s, {} errors; latency p50 {:.2?}, p90 {:.2?}, p99 {:.2?}, max {:.2?}",
         all.len(),
         elapsed,
         args.concurrency,
-        all.len() as f64 / elapsed.as_secs_f64(),
+        rate,
         errors,
         percentile(&all, 0.5),
         percentile(&all, 0.9),
@@ -192,6 +240,5 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         percentile(&about, 0.99),
         about.last().copied().unwrap_or_default()
     );
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    Ok(rate)
 }
