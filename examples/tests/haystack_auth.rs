@@ -145,6 +145,29 @@ async fn scram_login_read_close_and_refusals() {
         .unwrap();
     assert_eq!(resp.status(), 403);
 
+    // Hostile headers: garbage, an oversized SCRAM message, a quoted string; then still serving.
+    let long = format!(
+        "SCRAM handshakeToken=00, data={}",
+        hauth::encode_b64url("n,,n=x,r=".repeat(500).as_bytes())
+    );
+    for (header, status) in [
+        ("\u{1}\u{2} garbage".to_owned(), 400),
+        (long, 403),
+        ("SCRAM data=\"quoted\"".to_owned(), 400),
+        ("HELLO username=%%%".to_owned(), 400),
+        ("PLAINTEXT username=dXNlcg, password=cGFzcw".to_owned(), 401),
+    ] {
+        let resp = http
+            .get(format!("{}/about", server.base))
+            .header("Authorization", header.as_str())
+            .send()
+            .await;
+        match resp {
+            Ok(r) => assert_eq!(r.status(), status, "{header:.40}"),
+            Err(e) => assert!(header.starts_with('\u{1}'), "{e}"),
+        }
+    }
+
     // Still serving.
     let again = Client::open(&server.base, "bob", "builder").await.unwrap();
     assert_eq!(again.call("about", None).await.unwrap().len(), 1);

@@ -57,12 +57,16 @@ impl LevelEntry {
 /// The effective written value of each point: id -> (level, value).
 type Effective = BTreeMap<String, (u8, Value)>;
 
+/// The last overlay: its base (held, so that no other snapshot can take its address), the
+/// effective values it applied, and the result.
+type Overlay = (Arc<Snapshot>, Effective, Arc<Snapshot>);
+
 /// The written state of one dataset.
 #[derive(Debug)]
 pub struct Writes {
     db: Arc<Db>,
     state: tokio::sync::OnceCell<tokio::sync::Mutex<WriteState>>,
-    overlay: Mutex<Option<(usize, Effective, Arc<Snapshot>)>>,
+    overlay: Mutex<Option<Overlay>>,
 }
 
 /// The name of a level (BACnet's, which the Haystack priority array follows).
@@ -188,11 +192,10 @@ impl Writes {
             }
             Self::effective(&state, now)
         };
-        let base_key = Arc::as_ptr(&base) as usize;
         {
             let cache = self.overlay.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((k, e, snap)) = cache.as_ref()
-                && *k == base_key
+            if let Some((b, e, snap)) = cache.as_ref()
+                && Arc::ptr_eq(b, &base)
                 && *e == eff
             {
                 return Ok(snap.clone());
@@ -215,8 +218,7 @@ impl Writes {
             .map_err(internal)?;
         }
         let snap = Arc::new(Snapshot::new(grid, base.manifest.clone(), base.written));
-        *self.overlay.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((base_key, eff, snap.clone()));
+        *self.overlay.lock().unwrap_or_else(|p| p.into_inner()) = Some((base, eff, snap.clone()));
         Ok(snap)
     }
 
