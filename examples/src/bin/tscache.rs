@@ -68,6 +68,24 @@ struct Args {
     /// Receives before a failing message moves to the dead-letter queue.
     #[arg(long, default_value_t = 3)]
     max_receives: u32,
+    /// Only the work queue on SQS (`--queue`), the rest on the embedded defaults.
+    #[arg(long, conflicts_with = "aws")]
+    sqs: bool,
+    /// Adds this many generated identifiers (`syn-000000`...) before starting: the scale run
+    /// (`--once --synthetic-ids 100000` prints wall time, peak RSS and SQS requests).
+    #[arg(long, default_value_t = 0)]
+    synthetic_ids: usize,
+    /// Shifts this process's clock by this many seconds (to show several workers with different
+    /// views of now writing the same identifiers).
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    clock_offset: i64,
+}
+
+/// Peak resident set size of this process in KiB (Linux `VmHWM`), when known.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The identifier table, history objects, forecast table and forecast writer table.
@@ -97,7 +115,12 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let clock = system_clock();
+    let clock: examples::tscache::Clock = if args.clock_offset == 0 {
+        system_clock()
+    } else {
+        let offset = time::Duration::seconds(args.clock_offset);
+        Arc::new(move || time::OffsetDateTime::now_utc().saturating_add(offset))
+    };
     let external_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let external = format!("http://{}", external_listener.local_addr()?);
     let router = source::external_api(clock.clone());
@@ -123,7 +146,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut cache = Cache::new(ids, objects, forecast, table, external, clock)?;
     cache.workers = args.workers.max(1);
     cache.receive_wait = Duration::from_secs(args.receive_wait);
-    if args.aws {
+    let mut sqs = None;
+    if args.aws || args.sqs {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let queue = SqsQueue::create(
             aws_sdk_sqs::Client::new(&config),
@@ -132,6 +156,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             Duration::from_secs(args.visibility),
         )
         .await?;
+        sqs = Some(queue.clone());
         cache = cache.with_queue(Arc::new(queue));
     } else {
         cache = cache.with_queue(Arc::new(MemoryQueue::new(
@@ -143,12 +168,63 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for id in &args.ids {
         cache.ids().add(id).await?;
     }
+    for i in 0..args.synthetic_ids {
+        cache.ids().add(&format!("syn-{i:06}")).await?;
+    }
     if args.once {
-        let report = cache.run_cycle().await?;
-        println!("{report:?}");
-        return Ok(cache
+        let started = std::time::Instant::now();
+        let report = cache.run_cycle().await;
+        let closed = cache
             .close(tokio::time::Instant::now() + Duration::from_secs(30))
-            .await?);
+            .await;
+        let wall = started.elapsed();
+        let report = report?;
+        closed?;
+        let ids = report.enqueued.max(1) as f64;
+        let sqs_line = sqs.as_ref().map_or_else(
+            || "queue in process".to_owned(),
+            |q| {
+                let r = q.requests();
+                let n = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+                format!(
+                    "SQS requests {} ({:.3} per identifier: send {}, receive {}, delete {}, visibility {}, other {})",
+                    r.total(),
+                    r.total() as f64 / ids,
+                    n(&r.send),
+                    n(&r.receive),
+                    n(&r.delete),
+                    n(&r.visibility),
+                    n(&r.other),
+                )
+            },
+        );
+        println!(
+            "cycle: enqueued {}, done {}, failed {}, dead letters {}; wall {:.2} s ({:.0} identifiers/s); peak RSS {}; {sqs_line}",
+            report.enqueued,
+            report.done,
+            report.failed,
+            report.dead_letters.len(),
+            wall.as_secs_f64(),
+            report.enqueued as f64 / wall.as_secs_f64().max(1e-9),
+            peak_rss_kib().map_or_else(
+                || "n/a".to_owned(),
+                |k| format!("{:.1} MiB", k as f64 / 1024.0)
+            ),
+        );
+        for failure in report.failures.iter().take(10) {
+            eprintln!("failure: {failure}");
+        }
+        // With SQS, other processes may do some of this one's identifiers (and it some of theirs).
+        let undone = sqs.is_none() && report.done != report.enqueued;
+        if undone || !report.dead_letters.is_empty() {
+            return Err(format!(
+                "{} of {} identifiers not done",
+                report.enqueued - report.done.min(report.enqueued),
+                report.enqueued
+            )
+            .into());
+        }
+        return Ok(());
     }
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     println!(

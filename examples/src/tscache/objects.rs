@@ -68,22 +68,37 @@ fn digest(body: &[u8]) -> String {
 /// Objects in a local directory. Each write goes to a temporary file of its own (concurrent
 /// writers never share one), which is fsynced, renamed over the object, and the directory
 /// fsynced, so an object is durable, name included, once `put` returns: the worker deletes the
-/// queue message right after. Conditions are checked and the rename done under one lock, so
-/// they hold between the tasks of this process (the embedded default runs in one process; use
-/// S3 for several).
+/// queue message right after. Conditions are checked and the rename done under a lock of the
+/// key (one of [`LOCK_STRIPES`]), so they hold between the tasks of this process (the embedded
+/// default runs in one process; use S3 for several).
 #[derive(Debug, Clone)]
 pub struct LocalObjects {
     root: PathBuf,
-    lock: Arc<tokio::sync::Mutex<()>>,
+    locks: Arc<[tokio::sync::Mutex<()>]>,
 }
+
+/// Locks of a [`LocalObjects`]: writes of keys in different stripes run in parallel.
+pub const LOCK_STRIPES: usize = 64;
 
 impl LocalObjects {
     /// Objects under `dir`.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self {
             root: dir.into(),
-            lock: Arc::new(tokio::sync::Mutex::new(())),
+            locks: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
+    }
+
+    fn lock_of(&self, key: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        let n = self.locks.len().max(1);
+        let i = usize::try_from(h.finish() % n as u64).unwrap_or(0);
+        // `i < n == locks.len()`, and `new` builds LOCK_STRIPES > 0 of them.
+        &self.locks[i]
     }
 }
 
@@ -114,7 +129,7 @@ impl Objects for LocalObjects {
         condition: Condition,
     ) -> Result<String, CacheError> {
         let path = self.root.join(key);
-        let _held = self.lock.lock().await;
+        let _held = self.lock_of(key).lock().await;
         if condition != Condition::Always {
             let current = read_local(&path, key).await?;
             let holds = match (&condition, &current) {

@@ -16,8 +16,22 @@ use super::queue::{MAX_BATCH, MemoryQueue, WorkQueue};
 use super::source::{PAGE_SIZE, SeriesSource};
 use super::{CacheError, Clock};
 
-/// The history writer's table.
+/// The history writer's tables are `history-0` .. `history-{HISTORY_SHARDS - 1}`: the writer keeps
+/// one batch in flight per table, so identifiers are spread over shards to write in parallel
+/// (one identifier always goes to the same shard, so its batches stay in order).
 pub const HISTORY_TABLE: &str = "history";
+/// How many history writer tables (batches written at once).
+pub const HISTORY_SHARDS: u64 = 16;
+
+/// The history writer table of an identifier.
+fn history_table(identifier: &str) -> String {
+    // FNV-1a: stable across processes and runs.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in identifier.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{HISTORY_TABLE}-{}", h % HISTORY_SHARDS)
+}
 /// Attempts at reading one page from the external API (the Panoply platform's 3).
 pub const READ_ATTEMPTS: u32 = 3;
 
@@ -225,6 +239,7 @@ impl Cache {
         let ctx = Context::new(Map::new(), Map::new(), Map::new());
         let now = self.now().unix_timestamp();
         let mut written = 0;
+        let history_table = history_table(identifier);
         // This identifier's records only: a failure of another identifier's batch in the
         // shared writers never concerns this message, and this one's is never missed.
         let acks = Acks::new();
@@ -258,7 +273,7 @@ impl Cache {
                 if time <= now {
                     let rec = json!({"identifier": identifier, "time": time, "value": value});
                     self.history_writer
-                        .write_tracked(HISTORY_TABLE, &rec, &acks)
+                        .write_tracked(&history_table, &rec, &acks)
                         .await?;
                 } else {
                     let rec = json!({"identifier": identifier, "time": time, "value": value, "expiry": now + KEEP_SECONDS});

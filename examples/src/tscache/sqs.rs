@@ -7,6 +7,7 @@
 //! to the delay). Entries of a `SendMessageBatch` or `DeleteMessageBatch` that fail are sent
 //! again, through the data-source SDK's retry policy.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -122,9 +123,45 @@ impl SqsApi for aws_sdk_sqs::Client {
     }
 }
 
+/// Requests this queue made to SQS, by kind (each attempt counts).
+#[derive(Debug, Default)]
+pub struct SqsRequests {
+    /// `SendMessageBatch`.
+    pub send: AtomicU64,
+    /// `ReceiveMessage` on the work queue.
+    pub receive: AtomicU64,
+    /// `DeleteMessageBatch`.
+    pub delete: AtomicU64,
+    /// `ChangeMessageVisibility` (heartbeats and releases).
+    pub visibility: AtomicU64,
+    /// `GetQueueAttributes` and requests on the dead-letter queue.
+    pub other: AtomicU64,
+}
+
+impl SqsRequests {
+    /// All requests.
+    pub fn total(&self) -> u64 {
+        [
+            &self.send,
+            &self.receive,
+            &self.delete,
+            &self.visibility,
+            &self.other,
+        ]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum()
+    }
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
 /// A work queue on SQS, with its dead-letter queue.
 #[derive(Debug, Clone)]
 pub struct SqsQueue {
+    requests: std::sync::Arc<SqsRequests>,
     client: aws_sdk_sqs::Client,
     batches: std::sync::Arc<dyn SqsApi>,
     url: String,
@@ -188,6 +225,7 @@ impl SqsQueue {
             .map_err(|e| aws_error("SQS CreateQueue", e))?;
         let url = queue.queue_url().unwrap_or_default().to_owned();
         Ok(Self {
+            requests: std::sync::Arc::default(),
             batches: std::sync::Arc::new(client.clone()),
             client,
             url,
@@ -204,12 +242,18 @@ impl SqsQueue {
         self
     }
 
+    /// The requests made so far (shared by clones).
+    pub fn requests(&self) -> &SqsRequests {
+        &self.requests
+    }
+
     /// The queue URL.
     pub fn url(&self) -> &str {
         &self.url
     }
 
     async fn count(&self, url: &str) -> Result<u64, CacheError> {
+        bump(&self.requests.other);
         let out = self
             .client
             .get_queue_attributes()
@@ -244,8 +288,14 @@ impl SqsQueue {
         loop {
             let call = async {
                 match op {
-                    BatchOp::Send => self.batches.send_batch(&self.url, &left).await,
-                    BatchOp::Delete => self.batches.delete_batch(&self.url, &left).await,
+                    BatchOp::Send => {
+                        bump(&self.requests.send);
+                        self.batches.send_batch(&self.url, &left).await
+                    }
+                    BatchOp::Delete => {
+                        bump(&self.requests.delete);
+                        self.batches.delete_batch(&self.url, &left).await
+                    }
                 }
             };
             let err = match tokio::time::timeout(self.retry.attempt_timeout, call).await {
@@ -313,6 +363,7 @@ impl WorkQueue for SqsQueue {
 
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, CacheError> {
         let max = i32::try_from(max.clamp(1, MAX_BATCH)).unwrap_or(1);
+        bump(&self.requests.receive);
         let out = self
             .client
             .receive_message()
@@ -352,6 +403,7 @@ impl WorkQueue for SqsQueue {
     }
 
     async fn release(&self, message: &Message, delay: Duration) -> Result<(), CacheError> {
+        bump(&self.requests.visibility);
         self.client
             .change_message_visibility()
             .queue_url(&self.url)
@@ -364,6 +416,7 @@ impl WorkQueue for SqsQueue {
     }
 
     async fn extend(&self, message: &Message, visibility: Duration) -> Result<(), CacheError> {
+        bump(&self.requests.visibility);
         self.client
             .change_message_visibility()
             .queue_url(&self.url)
@@ -389,6 +442,7 @@ impl WorkQueue for SqsQueue {
 
     async fn dead_letters(&self) -> Result<Vec<String>, CacheError> {
         // Peek: receive with a zero visibility timeout, so the messages stay for an operator.
+        bump(&self.requests.other);
         let out = self
             .client
             .receive_message()
@@ -462,6 +516,7 @@ mod tests {
             .region(aws_sdk_sqs::config::Region::new("us-east-1"))
             .build();
         SqsQueue {
+            requests: std::sync::Arc::default(),
             client: aws_sdk_sqs::Client::from_conf(conf),
             batches: api,
             url: "http://unused/queue".into(),
@@ -500,6 +555,8 @@ mod tests {
         let requests = api.requests.lock().unwrap().clone();
         assert_eq!(requests.len(), 2);
         assert_eq!(requests[1], vec!["r2".to_owned()]);
+        assert_eq!(q.requests().delete.load(Ordering::Relaxed), 2);
+        assert_eq!(q.requests().total(), 2);
     }
 
     #[tokio::test(start_paused = true)]
