@@ -65,9 +65,9 @@ pub use engine::{Download, Engine, EngineBuilder, EngineConfig, InUseGuard, Reco
 pub use error::{BoxError, Error, Result};
 pub use hash::{ExpectedHash, HashType, Hasher};
 pub use model::{
-    ArchiveId, BundlePath, Cart, CartFile, CartRequest, CartUid, DownloadName, FileRequest, Lease,
-    MAX_ARCHIVE_ID_LEN, MAX_FILE_NAME_LEN, MAX_FILES, MAX_PATH_LEN, MAX_SEGMENT_LEN, MAX_UID_LEN,
-    Timestamp, is_safe_bundle_path,
+    ArchiveId, BundlePath, Cart, CartFile, CartRequest, CartSummary, CartUid, DownloadName,
+    FileRequest, Lease, MAX_ARCHIVE_ID_LEN, MAX_FILE_NAME_LEN, MAX_FILES, MAX_PATH_LEN,
+    MAX_SEGMENT_LEN, MAX_UID_LEN, Timestamp, is_safe_bundle_path,
 };
 pub use status::{ActiveStatus, CartStatus, FileStatus, FileStep, Step};
 #[cfg(feature = "dynamodb")]

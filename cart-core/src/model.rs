@@ -546,8 +546,9 @@ impl CartFile {
     }
 }
 
-/// A cart as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A cart as stored. Equality ignores [`files_key`](Self::files_key) (where a store keeps the
+/// files, not what the cart is).
+#[derive(Debug, Clone, Eq, Serialize, Deserialize)]
 pub struct Cart {
     /// Its uid.
     pub uid: CartUid,
@@ -576,6 +577,60 @@ pub struct Cart {
     /// How often its work was interrupted by a restart.
     #[serde(default)]
     pub restarts: u32,
+    /// The store's name for this cart's file records (set by stores that keep files apart
+    /// from the header, fresh for every insert; empty otherwise). Not part of the header JSON.
+    #[serde(skip)]
+    pub files_key: String,
+}
+
+/// A cart's header as listed by [`CartStore::list`](crate::CartStore::list): everything but
+/// the files, which are stored as records of their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartSummary {
+    /// Its uid.
+    pub uid: CartUid,
+    /// Its status.
+    pub status: CartStatus,
+    /// When it last changed.
+    pub updated: Timestamp,
+    /// When it was last used (for LRU eviction).
+    pub last_used: Timestamp,
+    /// Who is working on it, if anyone.
+    pub lease: Option<Lease>,
+    /// How many files it has.
+    pub file_count: usize,
+}
+
+impl PartialEq for Cart {
+    fn eq(&self, o: &Self) -> bool {
+        let Cart {
+            uid,
+            files,
+            bundle,
+            status,
+            message,
+            created,
+            updated,
+            last_used,
+            bundle_size,
+            lease,
+            fence,
+            restarts,
+            files_key: _,
+        } = self;
+        *uid == o.uid
+            && *files == o.files
+            && *bundle == o.bundle
+            && *status == o.status
+            && *message == o.message
+            && *created == o.created
+            && *updated == o.updated
+            && *last_used == o.last_used
+            && *bundle_size == o.bundle_size
+            && *lease == o.lease
+            && *fence == o.fence
+            && *restarts == o.restarts
+    }
 }
 
 impl Cart {
@@ -607,6 +662,7 @@ impl Cart {
             lease: None,
             fence: 0,
             restarts: 0,
+            files_key: String::new(),
         }
     }
 
@@ -634,6 +690,37 @@ impl Cart {
     /// its stem as top directory.
     pub fn default_download_name(&self) -> DownloadName {
         DownloadName::default_for(self.created)
+    }
+
+    /// A copy of everything but the files (and the store's files key).
+    pub(crate) fn clone_header(&self) -> Cart {
+        Cart {
+            uid: self.uid.clone(),
+            files: Vec::new(),
+            bundle: self.bundle,
+            status: self.status,
+            message: self.message.clone(),
+            created: self.created,
+            updated: self.updated,
+            last_used: self.last_used,
+            bundle_size: self.bundle_size,
+            lease: self.lease.clone(),
+            fence: self.fence,
+            restarts: self.restarts,
+            files_key: String::new(),
+        }
+    }
+
+    /// The header as listed.
+    pub fn summary(&self) -> CartSummary {
+        CartSummary {
+            uid: self.uid.clone(),
+            status: self.status,
+            updated: self.updated,
+            last_used: self.last_used,
+            lease: self.lease.clone(),
+            file_count: self.files.len(),
+        }
     }
 
     /// Total size of the files whose size is known.

@@ -54,6 +54,11 @@ pub async fn conformance(store: &dyn CartStore) {
     steps_and_file_steps(store).await;
     leases_are_exclusive(store).await;
     writes_are_fenced_by_the_lease_token(store).await;
+    file_records_are_written_alone_and_fenced(store).await;
+    a_cart_larger_than_one_dynamodb_item_fits(store).await;
+    tokens_keep_growing_when_a_uid_is_reused(store).await;
+    deleted_carts_are_purged_after_retention(store).await;
+    listing_by_status_finds_exactly_those(store).await;
     concurrent_modify_loses_nothing(store).await;
 }
 
@@ -268,6 +273,177 @@ pub async fn writes_are_fenced_by_the_lease_token(store: &dyn CartStore) {
         .await
         .expect_err("missing cart");
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+}
+
+/// `save_files` replaces single file records: the header's version does not move, other
+/// files are untouched; with a fence it needs the lease, and it never writes into a newer
+/// cart of the same uid.
+pub async fn file_records_are_written_alone_and_fenced(store: &dyn CartStore) {
+    let cart = sample("files");
+    store.insert(&cart).await.expect("insert");
+    let (loaded, v) = store.load(&cart.uid).await.expect("load").expect("present");
+    assert!(!loaded.files_key.is_empty(), "load names the file records");
+    let ttl = Duration::from_secs(30);
+    let lease = store::claim(
+        store,
+        &cart.uid,
+        "a",
+        Timestamp::from_unix_millis(1),
+        ttl,
+        None,
+    )
+    .await
+    .expect("claim");
+    let (loaded, v_claimed) = store.load(&cart.uid).await.expect("load").expect("present");
+    assert_ne!(v, v_claimed);
+    let mut f = loaded.files[1].clone();
+    f.apply(&FileStep::Start).expect("start");
+    f.apply(&FileStep::Staged { size: 3 }).expect("staged");
+    store
+        .save_files(
+            &cart.uid,
+            &loaded.files_key,
+            &[(1, f.clone())],
+            Some(lease.token),
+        )
+        .await
+        .expect("fenced file write");
+    let (back, v_after) = store.load(&cart.uid).await.expect("load").expect("present");
+    assert_eq!(v_after, v_claimed, "a file write leaves the header alone");
+    assert_eq!(back.files[1], f);
+    assert_eq!(back.files[0], cart.files[0]);
+    let err = store
+        .save_files(
+            &cart.uid,
+            &loaded.files_key,
+            &[(0, f.clone())],
+            Some(lease.token + 1),
+        )
+        .await
+        .expect_err("wrong token");
+    assert!(matches!(err, Error::LeaseLost(_)), "{err:?}");
+    let err = store
+        .save_files(&cart.uid, "not-the-files-key", &[(0, f.clone())], None)
+        .await
+        .expect_err("wrong files key");
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    let err = store
+        .save_files(&uid("files-absent"), &loaded.files_key, &[(0, f)], None)
+        .await
+        .expect_err("absent cart");
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    let (back, _) = store.load(&cart.uid).await.expect("load").expect("present");
+    assert_eq!(back.files[0], cart.files[0]);
+}
+
+/// A cart whose files together are far larger than a DynamoDB item (400 KB) round-trips.
+pub async fn a_cart_larger_than_one_dynamodb_item_fits(store: &dyn CartStore) {
+    let long = "d".repeat(200);
+    let fileids: Vec<String> = (0..1500)
+        .map(|i| format!(r#"{{"id": "{long}-{i}", "path": "{long}/{long}/f{i}"}}"#))
+        .collect();
+    let body = format!(r#"{{"fileids": [{}]}}"#, fileids.join(","));
+    let request = CartRequest::from_json(body.as_bytes()).expect("request");
+    let cart = Cart::new(uid("large"), request, Timestamp::from_unix_millis(5));
+    let bytes = serde_json::to_vec(&cart).expect("json").len();
+    assert!(bytes > 600_000, "{bytes}");
+    store.insert(&cart).await.expect("insert a large cart");
+    let (back, _) = store.load(&cart.uid).await.expect("load").expect("present");
+    assert_eq!(back, cart);
+    let listed = store.list().await.expect("list");
+    let summary = listed.iter().find(|c| c.uid == cart.uid).expect("listed");
+    assert_eq!(summary.file_count, 1500);
+    assert!(store.remove(&cart.uid).await.expect("remove"));
+    assert!(store.load(&cart.uid).await.expect("load").is_none());
+}
+
+/// A new cart over a deleted one of the same uid continues its fencing tokens, so a worker of
+/// the old cart cannot write into the new one.
+pub async fn tokens_keep_growing_when_a_uid_is_reused(store: &dyn CartStore) {
+    let cart = sample("reuse-fence");
+    store.insert(&cart).await.expect("insert");
+    let ttl = Duration::from_secs(30);
+    let t0 = Timestamp::from_unix_millis(1);
+    let old = store::claim(store, &cart.uid, "a", t0, ttl, None)
+        .await
+        .expect("claim");
+    store::modify(store, &cart.uid, |c| {
+        c.status = CartStatus::Deleted;
+        c.lease = None;
+        Ok(())
+    })
+    .await
+    .expect("delete");
+    store.insert(&cart).await.expect("reinsert");
+    let new = store::claim(store, &cart.uid, "b", t0, ttl, None)
+        .await
+        .expect("claim the new cart");
+    assert!(new.token > old.token, "{new:?} after {old:?}");
+    let err = store::modify_fenced(store, &cart.uid, old.token, |_| Ok(()))
+        .await
+        .expect_err("old worker");
+    assert!(matches!(err, Error::LeaseLost(_)), "{err:?}");
+}
+
+/// `purge` forgets only deleted carts last changed before the cutoff.
+pub async fn deleted_carts_are_purged_after_retention(store: &dyn CartStore) {
+    let live = sample("purge-live");
+    store.insert(&live).await.expect("insert");
+    let gone = sample("purge-gone");
+    store.insert(&gone).await.expect("insert");
+    let at = Timestamp::from_unix_millis(50_000);
+    store::modify(store, &gone.uid, |c| {
+        c.status = CartStatus::Deleted;
+        c.updated = at;
+        Ok(())
+    })
+    .await
+    .expect("delete");
+    let later = Timestamp::from_unix_millis(60_000);
+    assert!(!store.purge(&live.uid, later).await.expect("purge live"));
+    assert!(!store.purge(&gone.uid, at).await.expect("purge too early"));
+    assert!(store.load(&gone.uid).await.expect("load").is_some());
+    assert!(store.purge(&gone.uid, later).await.expect("purge"));
+    assert!(store.load(&gone.uid).await.expect("load").is_none());
+    assert!(store.load(&live.uid).await.expect("load").is_some());
+    assert!(!store.purge(&gone.uid, later).await.expect("purge again"));
+}
+
+/// `list_by_status` finds the carts in the given statuses and no others.
+pub async fn listing_by_status_finds_exactly_those(store: &dyn CartStore) {
+    let waiting = sample("by-status");
+    store.insert(&waiting).await.expect("insert");
+    let ready = sample("by-status");
+    store.insert(&ready).await.expect("insert");
+    store::modify(store, &ready.uid, |c| {
+        c.status = CartStatus::Ready;
+        c.last_used = Timestamp::from_unix_millis(77);
+        Ok(())
+    })
+    .await
+    .expect("ready");
+    let found = store
+        .list_by_status(&[CartStatus::Ready, CartStatus::Error])
+        .await
+        .expect("list ready");
+    let hit = found
+        .iter()
+        .find(|c| c.uid == ready.uid)
+        .expect("ready cart found");
+    assert_eq!(hit.last_used, Timestamp::from_unix_millis(77));
+    assert_eq!(hit.file_count, 2);
+    assert!(
+        found
+            .iter()
+            .all(|c| matches!(c.status, CartStatus::Ready | CartStatus::Error))
+    );
+    assert!(!found.iter().any(|c| c.uid == waiting.uid));
+    let found = store
+        .list_by_status(&[CartStatus::Waiting])
+        .await
+        .expect("list waiting");
+    assert!(found.iter().any(|c| c.uid == waiting.uid));
+    assert!(!found.iter().any(|c| c.uid == ready.uid));
 }
 
 /// Concurrent read-modify-writes through `modify` all land.

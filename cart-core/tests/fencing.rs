@@ -256,12 +256,25 @@ impl CartStore for FlakyStore {
         self.check()?;
         self.inner.save_fenced(cart, v, token).await
     }
-    async fn list(&self) -> Result<Vec<cart_core::Cart>> {
+    async fn save_files(
+        &self,
+        uid: &CartUid,
+        files_key: &str,
+        files: &[(usize, cart_core::CartFile)],
+        fence: Option<u64>,
+    ) -> Result<()> {
+        self.check()?;
+        self.inner.save_files(uid, files_key, files, fence).await
+    }
+    async fn list(&self) -> Result<Vec<cart_core::CartSummary>> {
         self.inner.list().await
     }
     async fn remove(&self, uid: &CartUid) -> Result<bool> {
         self.check()?;
         self.inner.remove(uid).await
+    }
+    async fn purge(&self, uid: &CartUid, before: cart_core::Timestamp) -> Result<bool> {
+        self.inner.purge(uid, before).await
     }
 }
 

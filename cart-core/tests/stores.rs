@@ -141,3 +141,45 @@ async fn sqlite_errors_keep_their_source() {
         err.report()
     );
 }
+
+#[tokio::test]
+async fn sqlite_schema_1_rows_are_read_and_rewritten_as_schema_2() {
+    use cart_core::CartStore;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let req = cart_core::testing::sample_request();
+    let uid = cart_core::CartUid::new("legacy").unwrap();
+    let cart = cart_core::Cart::new(uid.clone(), req, cart_core::Timestamp::from_unix_millis(7));
+    {
+        // The table as the first release wrote it: the whole cart in `body`.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE carts (uid TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL,
+             status TEXT NOT NULL, body TEXT NOT NULL)",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO carts VALUES (?1, 3, 'waiting', ?2)",
+            rusqlite::params![uid.as_str(), serde_json::to_string(&cart).unwrap()],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    let (back, v) = store.load(&uid).await.unwrap().unwrap();
+    assert_eq!(back, cart);
+    assert_eq!(v, cart_core::Version(4), "rewritten on first load");
+    let listed = store.list().await.unwrap();
+    assert_eq!(listed[0].file_count, 2);
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let body: String = conn
+        .query_row("SELECT body FROM carts", [], |r| r.get(0))
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["schema"], cart_core::store::SCHEMA_VERSION);
+    assert_eq!(json["cart"]["files"], serde_json::json!([]));
+    let files: i64 = conn
+        .query_row("SELECT COUNT(*) FROM cart_files", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(files, 2);
+}

@@ -84,6 +84,9 @@ pub struct EngineConfig {
     /// Another server takes the cart over only after seeing the lease unchanged this long on
     /// its own monotonic clock (see the [module documentation](self)).
     pub lease_ttl: Duration,
+    /// How long a deleted cart's record is kept before [`Engine::purge_deleted`] forgets it
+    /// (default 1 day).
+    pub deleted_retention: Duration,
     /// Restarts a cart's work survives before it ends in `error` (default 3).
     pub max_restarts: u32,
     /// Byte-identical tars (every mtime = the cart's creation time) instead of file mtimes
@@ -110,6 +113,7 @@ impl Default for EngineConfig {
             retry_backoff: Duration::from_secs(1),
             lru_buffer: Duration::ZERO,
             lease_ttl: Duration::from_secs(60),
+            deleted_retention: Duration::from_secs(24 * 3600),
             max_restarts: 3,
             deterministic_tar: false,
             space_reserve: 0,
@@ -402,24 +406,32 @@ impl Engine {
         let mut report = RecoveryReport::default();
         let now = self.inner.now();
         let mut leased_elsewhere = HashSet::new();
-        for cart in self.inner.store.list().await? {
-            let Some(active) = cart.status.active() else {
+        let unsettled = [
+            CartStatus::Waiting,
+            CartStatus::Staging,
+            CartStatus::Bundling,
+        ];
+        for header in self.inner.store.list_by_status(&unsettled).await? {
+            let Some(active) = header.status.active() else {
                 continue;
             };
-            if self.inner.is_running(&cart.uid) {
+            if self.inner.is_running(&header.uid) {
                 continue;
             }
-            if let Some(l) = &cart.lease
+            if let Some(l) = &header.lease
                 && l.owner != self.inner.config.node_id
             {
-                leased_elsewhere.insert(cart.uid.clone());
-                if !self.inner.lease_is_stale(&cart.uid, l) {
+                leased_elsewhere.insert(header.uid.clone());
+                if !self.inner.lease_is_stale(&header.uid, l) {
                     continue;
                 }
-                tracing::warn!(uid = %cart.uid, owner = %l.owner, token = l.token,
+                tracing::warn!(uid = %header.uid, owner = %l.owner, token = l.token,
                     "taking over a cart whose lease was not renewed for a whole lease period");
             }
-            let seen_lease = cart.lease.clone();
+            let seen_lease = header.lease.clone();
+            let Some((cart, _)) = self.inner.store.load(&header.uid).await? else {
+                continue;
+            };
             let interrupted = active != crate::ActiveStatus::Waiting;
             let max = self.inner.config.max_restarts;
             let expected: Vec<(PathBuf, Option<u64>)> = cart
@@ -493,6 +505,33 @@ impl Engine {
             .retain(|uid, _| leased_elsewhere.contains(uid) && !report.resumed.contains(uid));
         self.inner.notify();
         Ok(report)
+    }
+
+    /// Forgets deleted carts whose deletion is older than
+    /// [`EngineConfig::deleted_retention`] (each removal conditional on the cart still being
+    /// that deleted cart); the uids purged. Call periodically (the cart server does, with
+    /// recovery).
+    pub async fn purge_deleted(&self) -> Result<Vec<CartUid>> {
+        let retention =
+            i64::try_from(self.inner.config.deleted_retention.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = crate::Timestamp::from_unix_millis(
+            self.inner.now().unix_millis().saturating_sub(retention),
+        );
+        let mut purged = Vec::new();
+        for c in self
+            .inner
+            .store
+            .list_by_status(&[CartStatus::Deleted])
+            .await?
+        {
+            if c.status == CartStatus::Deleted
+                && c.updated < cutoff
+                && self.inner.store.purge(&c.uid, cutoff).await?
+            {
+                purged.push(c.uid);
+            }
+        }
+        Ok(purged)
     }
 
     /// The carts this engine has a work task for right now.

@@ -74,7 +74,7 @@ async fn evict_one(inner: &Arc<Inner>, current: Option<&CartUid>) -> Result<bool
     );
     let mut candidates: Vec<_> = inner
         .store
-        .list()
+        .list_by_status(&[CartStatus::Ready, CartStatus::Error])
         .await?
         .into_iter()
         .filter(|c| matches!(c.status, CartStatus::Ready | CartStatus::Error))

@@ -154,25 +154,42 @@ async fn step(work: &Work, step: Step) -> Result<Cart> {
     Ok(cart)
 }
 
-async fn file_step(work: &Work, index: usize, fs: FileStep) -> Result<()> {
+/// One file step: writes that file's record alone, fenced on the lease (one store write,
+/// whatever the number of files).
+async fn file_step(
+    work: &Work,
+    files_key: &str,
+    index: usize,
+    file: &mut CartFile,
+    fs: FileStep,
+) -> Result<()> {
     let now = work.inner.now();
-    work.modify(|c| {
-        if c.status != CartStatus::Staging {
-            return Err(Error::Cancelled);
+    let mut next = file.clone();
+    next.apply(&fs)?;
+    if matches!(fs, FileStep::Staged { .. }) {
+        next.staged_at = Some(now);
+    }
+    let records = [(index, next)];
+    let mut attempt = 0;
+    loop {
+        match work
+            .inner
+            .store
+            .save_files(&work.uid, files_key, &records, Some(work.fence))
+            .await
+        {
+            Err(Error::Conflict(_)) if attempt + 1 < store::MODIFY_ATTEMPTS => {
+                attempt += 1;
+                tokio::task::yield_now().await;
+            }
+            Err(Error::NotFound(_)) => return Err(Error::Cancelled),
+            Err(e) => return Err(e),
+            Ok(()) => break,
         }
-        c.updated = now;
-        let f = c
-            .files
-            .get_mut(index)
-            .ok_or_else(|| Error::NotFound(format!("file {index}")))?;
-        f.apply(&fs)?;
-        if matches!(fs, FileStep::Staged { .. }) {
-            f.staged_at = Some(now);
-        }
-        Ok(())
-    })
-    .await
-    .map(drop)
+    }
+    let [(_, next)] = records;
+    *file = next;
+    Ok(())
 }
 
 async fn process(work: &Work, token: &CancellationToken) -> Result<()> {
@@ -197,8 +214,9 @@ async fn process(work: &Work, token: &CancellationToken) -> Result<()> {
         .filter(|(_, f)| f.status != FileStatus::Staged)
         .collect();
     let width = inner.config.max_concurrent_files.get();
+    let files_key = cart.files_key.as_str();
     futures::stream::iter(pending)
-        .map(|(i, f)| stage_file(work, i, f))
+        .map(|(i, f)| stage_file(work, files_key, i, f))
         .buffer_unordered(width)
         .try_collect::<Vec<()>>()
         .await?;
@@ -324,18 +342,20 @@ where
     }
 }
 
-async fn stage_file(work: &Work, index: usize, file: CartFile) -> Result<()> {
+async fn stage_file(work: &Work, files_key: &str, index: usize, mut file: CartFile) -> Result<()> {
     let (inner, uid) = (&work.inner, &work.uid);
     let _permit = inner.files.acquire().await.map_err(|_| Error::Cancelled)?;
     if file.status == FileStatus::Waiting {
-        file_step(work, index, FileStep::Start).await?;
+        file_step(work, files_key, index, &mut file, FileStep::Start).await?;
     }
     match pull_file(inner, uid, index, &file).await {
-        Ok(size) => file_step(work, index, FileStep::Staged { size }).await,
+        Ok(size) => file_step(work, files_key, index, &mut file, FileStep::Staged { size }).await,
         Err(Error::Cancelled) => Err(Error::Cancelled),
         Err(e) => {
             let msg = e.report();
-            if let Err(err) = file_step(work, index, FileStep::Fail(msg)).await {
+            if let Err(err) =
+                file_step(work, files_key, index, &mut file, FileStep::Fail(msg)).await
+            {
                 tracing::warn!(%uid, "cannot record file failure: {}", err.report());
             }
             Err(e)

@@ -11,8 +11,11 @@
 //! attribute, a SQLite `UPDATE ... WHERE lease_token = ?`, a check under the memory store's
 //! lock), so a server whose lease was taken over cannot change the cart any more.
 
-use crate::{Cart, CartUid, Error, Lease, Result, Timestamp};
+use crate::{Cart, CartFile, CartStatus, CartSummary, CartUid, Error, Lease, Result, Timestamp};
 use std::sync::Arc;
+
+mod records;
+pub use records::SCHEMA_VERSION;
 
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
@@ -28,25 +31,56 @@ pub use sqlite::SqliteStore;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Version(pub u64);
 
-/// Records carts. Implementations must make `insert` and `save` atomic conditional writes.
+/// Records carts: a header record per cart (everything but the files, with the
+/// [`SCHEMA_VERSION`]) and one record per file, so a cart of [`MAX_FILES`](crate::MAX_FILES)
+/// files fits every backend and a file step writes one small record. Implementations must
+/// make `insert` and `save` atomic conditional writes of the header.
 #[async_trait::async_trait]
 pub trait CartStore: Send + Sync + std::fmt::Debug + 'static {
-    /// Records a new cart. Replaces a `deleted` cart of the same uid; otherwise
-    /// [`Error::AlreadyExists`] when the uid is taken.
+    /// Records a new cart, header and files. Replaces a `deleted` cart of the same uid;
+    /// otherwise [`Error::AlreadyExists`] when the uid is taken.
     async fn insert(&self, cart: &Cart) -> Result<Version>;
-    /// The cart and its version, or `None`.
+    /// The cart (header and files, [`Cart::files_key`] set) and its version, or `None`.
     async fn load(&self, uid: &CartUid) -> Result<Option<(Cart, Version)>>;
-    /// Replaces the cart if its stored version is still `expected`: [`Error::Conflict`] when it
-    /// changed, [`Error::NotFound`] when the cart is gone. Returns the new version.
+    /// Replaces the cart's header if its stored version is still `expected`:
+    /// [`Error::Conflict`] when it changed, [`Error::NotFound`] when the cart is gone. Returns
+    /// the new version. The files are not written (see [`save_files`](Self::save_files)).
     async fn save(&self, cart: &Cart, expected: Version) -> Result<Version>;
+    /// Writes file records of the cart `uid` whose file records are named `files_key` (from
+    /// [`load`](Self::load)): each `(index, file)` replaces the file at `index`. With `fence`,
+    /// only while the header's lease carries that token ([`Error::LeaseLost`] otherwise,
+    /// checked by the store in the same write). Does not change the header's version.
+    async fn save_files(
+        &self,
+        uid: &CartUid,
+        files_key: &str,
+        files: &[(usize, CartFile)],
+        fence: Option<u64>,
+    ) -> Result<()>;
     /// Like [`save`](Self::save), and only while the stored cart's lease carries the fencing
     /// token `token`: [`Error::LeaseLost`] when it does not (taken over, released, deleted),
     /// checked by the store in the same conditional write.
     async fn save_fenced(&self, cart: &Cart, expected: Version, token: u64) -> Result<Version>;
-    /// Every stored cart (deleted ones included), in no particular order.
-    async fn list(&self) -> Result<Vec<Cart>>;
-    /// Forgets a cart entirely; whether it existed.
+    /// Every stored cart's header (deleted ones included), in no particular order.
+    async fn list(&self) -> Result<Vec<CartSummary>>;
+    /// The headers of the carts in one of `statuses`, found through an index where the
+    /// backend has one (SQLite: on `status`; DynamoDB: a global secondary index, eventually
+    /// consistent, so callers re-check each candidate with a conditional write). The default
+    /// filters [`list`](Self::list).
+    async fn list_by_status(&self, statuses: &[CartStatus]) -> Result<Vec<CartSummary>> {
+        Ok(self
+            .list()
+            .await?
+            .into_iter()
+            .filter(|c| statuses.contains(&c.status))
+            .collect())
+    }
+    /// Forgets a cart entirely (header and files); whether it existed.
     async fn remove(&self, uid: &CartUid) -> Result<bool>;
+    /// Forgets a `deleted` cart (header and files) whose last change is older than `before`,
+    /// in one conditional step; whether it did. A cart that is not deleted or changed since
+    /// (a new cart of the same uid) is left alone.
+    async fn purge(&self, uid: &CartUid, before: Timestamp) -> Result<bool>;
 }
 
 #[async_trait::async_trait]
@@ -63,11 +97,26 @@ impl<T: CartStore + ?Sized> CartStore for Arc<T> {
     async fn save_fenced(&self, cart: &Cart, expected: Version, token: u64) -> Result<Version> {
         (**self).save_fenced(cart, expected, token).await
     }
-    async fn list(&self) -> Result<Vec<Cart>> {
+    async fn save_files(
+        &self,
+        uid: &CartUid,
+        files_key: &str,
+        files: &[(usize, CartFile)],
+        fence: Option<u64>,
+    ) -> Result<()> {
+        (**self).save_files(uid, files_key, files, fence).await
+    }
+    async fn list(&self) -> Result<Vec<CartSummary>> {
         (**self).list().await
+    }
+    async fn list_by_status(&self, statuses: &[CartStatus]) -> Result<Vec<CartSummary>> {
+        (**self).list_by_status(statuses).await
     }
     async fn remove(&self, uid: &CartUid) -> Result<bool> {
         (**self).remove(uid).await
+    }
+    async fn purge(&self, uid: &CartUid, before: Timestamp) -> Result<bool> {
+        (**self).purge(uid, before).await
     }
 }
 
@@ -85,20 +134,40 @@ impl<T: CartStore + ?Sized> CartStore for Box<T> {
     async fn save_fenced(&self, cart: &Cart, expected: Version, token: u64) -> Result<Version> {
         (**self).save_fenced(cart, expected, token).await
     }
-    async fn list(&self) -> Result<Vec<Cart>> {
+    async fn save_files(
+        &self,
+        uid: &CartUid,
+        files_key: &str,
+        files: &[(usize, CartFile)],
+        fence: Option<u64>,
+    ) -> Result<()> {
+        (**self).save_files(uid, files_key, files, fence).await
+    }
+    async fn list(&self) -> Result<Vec<CartSummary>> {
         (**self).list().await
+    }
+    async fn list_by_status(&self, statuses: &[CartStatus]) -> Result<Vec<CartSummary>> {
+        (**self).list_by_status(statuses).await
     }
     async fn remove(&self, uid: &CartUid) -> Result<bool> {
         (**self).remove(uid).await
     }
+    async fn purge(&self, uid: &CartUid, before: Timestamp) -> Result<bool> {
+        (**self).purge(uid, before).await
+    }
 }
+
+/// Most file records [`modify`] hands to one [`CartStore::save_files`] call.
+pub const FILES_PER_WRITE: usize = 1000;
 
 /// How many times [`modify`] retries after losing a conditional save.
 pub const MODIFY_ATTEMPTS: usize = 32;
 
 /// Loads a cart, applies `f`, and saves it conditionally, retrying (up to [`MODIFY_ATTEMPTS`])
 /// when another writer got there first. `f` may run several times; its error aborts without
-/// saving. [`Error::NotFound`] when the cart does not exist.
+/// saving. [`Error::NotFound`] when the cart does not exist. The header is saved
+/// conditionally; files that `f` changed are written after it (with the same fence), so a
+/// crash in between leaves the header's step done and those files as they were.
 pub async fn modify<F>(store: &dyn CartStore, uid: &CartUid, f: F) -> Result<Cart>
 where
     F: FnMut(&mut Cart) -> Result<()> + Send,
@@ -120,6 +189,11 @@ where
     F: FnMut(&mut Cart) -> Result<()> + Send,
 {
     modify_with(store, uid, Some(token), f).await
+}
+
+/// The last fencing token issued for a cart (a new cart of the same uid continues from it).
+pub(crate) fn last_token(cart: &Cart) -> u64 {
+    cart.fence.max(cart.lease.as_ref().map_or(0, |l| l.token))
 }
 
 /// Whether the cart's lease carries `token`.
@@ -145,13 +219,33 @@ where
         {
             return Err(lease_lost(uid, token));
         }
+        let before = cart.files.clone();
         f(&mut cart)?;
+        if cart.files.len() != before.len() {
+            return Err(Error::invalid(
+                "cart change",
+                "the number of files of a stored cart cannot change",
+            ));
+        }
+        let changed: Vec<(usize, CartFile)> = cart
+            .files
+            .iter()
+            .zip(&before)
+            .enumerate()
+            .filter(|(_, (now, was))| now != was)
+            .map(|(i, (now, _))| (i, now.clone()))
+            .collect();
         let saved = match fence {
             Some(token) => store.save_fenced(&cart, version, token).await,
             None => store.save(&cart, version).await,
         };
         match saved {
-            Ok(_) => return Ok(cart),
+            Ok(_) => {
+                for chunk in changed.chunks(FILES_PER_WRITE) {
+                    store.save_files(uid, &cart.files_key, chunk, fence).await?;
+                }
+                return Ok(cart);
+            }
             Err(Error::Conflict(_)) => {
                 tokio::task::yield_now().await;
             }
@@ -192,7 +286,7 @@ pub async fn claim(
                 cart.uid, l.owner, l.token
             )));
         }
-        let token = cart.fence.max(cart.lease.as_ref().map_or(0, |l| l.token)) + 1;
+        let token = last_token(cart) + 1;
         cart.fence = token;
         cart.lease = Some(Lease {
             owner: owner.to_owned(),

@@ -1,13 +1,20 @@
 //! The durable embedded cart store on SQLite.
 
+use super::records::{self, Header};
 use super::{CartStore, Version};
-use crate::{Cart, CartStatus, CartUid, Error, Result};
+use crate::{Cart, CartFile, CartStatus, CartSummary, CartUid, Error, Result, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// Carts in a SQLite database file (WAL mode, `synchronous=FULL`): every committed change
 /// survives a crash or restart. Blocking calls run on Tokio's blocking pool.
+///
+/// Tables: `carts` (one row per cart: `uid`, `version`, `status`, `lease_token`, `files_key`
+/// and `body`, the header record; indexed by status) and `cart_files` (`uid`, `idx`, `body`:
+/// one row per file). Every change to a cart is one transaction; a file step updates one
+/// `cart_files` row, in a transaction that checks the cart's `lease_token`. Rows of schema 1
+/// (the whole cart in `body`) are rewritten as schema 2 when first loaded.
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -43,15 +50,6 @@ fn task_err(e: tokio::task::JoinError) -> Error {
     Error::store_caused("sqlite task", false, e)
 }
 
-fn to_json(cart: &Cart) -> Result<String> {
-    serde_json::to_string(cart).map_err(|e| Error::store_caused("encoding cart", false, e))
-}
-
-fn from_json(body: &str) -> Result<Cart> {
-    serde_json::from_str(body).map_err(|e| Error::store_caused("decoding cart", false, e))
-}
-
-/// The fencing token of a cart's lease, as stored in the `lease_token` column.
 fn lease_token(cart: &Cart) -> Option<i64> {
     cart.lease
         .as_ref()
@@ -60,6 +58,98 @@ fn lease_token(cart: &Cart) -> Option<i64> {
 
 fn version(v: i64) -> Version {
     Version(u64::try_from(v).unwrap_or(0))
+}
+
+fn index(i: usize) -> i64 {
+    i64::try_from(i).unwrap_or(i64::MAX)
+}
+
+/// Adds a column to `carts` when a database from an earlier version lacks it.
+fn add_column(conn: &Connection, name: &str, decl: &str) -> Result<()> {
+    let has: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('carts') WHERE name = ?1",
+            params![name],
+            |r| r.get(0),
+        )
+        .map_err(db_err)?;
+    if has == 0 {
+        conn.execute_batch(&format!("ALTER TABLE carts ADD COLUMN {name} {decl}"))
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn insert_files(tx: &rusqlite::Transaction<'_>, uid: &str, files: &[CartFile]) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached("INSERT OR REPLACE INTO cart_files (uid, idx, body) VALUES (?1, ?2, ?3)")
+        .map_err(db_err)?;
+    for (i, f) in files.iter().enumerate() {
+        stmt.execute(params![uid, index(i), records::encode_file(f)?])
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Reads a cart's header and files in `tx`; rewrites a schema 1 row as schema 2.
+fn load_in(tx: &rusqlite::Transaction<'_>, uid: &str) -> Result<Option<(Cart, Version)>> {
+    let row: Option<(String, i64, Option<String>)> = tx
+        .query_row(
+            "SELECT body, version, files_key FROM carts WHERE uid = ?1",
+            params![uid],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(db_err)?;
+    let Some((body, v, key)) = row else {
+        return Ok(None);
+    };
+    match records::decode_header(&body)? {
+        Header::Split {
+            mut cart,
+            file_count,
+        } => {
+            let mut stmt = tx
+                .prepare_cached("SELECT idx, body FROM cart_files WHERE uid = ?1 ORDER BY idx")
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![uid], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(db_err)?;
+            let mut files = Vec::with_capacity(file_count.min(crate::MAX_FILES));
+            for row in rows {
+                let (i, body) = row.map_err(db_err)?;
+                if i != index(files.len()) {
+                    return Err(Error::store(format!(
+                        "cart {uid}: file record {i} out of order"
+                    )));
+                }
+                files.push(records::decode_file(&body)?);
+            }
+            if files.len() != file_count {
+                return Err(Error::store(format!(
+                    "cart {uid}: {} file records, the header says {file_count}",
+                    files.len()
+                )));
+            }
+            cart.files = files;
+            cart.files_key = key.unwrap_or_default();
+            Ok(Some((cart, version(v))))
+        }
+        Header::Whole(mut cart) => {
+            cart.files_key = records::new_files_key();
+            tx.execute("DELETE FROM cart_files WHERE uid = ?1", params![uid])
+                .map_err(db_err)?;
+            insert_files(tx, uid, &cart.files)?;
+            tx.execute(
+                "UPDATE carts SET version = version + 1, body = ?2, files_key = ?3 WHERE uid = ?1",
+                params![uid, records::encode_header(&cart)?, cart.files_key],
+            )
+            .map_err(db_err)?;
+            Ok(Some((cart, version(v + 1))))
+        }
+    }
 }
 
 impl SqliteStore {
@@ -79,24 +169,20 @@ impl SqliteStore {
                     uid TEXT PRIMARY KEY NOT NULL,
                     version INTEGER NOT NULL,
                     status TEXT NOT NULL,
+                    body TEXT NOT NULL
+                );
+                CREATE TABLE IF NOT EXISTS cart_files (
+                    uid TEXT NOT NULL,
+                    idx INTEGER NOT NULL,
                     body TEXT NOT NULL,
-                    lease_token INTEGER
-                )",
+                    PRIMARY KEY (uid, idx)
+                ) WITHOUT ROWID;
+                CREATE INDEX IF NOT EXISTS carts_by_status ON carts (status);",
             )
             .map_err(db_err)?;
-            // Databases written before fencing lack the lease token column.
-            let has_token: bool = conn
-                .query_row(
-                    "SELECT COUNT(*) FROM pragma_table_info('carts') WHERE name = 'lease_token'",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-                .map_err(db_err)?
-                > 0;
-            if !has_token {
-                conn.execute_batch("ALTER TABLE carts ADD COLUMN lease_token INTEGER")
-                    .map_err(db_err)?;
-            }
+            // Databases written by earlier versions lack these columns.
+            add_column(&conn, "lease_token", "INTEGER")?;
+            add_column(&conn, "files_key", "TEXT")?;
             Ok(conn)
         })
         .await
@@ -130,15 +216,15 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    /// The conditional save, in one transaction: the row must still have version `expected`
-    /// and, with `fence`, the lease token `fence`.
+    /// The conditional save of the header, in one transaction: the row must still have version
+    /// `expected` and, with `fence`, the lease token `fence`.
     async fn save_checked(
         &self,
         cart: &Cart,
         expected: Version,
         fence: Option<u64>,
     ) -> Result<Version> {
-        let body = to_json(cart)?;
+        let body = records::encode_header(cart)?;
         let uid = cart.uid.to_string();
         let status = cart.status.as_str();
         let token = lease_token(cart);
@@ -182,31 +268,47 @@ impl SqliteStore {
 #[async_trait::async_trait]
 impl CartStore for SqliteStore {
     async fn insert(&self, cart: &Cart) -> Result<Version> {
-        let body = to_json(cart)?;
+        let mut cart = cart.clone();
         let uid = cart.uid.to_string();
-        let status = cart.status.as_str();
-        let token = lease_token(cart);
         self.with(move |conn| {
             let tx = conn.transaction().map_err(db_err)?;
-            let old: Option<(i64, String)> = tx
+            let old: Option<(i64, String, String)> = tx
                 .query_row(
-                    "SELECT version, status FROM carts WHERE uid = ?1",
+                    "SELECT version, status, body FROM carts WHERE uid = ?1",
                     params![uid],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()
                 .map_err(db_err)?;
             let next = match old {
-                Some((_, s)) if s != CartStatus::Deleted.as_str() => {
+                Some((_, s, _)) if s != CartStatus::Deleted.as_str() => {
                     return Err(Error::AlreadyExists(uid));
                 }
-                Some((v, _)) => v + 1,
+                Some((v, _, body)) => {
+                    // Fencing tokens go on growing across carts of the same uid.
+                    let old = match records::decode_header(&body)? {
+                        Header::Split { cart, .. } | Header::Whole(cart) => cart,
+                    };
+                    cart.fence = cart.fence.max(super::last_token(&old));
+                    v + 1
+                }
                 None => 1,
             };
+            cart.files_key = records::new_files_key();
+            tx.execute("DELETE FROM cart_files WHERE uid = ?1", params![uid])
+                .map_err(db_err)?;
+            insert_files(&tx, &uid, &cart.files)?;
             tx.execute(
-                "INSERT OR REPLACE INTO carts (uid, version, status, body, lease_token)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![uid, next, status, body, token],
+                "INSERT OR REPLACE INTO carts (uid, version, status, body, lease_token, files_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    uid,
+                    next,
+                    cart.status.as_str(),
+                    records::encode_header(&cart)?,
+                    lease_token(&cart),
+                    cart.files_key
+                ],
             )
             .map_err(db_err)?;
             tx.commit().map_err(db_err)?;
@@ -217,19 +319,13 @@ impl CartStore for SqliteStore {
 
     async fn load(&self, uid: &CartUid) -> Result<Option<(Cart, Version)>> {
         let uid = uid.to_string();
-        let row: Option<(String, i64)> = self
-            .with(move |conn| {
-                conn.query_row(
-                    "SELECT body, version FROM carts WHERE uid = ?1",
-                    params![uid],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(db_err)
-            })
-            .await?;
-        row.map(|(body, v)| Ok((from_json(&body)?, version(v))))
-            .transpose()
+        self.with(move |conn| {
+            let tx = conn.transaction().map_err(db_err)?;
+            let out = load_in(&tx, &uid)?;
+            tx.commit().map_err(db_err)?;
+            Ok(out)
+        })
+        .await
     }
 
     async fn save(&self, cart: &Cart, expected: Version) -> Result<Version> {
@@ -240,7 +336,60 @@ impl CartStore for SqliteStore {
         self.save_checked(cart, expected, Some(token)).await
     }
 
-    async fn list(&self) -> Result<Vec<Cart>> {
+    async fn save_files(
+        &self,
+        uid: &CartUid,
+        files_key: &str,
+        files: &[(usize, CartFile)],
+        fence: Option<u64>,
+    ) -> Result<()> {
+        let uid = uid.to_string();
+        let key = files_key.to_owned();
+        let bodies = files
+            .iter()
+            .map(|(i, f)| Ok((index(*i), records::encode_file(f)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let fence_value = fence.map(|t| i64::try_from(t).unwrap_or(i64::MAX));
+        self.with(move |conn| {
+            let tx = conn.transaction().map_err(db_err)?;
+            let row: Option<(Option<i64>, Option<String>)> = tx
+                .query_row(
+                    "SELECT lease_token, files_key FROM carts WHERE uid = ?1",
+                    params![uid],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(db_err)?;
+            let Some((token, stored_key)) = row else {
+                return Err(Error::NotFound(format!("cart {uid}")));
+            };
+            if let Some(want) = fence_value
+                && token != Some(want)
+            {
+                return Err(Error::LeaseLost(format!(
+                    "cart {uid} is no longer leased with token {want}"
+                )));
+            }
+            if stored_key.as_deref().unwrap_or_default() != key {
+                return Err(Error::NotFound(format!("cart {uid} (files {key})")));
+            }
+            {
+                let mut stmt = tx
+                    .prepare_cached("UPDATE cart_files SET body = ?3 WHERE uid = ?1 AND idx = ?2")
+                    .map_err(db_err)?;
+                for (i, body) in &bodies {
+                    if stmt.execute(params![uid, i, body]).map_err(db_err)? != 1 {
+                        return Err(Error::NotFound(format!("file {i} of cart {uid}")));
+                    }
+                }
+            }
+            tx.commit().map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<CartSummary>> {
         let bodies: Vec<String> = self
             .with(|conn| {
                 let mut stmt = conn
@@ -253,15 +402,71 @@ impl CartStore for SqliteStore {
                     .map_err(db_err)
             })
             .await?;
-        bodies.iter().map(|b| from_json(b)).collect()
+        bodies.iter().map(|b| records::summary(b)).collect()
+    }
+
+    async fn list_by_status(&self, statuses: &[CartStatus]) -> Result<Vec<CartSummary>> {
+        let statuses: Vec<&'static str> = statuses.iter().map(|s| s.as_str()).collect();
+        let bodies: Vec<String> = self
+            .with(move |conn| {
+                // One indexed lookup per status (`carts_by_status`).
+                let mut stmt = conn
+                    .prepare_cached("SELECT body FROM carts WHERE status = ?1")
+                    .map_err(db_err)?;
+                let mut out = Vec::new();
+                for status in statuses {
+                    let rows = stmt
+                        .query_map(params![status], |r| r.get::<_, String>(0))
+                        .map_err(db_err)?;
+                    for row in rows {
+                        out.push(row.map_err(db_err)?);
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        bodies.iter().map(|b| records::summary(b)).collect()
     }
 
     async fn remove(&self, uid: &CartUid) -> Result<bool> {
         let uid = uid.to_string();
         self.with(move |conn| {
-            conn.execute("DELETE FROM carts WHERE uid = ?1", params![uid])
-                .map(|n| n > 0)
-                .map_err(db_err)
+            let tx = conn.transaction().map_err(db_err)?;
+            tx.execute("DELETE FROM cart_files WHERE uid = ?1", params![uid])
+                .map_err(db_err)?;
+            let n = tx
+                .execute("DELETE FROM carts WHERE uid = ?1", params![uid])
+                .map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn purge(&self, uid: &CartUid, before: Timestamp) -> Result<bool> {
+        let uid = uid.to_string();
+        self.with(move |conn| {
+            let tx = conn.transaction().map_err(db_err)?;
+            let body: Option<String> = tx
+                .query_row(
+                    "SELECT body FROM carts WHERE uid = ?1 AND status = ?2",
+                    params![uid, CartStatus::Deleted.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err)?;
+            let Some(body) = body else {
+                return Ok(false);
+            };
+            if records::summary(&body)?.updated >= before {
+                return Ok(false);
+            }
+            tx.execute("DELETE FROM cart_files WHERE uid = ?1", params![uid])
+                .map_err(db_err)?;
+            tx.execute("DELETE FROM carts WHERE uid = ?1", params![uid])
+                .map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+            Ok(true)
         })
         .await
     }

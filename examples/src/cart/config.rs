@@ -62,6 +62,9 @@ pub struct CartConfig {
     /// shared store); 0: only at start.
     #[arg(long, env = "CARTD_RECOVER_INTERVAL", default_value_t = 60)]
     pub recover_interval: u64,
+    /// Seconds a deleted cart's record is kept before it is purged (checked with recovery).
+    #[arg(long, env = "CARTD_DELETED_RETENTION", default_value_t = 86_400)]
+    pub deleted_retention: u64,
     /// Largest accepted `POST` body, in bytes.
     #[arg(long, env = "CARTD_MAX_REQUEST_BYTES", default_value_t = DEFAULT_MAX_REQUEST_BYTES)]
     pub max_request_bytes: usize,
@@ -102,6 +105,7 @@ impl Default for CartConfig {
             stage_timeout: engine.stage_timeout.as_secs(),
             shutdown_grace: 30,
             recover_interval: 60,
+            deleted_retention: engine.deleted_retention.as_secs(),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             deterministic_tar: false,
             space_reserve: 0,
@@ -208,6 +212,7 @@ impl CartConfig {
             max_concurrent_files: self.max_concurrent_files,
             stage_timeout: Duration::from_secs(self.stage_timeout),
             lru_buffer: Duration::from_secs(self.lru_buffer_time),
+            deleted_retention: Duration::from_secs(self.deleted_retention),
             deterministic_tar: self.deterministic_tar,
             space_reserve: self.space_reserve,
             max_unknown_size: self.max_unknown_size,

@@ -444,6 +444,13 @@ impl CartServer {
                         Ok(_) => {}
                         Err(e) => tracing::warn!("recovering carts: {}", e.report()),
                     }
+                    match engine.purge_deleted().await {
+                        Ok(p) if !p.is_empty() => {
+                            tracing::info!(purged = p.len(), "purged deleted carts");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!("purging deleted carts: {}", e.report()),
+                    }
                 }
             })
         });
