@@ -28,6 +28,7 @@ pub mod dict;
 pub mod error;
 pub mod filter;
 pub mod grid;
+pub mod index;
 pub mod json;
 #[cfg(feature = "testing")]
 pub mod testing;

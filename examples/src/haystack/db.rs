@@ -12,9 +12,10 @@
 //!   import never becomes visible, and the versions it wrote are deleted again.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use haystack_core::{Grid, Value};
+use haystack_core::index::{Index, Indexed};
+use haystack_core::{Grid, Row, Value};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -83,30 +84,50 @@ pub struct SourceStamp {
     pub etag: String,
 }
 
-/// One snapshot of the database, parsed and indexed by id.
+/// One snapshot of the database: its entity grid, parsed, and the grid's indexes
+/// ([`haystack_core::index::Index`]: tags, ids, reverse refs, numbers), built once on first use
+/// (the database builds them when it loads the snapshot) and shared by every request that reads
+/// this version. The index is a pure function of `grid`: a changed grid is a new snapshot
+/// ([`Snapshot::new`]).
 #[derive(Debug)]
 pub struct Snapshot {
     /// The entity grid.
     pub grid: Grid,
-    /// Row of each id.
-    pub index: HashMap<String, usize>,
     /// The manifest it came from.
     pub manifest: Manifest,
     /// When the manifest was written.
     pub written: OffsetDateTime,
+    index: OnceLock<Index>,
 }
 
 impl Snapshot {
-    /// A snapshot of `grid`, indexed here, made from `manifest` written at `written` (also how
-    /// the server's write overlay builds the snapshot it serves).
+    /// A snapshot of `grid` made from `manifest` written at `written` (also how the server's
+    /// write overlay builds the snapshot it serves); its indexes are built on first use.
     pub fn new(grid: Grid, manifest: Manifest, written: OffsetDateTime) -> Self {
-        let index = index_ids(&grid);
-        Self {
+        Snapshot {
             grid,
-            index,
             manifest,
             written,
+            index: OnceLock::new(),
         }
+    }
+
+    /// The grid with its indexes (built now if this is their first use): indexed filters,
+    /// id lookups, reverse refs.
+    pub fn indexed(&self) -> Indexed<'_> {
+        self.index
+            .get_or_init(|| Index::new(&self.grid))
+            .on(&self.grid)
+    }
+
+    /// The row of the entity with id `id`.
+    pub fn row_of(&self, id: &str) -> Option<usize> {
+        self.indexed().row_of(id)
+    }
+
+    /// The entity with id `id`.
+    pub fn entity(&self, id: &str) -> Option<Row<'_>> {
+        self.grid.row(self.row_of(id)?)
     }
 }
 
@@ -114,8 +135,7 @@ impl haystack_core::filter::Resolver for Snapshot {
     /// Follows `->` paths through the snapshot's id index, built once per snapshot (not per
     /// request).
     fn tag(&self, id: &haystack_core::Ref, name: &str) -> Option<&Value> {
-        let row = *self.index.get(id.id())?;
-        match self.grid.row(row)?.get(name)? {
+        match self.entity(id.id())?.get(name)? {
             Value::Null => None,
             v => Some(v),
         }
@@ -320,7 +340,10 @@ impl Db {
             )?,
             None => Grid::new(),
         };
-        let snapshot = Arc::new(Snapshot::new(grid, manifest, written));
+        let snapshot = Snapshot::new(grid, manifest, written);
+        // Build the indexes once, at load, not in the first request that needs them.
+        snapshot.indexed();
+        let snapshot = Arc::new(snapshot);
         let mut cache = self
             .cache
             .lock()

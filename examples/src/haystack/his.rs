@@ -31,9 +31,7 @@ pub(crate) async fn his_read(
         .await?
         .ok_or_else(|| OpError::op(format!("unknown id @{}", id.id())))?;
     let point = snap
-        .index
-        .get(id.id())
-        .and_then(|&i| snap.grid.row(i))
+        .entity(id.id())
         .ok_or_else(|| OpError::op(format!("unknown id @{}", id.id())))?;
     let tz_name = point.get("tz").and_then(Value::as_str).unwrap_or("UTC");
     let tz = Tz::from_name(tz_name).map_err(|e| OpError::op(format!("point @{}: {e}", id.id())))?;
@@ -135,9 +133,7 @@ pub(crate) async fn his_read_batch(
     let mut uris = Vec::with_capacity(ids.len());
     for id in &ids {
         let point = snap
-            .index
-            .get(id.id())
-            .and_then(|&i| snap.grid.row(i))
+            .entity(id.id())
             .ok_or_else(|| OpError::op(format!("unknown id @{}", id.id())))?;
         let ptz = point.get("tz").and_then(Value::as_str).unwrap_or("UTC");
         match &tz_name {

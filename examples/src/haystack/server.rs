@@ -621,14 +621,16 @@ fn read(snap: Option<Arc<Snapshot>>, rows: &[Dict]) -> Result<Grid, OpError> {
             }
         };
         // Def-aware: spec terms (`ph::Ahu`) and marker terms implied by subtypes (`equip`
-        // matches `{ahu}`), in the standard namespace.
-        let filter = filter
-            .in_namespace(haystack_core::defs::Namespace::standard())
+        // matches `{ahu}`), in the standard namespace; through the snapshot's indexes, which
+        // narrow the rows to evaluate (the result is the scan's, in the same order).
+        let mut selected = snap
+            .indexed()
+            .select_in(
+                &filter,
+                haystack_core::defs::Namespace::standard(),
+                limit.saturating_add(1),
+            )
             .map_err(|e| OpError::op(format!("bad filter: {e}")))?;
-        let mut selected: Vec<usize> = filter
-            .select(&snap.grid, snap.as_ref())
-            .take(limit.saturating_add(1))
-            .collect();
         let mut meta = Dict::new();
         if selected.len() > limit {
             selected.truncate(limit);
@@ -665,7 +667,7 @@ fn read(snap: Option<Arc<Snapshot>>, rows: &[Dict]) -> Result<Grid, OpError> {
             .map_err(|e| OpError::op(e.to_string()))?;
     }
     for id in ids {
-        match snap.index.get(id.id()).and_then(|&i| snap.grid.row(i)) {
+        match snap.entity(id.id()) {
             Some(row) => out.push_row_from(row),
             None => out.push_tags([]),
         }
@@ -709,9 +711,7 @@ fn nav(snap: Option<Arc<Snapshot>>, row: Option<&Dict>) -> Result<Grid, OpError>
         None => (None, None),
         Some(id) => {
             let parent = snap
-                .index
-                .get(id)
-                .and_then(|&i| snap.grid.row(i))
+                .entity(id)
                 .ok_or_else(|| OpError::op(format!("unknown navId @{id}")))?;
             if parent.has("site") {
                 (Some("siteRef"), Some(id.clone()))
@@ -722,26 +722,33 @@ fn nav(snap: Option<Arc<Snapshot>>, row: Option<&Dict>) -> Result<Grid, OpError>
             }
         }
     };
-    let mut dicts = Vec::new();
-    for row in snap.grid.rows() {
-        let keep = match (parent_tag, &child_ref) {
-            (None, _) => row.has("site"),
-            (Some(tag), Some(id)) => {
-                let is_child = matches!(row.get(tag), Some(Value::Ref(r)) if r.id() == id);
-                // Under a site, list its equips; under an equip, its points.
-                is_child && (tag == "equipRef" || row.has("equip"))
-            }
-            _ => false,
-        };
-        if keep {
-            let mut d = row.to_dict();
-            if (row.has("site") || row.has("equip"))
-                && let Some(id) = row.id()
-            {
-                let _ = d.insert("navId", Value::Ref(id.clone()));
-            }
-            dicts.push(d);
+    // The children through the snapshot's indexes: the sites, or the rows that refer to the
+    // parent (under a site its equips, under an equip its points), in row order.
+    let db = snap.indexed();
+    let children: Vec<usize> = match (parent_tag, &child_ref) {
+        (Some(tag), Some(id)) => db
+            .referrers(tag, id)
+            .filter(|&i| tag == "equipRef" || snap.grid.row(i).is_some_and(|r| r.has("equip")))
+            .collect(),
+        _ => match db.tag_rows("site") {
+            Some(rows) => rows.iter().map(|i| i as usize).collect(),
+            None => snap
+                .grid
+                .rows()
+                .filter(|r| r.has("site"))
+                .map(|r| r.index())
+                .collect(),
+        },
+    };
+    let mut dicts = Vec::with_capacity(children.len());
+    for row in children.into_iter().filter_map(|i| snap.grid.row(i)) {
+        let mut d = row.to_dict();
+        if (row.has("site") || row.has("equip"))
+            && let Some(id) = row.id()
+        {
+            let _ = d.insert("navId", Value::Ref(id.clone()));
         }
+        dicts.push(d);
     }
     nav_grid(&dicts)
 }

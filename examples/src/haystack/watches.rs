@@ -45,7 +45,7 @@ pub struct Watches {
 }
 
 fn digest(snap: &Snapshot, id: &str) -> Option<u64> {
-    let row = snap.grid.row(*snap.index.get(id)?)?;
+    let row = snap.entity(id)?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     zinc::to_zinc_string(&Value::Dict(row.to_dict())).hash(&mut h);
     Some(h.finish())
@@ -60,7 +60,7 @@ fn rows_for(snap: &Snapshot, ids: &[String], meta: Dict) -> Result<Grid, OpError
             .map_err(|e| OpError::internal(e.to_string()))?;
     }
     for id in ids {
-        match snap.index.get(id).and_then(|&i| snap.grid.row(i)) {
+        match snap.entity(id) {
             Some(row) => out.push_row_from(row),
             None => out.push_tags([]),
         }

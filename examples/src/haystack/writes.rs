@@ -237,9 +237,7 @@ impl Writes {
             _ => return Err(OpError::op("pointWrite needs an `id` Ref")),
         };
         let point = base
-            .index
-            .get(&id)
-            .and_then(|&i| base.grid.row(i))
+            .entity(&id)
             .map(|r| r.to_dict())
             .ok_or_else(|| OpError::op(format!("unknown id @{id}")))?;
         if !point.has("writable") {
@@ -395,9 +393,7 @@ pub fn his_write_samples(
 pub async fn his_write(db: &Db, base: &Snapshot, write: &HisSamples) -> Result<(), OpError> {
     let id = &write.id;
     let point = base
-        .index
-        .get(id)
-        .and_then(|&i| base.grid.row(i))
+        .entity(id)
         .map(|r| r.to_dict())
         .ok_or_else(|| OpError::op(format!("unknown id @{id}")))?;
     let his_uri = match point.get("hisURI") {
