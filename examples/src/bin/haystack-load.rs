@@ -8,6 +8,12 @@
 //! With `--auth` it runs twice on the same data, one run after the other: first without
 //! authentication, then behind SCRAM authentication with every request carrying a bearer token
 //! (the client logs in once, as a real client does), and prints both rates and their ratio.
+//!
+//! With `--url BASE`, it loads a server that is already running instead (ours or a peer, such
+//! as rusty-haystack-server under `http://127.0.0.1:8080/api`): for each `--read-filter` (by
+//! default the four filters of issue #24) it prints the rows one `read` returns, then POSTs
+//! `read` with a Zinc request grid from `--concurrency` connections for `--seconds` and prints
+//! one table line (requests/s, p50, p99). `scripts/bench-haystack-peer` runs it on both.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,6 +51,55 @@ struct Args {
     /// The filter each request reads with.
     #[arg(long, default_value = "point and siteRef==@s42 and curVal > 40°F")]
     filter: String,
+    /// Load the server already running at this base URL (`read` is `BASE/read`) instead of
+    /// generating and serving a store.
+    #[arg(long, value_name = "BASE")]
+    url: Option<String>,
+    /// With `--url`: the filters to measure, one run each (default: the four of issue #24).
+    #[arg(long = "read-filter", value_name = "FILTER")]
+    read_filters: Vec<String>,
+    /// With `--url`: the name of the server in the table.
+    #[arg(long, default_value = "server")]
+    label: String,
+}
+
+/// `--url`: one table line per filter against a running server.
+async fn load_url(args: &Args, base: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use examples::haystack::load;
+    let filters: Vec<String> = if args.read_filters.is_empty() {
+        load::PEER_FILTERS.iter().map(|f| f.to_string()).collect()
+    } else {
+        args.read_filters.clone()
+    };
+    let client = reqwest::Client::new();
+    for filter in &filters {
+        let rows = match load::read_once(&client, base, filter).await {
+            Ok(grid) => grid.len().to_string(),
+            Err(e) => {
+                eprintln!("{}: {filter}: {e}", args.label);
+                "error".to_owned()
+            }
+        };
+        let r = load::run(
+            base,
+            filter,
+            args.concurrency,
+            Duration::from_secs(args.seconds),
+            args.max_requests,
+        )
+        .await;
+        println!(
+            "| {} | `{}` | {} | {:.0} | {:.2?} | {:.2?} | {} |",
+            args.label,
+            filter,
+            rows,
+            r.per_second(),
+            r.percentile(0.5),
+            r.percentile(0.99),
+            r.errors
+        );
+    }
+    Ok(())
 }
 
 fn generate(entities: usize) -> Grid {
@@ -84,6 +139,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    if let Some(base) = &args.url {
+        return load_url(&args, base.trim_end_matches('/')).await;
+    }
     let dir = std::env::temp_dir().join(format!("haystack-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let source = dir.join("entities.zinc");

@@ -10,6 +10,7 @@ pub mod defs_ops;
 pub mod formats;
 pub mod his;
 pub mod import;
+pub mod load;
 pub mod range;
 pub mod request;
 pub mod s3source;

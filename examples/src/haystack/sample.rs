@@ -143,3 +143,94 @@ pub fn write_to(dir: &std::path::Path, sample: &Sample) -> std::io::Result<std::
     }
     Ok(site)
 }
+
+/// The cities of [`campus`] sites: site `i` is in `CITIES[i % CITIES.len()]`.
+pub const CITIES: [&str; 10] = [
+    "Paris", "Tokyo", "New York", "London", "Berlin", "Sydney", "Chicago", "Madrid", "Toronto",
+    "Seoul",
+];
+
+/// Equips per [`campus`] site.
+pub const EQUIPS_PER_SITE: usize = 20;
+
+/// The points of every [`campus`] equip: (kind marker, display name, unit).
+const CAMPUS_POINTS: [(&str, &str, &str); 9] = [
+    ("discharge", "Discharge Air Temp", "°F"),
+    ("return", "Return Air Temp", "°F"),
+    ("zone", "Zone Temp", "°F"),
+    ("power", "Fan Power", "kW"),
+    ("fan", "Fan Speed", "%"),
+    ("damper", "Damper Position", "%"),
+    ("valve", "Valve Position", "%"),
+    ("flow", "Air Flow", "cfm"),
+    ("pressure", "Static Pressure", "inH₂O"),
+];
+
+/// A large generated database for benchmarks: `sites` sites (`@s0`, `@s1`, ...) in
+/// [`CITIES`] in turn, [`EQUIPS_PER_SITE`] equips each (`@e0`, ...: AHUs and VAVs) and 9
+/// points per equip (`@p0`, ...) with a `curVal` (Fahrenheit temperatures between 50 and
+/// 100, and powers, percentages, flows, pressures), `siteRef` and `equipRef`. 500 sites make
+/// 100,500 entities. The same `sites` always gives the same grid.
+pub fn campus(sites: usize) -> Grid {
+    let mut rows = Vec::with_capacity(sites.saturating_mul(1 + EQUIPS_PER_SITE * 10));
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        // xorshift64*: deterministic, and good enough for benchmark values.
+        rng ^= rng >> 12;
+        rng ^= rng << 25;
+        rng ^= rng >> 27;
+        (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let (mut equip_no, mut point_no) = (0usize, 0usize);
+    for s in 0..sites {
+        let city = CITIES[s % CITIES.len()];
+        let site_ref = reference(&format!("s{s}"), &format!("Site {s}"));
+        let mut site = Dict::new();
+        tag(&mut site, "id", site_ref.clone());
+        tag(&mut site, "dis", format!("Site {s}"));
+        tag(&mut site, "site", Value::Marker);
+        tag(&mut site, "geoCity", city);
+        tag(&mut site, "tz", "UTC");
+        let area = (5_000.0 + 245_000.0 * next()).round();
+        tag(&mut site, "area", Number::with_unit(area, "ft²"));
+        rows.push(site);
+        for e in 0..EQUIPS_PER_SITE {
+            let kind = if e % 4 == 0 { "ahu" } else { "vav" };
+            let equip_ref = reference(&format!("e{equip_no}"), &format!("Site {s} {kind} {e}"));
+            equip_no += 1;
+            let mut equip = Dict::new();
+            tag(&mut equip, "id", equip_ref.clone());
+            tag(&mut equip, "dis", format!("Site {s} {kind} {e}"));
+            tag(&mut equip, "equip", Value::Marker);
+            tag(&mut equip, kind, Value::Marker);
+            tag(&mut equip, "siteRef", site_ref.clone());
+            rows.push(equip);
+            for (marker, dis, unit) in CAMPUS_POINTS {
+                let mut point = Dict::new();
+                tag(&mut point, "id", reference(&format!("p{point_no}"), dis));
+                point_no += 1;
+                tag(&mut point, "dis", dis);
+                tag(&mut point, "point", Value::Marker);
+                tag(&mut point, "his", Value::Marker);
+                tag(&mut point, "sensor", Value::Marker);
+                tag(&mut point, marker, Value::Marker);
+                tag(&mut point, "kind", "Number");
+                tag(&mut point, "unit", unit);
+                let value = match unit {
+                    "°F" => 50.0 + 50.0 * next(),
+                    "kW" => 20.0 * next(),
+                    "cfm" => 2_000.0 * next(),
+                    "inH₂O" => 2.0 * next(),
+                    _ => 100.0 * next(),
+                };
+                let value = (value * 10.0).round() / 10.0;
+                tag(&mut point, "curVal", Number::with_unit(value, unit));
+                tag(&mut point, "tz", "UTC");
+                tag(&mut point, "siteRef", site_ref.clone());
+                tag(&mut point, "equipRef", equip_ref.clone());
+                rows.push(point);
+            }
+        }
+    }
+    Grid::from_dicts(rows.iter())
+}
