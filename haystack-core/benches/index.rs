@@ -102,6 +102,22 @@ fn main() {
             b.iter(|| black_box(f.select(&grid, &ids)))
         });
     }
+    // As the server reads: bound to the standard namespace (`equip` matches `{ahu}`).
+    let ns = haystack_core::defs::Namespace::standard();
+    for (name, text) in FILTERS.iter().take(4) {
+        let f: Filter = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+        g.bench_function(format!("{name}/ns-indexed"), |b| {
+            b.iter(|| black_box(db.select_in(&f, ns, usize::MAX)))
+        });
+        g.bench_function(format!("{name}/ns-scan"), |b| {
+            b.iter(|| {
+                let bound = f
+                    .in_namespace(ns)
+                    .map(|bound| bound.select(&grid, &ids).count());
+                black_box(bound)
+            })
+        });
+    }
     g.finish();
     c.final_summary();
 }
