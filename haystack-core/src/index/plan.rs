@@ -111,8 +111,11 @@ impl<'a> Indexed<'a> {
             let ids = GridIndex::new(self.grid);
             return compiled.select(self.grid, &ids).take(limit).collect();
         }
-        let (_, cands) = self.node(filter.node(), None, None);
-        self.run(&compiled, cands.as_ref(), limit)
+        match self.node(filter.node(), None, None) {
+            // Nothing narrows: the compiled filter's own scan (column-wise where it can).
+            (_, None) => compiled.select(self.grid, self).take(limit).collect(),
+            (_, Some(cands)) => self.run(&compiled, Some(&cands), limit),
+        }
     }
 
     /// How [`Indexed::select_in`] finds the candidates of `filter` in `ns`.
