@@ -70,7 +70,7 @@ pub use model::{
     MAX_SEGMENT_LEN, MAX_UID_LEN, Timestamp, is_safe_bundle_path,
 };
 pub use status::{ActiveStatus, CartStatus, FileStatus, FileStep, Step};
-#[cfg(feature = "dynamodb")]
-pub use store::DynamoDbStore;
 pub use store::{CartStore, MemoryStore, SqliteStore, Version};
+#[cfg(feature = "dynamodb")]
+pub use store::{DynamoDbStore, STATUS_INDEX};
 pub use volume::{FsSpace, SimulatedDisk, SpaceProbe, Volume};

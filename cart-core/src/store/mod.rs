@@ -23,7 +23,7 @@ mod memory;
 mod sqlite;
 
 #[cfg(feature = "dynamodb")]
-pub use dynamodb::DynamoDbStore;
+pub use dynamodb::{DynamoDbStore, STATUS_INDEX};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
