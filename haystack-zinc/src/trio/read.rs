@@ -90,7 +90,9 @@ fn read_records(text: &str, base: Position, limits: &Limits, depth: usize) -> Re
         }
         s.expect(b':')?;
         s.skip_spaces();
-        let rest = s.rest().trim_end();
+        // Only ASCII spaces, tabs and CRs end a line's value: a unit may end in a non-ASCII
+        // character that Unicode counts as whitespace (`2\u{a0}`), and it must survive.
+        let rest = s.rest().trim_end_matches([' ', '\t', '\r']);
         let rest_pos = s.position();
         interner = s.into_interner();
         let value = if rest.is_empty() {
