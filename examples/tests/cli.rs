@@ -528,3 +528,64 @@ fn output_file_appears_only_when_the_command_succeeds() {
     names.sort();
     assert_eq!(names, ["bad.zinc", "in.zinc", "out.json"]);
 }
+
+/// A grid as shaystack writes its `.hayson.json` samples: no `_kind`, column meta beside
+/// `name`, draft kind names.
+const SHAYSTACK: &str = r#"{"meta": {"ver": "3.0"}, "cols": [{"name": "id"}, {"name": "area", "doc": "m"}, {"name": "site"}],
+ "rows": [{"id": {"_kind": "Ref", "val": "p_1", "dis": "Carytown"}, "area": {"_kind": "Num", "val": 3149.0, "unit": "ft\u00b2"},
+ "site": {"_kind": "Marker"}}, {"id": {"_kind": "Ref", "val": "p_2"}}]}"#;
+
+#[test]
+fn draft_hayson_is_read_by_default_and_refused_with_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("carytown.hayson.json");
+    std::fs::write(&path, SHAYSTACK).unwrap();
+    let file = path.to_str().unwrap();
+    let want = "ver:\"3.0\"\nid,area doc:\"m\",site\n@p_1 \"Carytown\",3149ft²,M\n@p_2,,\n";
+    // From a file (streamed) and from standard input with a line break first.
+    let o = haystack(&["convert", "--to", "zinc", file]);
+    assert_ok(&o);
+    assert_eq!(stdout(&o), want);
+    let o = haystack_stdin(
+        &["convert", "--to", "zinc"],
+        format!("\n{SHAYSTACK}").as_bytes(),
+    );
+    assert_ok(&o);
+    assert_eq!(stdout(&o), want);
+    // Read whole (a list of dicts is not streamed) the draft names are read too.
+    let list = r#"[{"id": {"_kind": "Ref", "val": "p_1"}, "site": {"_kind": "Marker"}}]"#;
+    let o = haystack_stdin(
+        &["convert", "--from", "json", "--to", "zinc"],
+        list.as_bytes(),
+    );
+    assert_ok(&o);
+    assert_eq!(stdout(&o), "ver:\"3.0\"\nid,site\n@p_1,M\n");
+    let o = haystack(&["filter", "site", file, "--to", "zinc"]);
+    assert_ok(&o);
+    assert!(stdout(&o).contains("@p_1"), "{}", stdout(&o));
+    // Strict: refused, with the file, line and column.
+    let o = haystack(&["--strict", "convert", "--to", "zinc", file]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).starts_with(&format!("haystack: {file}:2:")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("unknown _kind \"Ref\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = haystack(&["check", "--strict", file]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = haystack_stdin(
+        &["convert", "--strict", "--from", "json", "--to", "zinc"],
+        list.as_bytes(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown _kind \"Ref\""),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -7,7 +7,12 @@
 //! ```text
 //! cargo run --release -p haystack-zinc --example stream_1gb          # 1 GiB
 //! cargo run --release -p haystack-zinc --example stream_1gb -- 256   # 256 MiB
+//! cargo run --release -p haystack-zinc --example stream_1gb -- --write /tmp/big.zinc 1024
 //! ```
+//!
+//! With `--write FILE`, the generated Zinc is written to FILE instead (for measuring the
+//! `haystack` command line on it: `haystack convert --to json FILE | haystack convert --from
+//! json --to zinc`).
 
 use std::io::Read;
 use std::time::Instant;
@@ -87,12 +92,26 @@ fn cpu_secs() -> Option<f64> {
 }
 
 fn main() -> Result<(), haystack_zinc::Error> {
-    let mib: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1024);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let write_to = match args.iter().position(|a| a == "--write") {
+        Some(i) if i + 1 < args.len() => {
+            let path = args.remove(i + 1);
+            args.remove(i);
+            Some(path)
+        }
+        _ => None,
+    };
+    let mib: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(1024);
     let mut template = haystack_core::testing::realistic_grid(2000);
     template.meta_mut().remove("ver");
+    if let Some(path) = write_to {
+        let mut source = ZincSource::new(&template, mib << 20);
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let bytes = std::io::copy(&mut source, &mut file)?;
+        std::io::Write::flush(&mut file)?;
+        println!("wrote {bytes} bytes of Zinc to {path}");
+        return Ok(());
+    }
     let before = vm_hwm_kib();
     let source = ZincSource::new(&template, mib << 20);
     drop(template);

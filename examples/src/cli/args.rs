@@ -20,6 +20,11 @@ pub struct Cli {
     /// succeeds: the output goes to a temporary file beside it, renamed into place at the end.
     #[arg(short = 'o', long = "output", global = true, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Read Hayson (JSON v4) strictly: refuse the draft kind names (`"_kind": "Ref"`, `"Num"`,
+    /// `"Marker"`, `"Coord"`, `"Time"`, ...) and the grids without `_kind` that some peers
+    /// (shaystack's `.hayson.json` files) write, which are read by default.
+    #[arg(long, global = true)]
+    pub strict: bool,
 }
 
 /// The commands.

@@ -23,6 +23,7 @@ impl RowSink for Count {
 
 pub(crate) fn run(
     args: &CheckArgs,
+    lenient: bool,
     out: &mut dyn Write,
     diag: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
@@ -33,7 +34,7 @@ pub(crate) fn run(
             "CSV is an export format: it cannot be checked".into(),
         ));
     }
-    match pump(&input, format, reader, &mut Count) {
+    match pump(&input, format, reader, lenient, &mut Count) {
         Ok(rows) => {
             let what = if format == Format::Trio {
                 "records"

@@ -57,12 +57,16 @@ impl RowSink for Writer<'_> {
     }
 }
 
-pub(crate) fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+pub(crate) fn run(
+    args: &ConvertArgs,
+    lenient: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
     let to = format_named(&args.to)?;
     let input = Input::from_arg(args.file.as_deref());
     let (from, reader) = input.open_detect(args.from.as_deref())?;
     let mut writer = Writer::new(to, out);
-    pump(&input, from, reader, &mut writer)?;
+    pump(&input, from, reader, lenient, &mut writer)?;
     writer.finish()?;
     Ok(Outcome::Ok)
 }

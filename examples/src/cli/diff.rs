@@ -52,20 +52,24 @@ impl Entities {
     }
 }
 
-fn load(arg: &str, from: Option<&str>) -> Result<Grid, CliError> {
+fn load(arg: &str, from: Option<&str>, lenient: bool) -> Result<Grid, CliError> {
     let input = Input::from_arg(Some(arg));
     let (format, reader) = input.open_detect(from)?;
-    input.read_grid(format, reader)
+    input.read_grid(format, reader, lenient)
 }
 
-pub(crate) fn run(args: &DiffArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+pub(crate) fn run(
+    args: &DiffArgs,
+    lenient: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
     if args.a == "-" && args.b == "-" {
         return Err(CliError::Usage(
             "only one of A and B can be standard input".into(),
         ));
     }
-    let a = Entities::of(&load(&args.a, args.from.as_deref())?);
-    let b = Entities::of(&load(&args.b, args.from.as_deref())?);
+    let a = Entities::of(&load(&args.a, args.from.as_deref(), lenient)?);
+    let b = Entities::of(&load(&args.b, args.from.as_deref(), lenient)?);
     let text = diff(&a, &b);
     out.write_all(text.as_bytes()).map_err(CliError::Write)?;
     Ok(if text.is_empty() {

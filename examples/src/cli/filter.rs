@@ -26,7 +26,11 @@ use super::stream::{RowSink, pump};
 use super::{CliError, FilterArgs, Input, Outcome};
 use crate::haystack::formats::Format;
 
-pub(crate) fn run(args: &FilterArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+pub(crate) fn run(
+    args: &FilterArgs,
+    lenient: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
     let filter = Filter::parse(&args.filter).map_err(CliError::Filter)?;
     let input = Input::from_arg(args.file.as_deref());
     let (from, reader) = input.open_detect(args.from.as_deref())?;
@@ -38,7 +42,7 @@ pub(crate) fn run(args: &FilterArgs, out: &mut dyn Write) -> Result<Outcome, Cli
     let mut writer = Writer::new(to, out);
     if !matches!(from, Format::Zinc | Format::Json) {
         // Read whole: filter with an index of the grid's own ids.
-        let grid = input.read_grid(from, reader)?;
+        let grid = input.read_grid(from, reader, lenient)?;
         let index = GridIndex::new(&grid);
         let compiled = filter.compile_for(&grid);
         writer.header(grid.meta(), grid.cols())?;
@@ -52,7 +56,7 @@ pub(crate) fn run(args: &FilterArgs, out: &mut dyn Write) -> Result<Outcome, Cli
     }
     if needed.is_empty() {
         let mut sink = Matcher::new(&filter, NoResolver, &mut writer);
-        pump(&input, from, reader, &mut sink)?;
+        pump(&input, from, reader, lenient, &mut sink)?;
     } else {
         // Pass 1: the tags paths read, per id. Pass 2: filter.
         let (first, again): (Box<dyn Read>, Reopen) = match &input {
@@ -81,12 +85,12 @@ pub(crate) fn run(args: &FilterArgs, out: &mut dyn Write) -> Result<Outcome, Cli
             at: Vec::new(),
             ids: HashSet::new(),
         };
-        pump(&input, from, first, &mut refs)?;
+        pump(&input, from, first, lenient, &mut refs)?;
         let mut projector = Projector::new(&needed, &refs.ids);
-        pump(&input, from, again()?, &mut projector)?;
+        pump(&input, from, again()?, lenient, &mut projector)?;
         let entities = projector.entities;
         let mut sink = Matcher::new(&filter, &entities, &mut writer);
-        pump(&input, from, again()?, &mut sink)?;
+        pump(&input, from, again()?, lenient, &mut sink)?;
     }
     writer.finish()?;
     Ok(Outcome::Ok)

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, IsTerminal, Read};
 use std::path::PathBuf;
 
-use haystack_core::{Grid, Position};
+use haystack_core::{Grid, Position, Value, json};
 
 use super::{CliError, progress};
 use crate::haystack::formats::{Format, FormatError};
@@ -91,8 +91,15 @@ impl Input {
         Ok((format, Box::new(io::Cursor::new(head).chain(reader))))
     }
 
-    /// Reads the whole input as one grid (Trio records become rows).
-    pub fn read_grid(&self, format: Format, mut reader: impl Read) -> Result<Grid, CliError> {
+    /// Reads the whole input as one grid (Trio records become rows). `lenient` also reads the
+    /// draft Hayson kind names and grids that shaystack writes (see
+    /// [`haystack_core::json::from_str_lenient`]).
+    pub fn read_grid(
+        &self,
+        format: Format,
+        mut reader: impl Read,
+        lenient: bool,
+    ) -> Result<Grid, CliError> {
         if format == Format::Csv {
             return Err(CliError::Usage(
                 "CSV is an export format: it cannot be read".into(),
@@ -103,9 +110,42 @@ impl Input {
             .read_to_end(&mut bytes)
             .map_err(|e| self.read_error(e))?;
         let text = utf8(&bytes).map_err(|e| CliError::parse(&self.name(), e))?;
+        if lenient && format == Format::Json {
+            return json::from_str_lenient(text)
+                .map_err(FormatError::Core)
+                .and_then(value_grid)
+                .map_err(|e| CliError::parse(&self.name(), e));
+        }
         format
             .read_grid(text)
             .map_err(|e| CliError::parse(&self.name(), e))
+    }
+}
+
+/// The grid a JSON document holds: a grid, a list of dicts (one row each) or one dict.
+fn value_grid(v: Value) -> Result<Grid, FormatError> {
+    match v {
+        Value::Grid(g) => Ok(*g),
+        Value::Dict(d) => Ok(Grid::from_dicts([&d])),
+        Value::List(items) => {
+            let mut dicts = Vec::new();
+            for item in items {
+                match item {
+                    Value::Dict(d) => dicts.push(d),
+                    other => {
+                        return Err(FormatError::Unsupported(format!(
+                            "expected a list of dicts, found a {}",
+                            other.kind()
+                        )));
+                    }
+                }
+            }
+            Ok(Grid::from_dicts(dicts.iter()))
+        }
+        other => Err(FormatError::Unsupported(format!(
+            "expected a grid, found a {}",
+            other.kind()
+        ))),
     }
 }
 

@@ -238,12 +238,13 @@ fn run_to_file(cli: Cli, path: &Path, diag: &mut dyn Write) -> Result<Outcome, C
 
 /// Runs a parsed command line, writing results to `out` and findings to `diag`.
 pub fn run_with(cli: Cli, out: &mut dyn Write, diag: &mut dyn Write) -> Result<Outcome, CliError> {
+    let lenient = !cli.strict;
     match cli.command {
-        Command::Convert(a) => convert::run(&a, out),
-        Command::Filter(a) => filter::run(&a, out),
-        Command::Check(a) => check::run(&a, out, diag),
-        Command::Diff(a) => diff::run(&a, out),
-        Command::Reflect(a) => reflect::run(&a, out),
+        Command::Convert(a) => convert::run(&a, lenient, out),
+        Command::Filter(a) => filter::run(&a, lenient, out),
+        Command::Check(a) => check::run(&a, lenient, out, diag),
+        Command::Diff(a) => diff::run(&a, lenient, out),
+        Command::Reflect(a) => reflect::run(&a, lenient, out),
     }
 }
 

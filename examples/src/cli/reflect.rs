@@ -75,7 +75,11 @@ fn namespace(libs: &[String]) -> Result<Namespace, CliError> {
         .map_err(|e| CliError::Usage(format!("the def libraries do not compile: {e}")))
 }
 
-pub(crate) fn run(args: &ReflectArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+pub(crate) fn run(
+    args: &ReflectArgs,
+    lenient: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
     let to = format_named(args.to.as_deref().unwrap_or("zinc"))?;
     let built;
     let ns = if args.lib.is_empty() {
@@ -91,7 +95,7 @@ pub(crate) fn run(args: &ReflectArgs, out: &mut dyn Write) -> Result<Outcome, Cl
         names: Vec::new(),
         out: Writer::new(to, out),
     };
-    pump(&input, from, reader, &mut sink)?;
+    pump(&input, from, reader, lenient, &mut sink)?;
     sink.out.finish()?;
     Ok(Outcome::Ok)
 }

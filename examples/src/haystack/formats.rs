@@ -163,6 +163,7 @@ impl Format {
             started: false,
             rows: 0,
             buf: Vec::new(),
+            text: String::new(),
             csv_chunk: None,
             csv_header_len: 0,
         })
@@ -287,6 +288,8 @@ pub struct GridStream<W: Write> {
     started: bool,
     rows: usize,
     buf: Vec<u8>,
+    /// One JSON row's text, reused.
+    text: String,
     csv_chunk: Option<Grid>,
     csv_header_len: usize,
 }
@@ -297,31 +300,6 @@ enum Out<W: Write> {
     Zinc(haystack_zinc::GridWriter<W>),
     /// Only while switching from `Raw` to `Zinc`, or after a failed switch.
     Gone,
-}
-
-/// One row as a Hayson (v4) or v3 object: the non-null cells under their column names.
-struct RowJson<'a> {
-    cols: &'a [Col],
-    cells: &'a [Value],
-    v3: bool,
-}
-
-impl serde::Serialize for RowJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(None)?;
-        for (col, v) in self.cols.iter().zip(self.cells) {
-            if v.is_null() {
-                continue;
-            }
-            if self.v3 {
-                m.serialize_entry(col.name(), &json::V3(v))?;
-            } else {
-                m.serialize_entry(col.name(), v)?;
-            }
-        }
-        m.end()
-    }
 }
 
 impl<W: Write> GridStream<W> {
@@ -344,14 +322,14 @@ impl<W: Write> GridStream<W> {
                 if self.rows > 0 {
                     self.buf.push(b',');
                 }
-                let row = RowJson {
-                    cols: &self.cols,
-                    cells,
-                    v3: self.format == Format::Json3,
+                let version = if self.format == Format::Json {
+                    Version::V4
+                } else {
+                    Version::V3
                 };
-                // Serializing into a Vec fails only on a non-string map key, which rows lack.
-                serde_json::to_writer(&mut self.buf, &row)
-                    .map_err(|e| FormatError::Unsupported(e.to_string()))?;
+                self.text.clear();
+                json::write_row(&mut self.text, &self.cols, cells, version);
+                self.buf.extend_from_slice(self.text.as_bytes());
             }
             Format::Trio => {
                 if self.rows > 0 {

@@ -195,14 +195,19 @@ pub(super) fn scalar(kind: &str, f: Fields<'_>, sh: &mut Shared) -> Result<Value
 
 /// Builds a value of kind `kind` from an object decoded as a dict (its `_kind` came after
 /// other keys).
-pub(super) fn from_dict(kind: &str, mut d: Dict, sh: &mut Shared) -> Result<Value> {
+pub(super) fn from_dict(
+    kind: &str,
+    mut d: Dict,
+    sh: &mut Shared,
+    style: ColStyle,
+) -> Result<Value> {
     match kind {
         "dict" => Ok(Value::Dict(d)),
         "grid" => GridParts {
             meta: d.remove("meta"),
             cols: d.remove("cols"),
             rows: d.remove("rows"),
-            v3: false,
+            style,
         }
         .build()
         .map(|g| Value::Grid(Box::new(g))),
@@ -227,13 +232,13 @@ pub(super) fn looks_like_v3_grid(d: &Dict) -> bool {
     matches!(d.get("cols"), Some(Value::List(_))) && matches!(d.get("rows"), Some(Value::List(_)))
 }
 
-/// Converts a v3 grid dict into a grid.
-pub(super) fn v3_grid(mut d: Dict) -> Result<Value> {
+/// Converts a grid read as a dict (v3, or shaystack's grids without `_kind`) into a grid.
+pub(super) fn v3_grid(mut d: Dict, style: ColStyle) -> Result<Value> {
     GridParts {
         meta: d.remove("meta"),
         cols: d.remove("cols"),
         rows: d.remove("rows"),
-        v3: true,
+        style,
     }
     .build()
     .map(|g| Value::Grid(Box::new(g)))
@@ -252,9 +257,21 @@ pub(super) fn meta_of(v: Option<Value>) -> Result<Dict> {
     }
 }
 
-/// The grid columns from their decoded value: v4 `{"name", "meta"}` objects, or v3 objects
-/// whose other keys are the column meta.
-pub(super) fn cols_of(v: Option<Value>, v3: bool) -> Result<Vec<Col>> {
+/// Where a column object keeps its meta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) enum ColStyle {
+    /// Hayson: `{"name": .., "meta": {..}}`; other keys are ignored.
+    #[default]
+    V4,
+    /// JSON v3: every key but `name` is column meta.
+    V3,
+    /// Lenient Hayson: the tags of `meta` (when it is an object) and every other key but
+    /// `name` (as shaystack writes them).
+    Lenient,
+}
+
+/// The grid columns from their decoded value.
+pub(super) fn cols_of(v: Option<Value>, style: ColStyle) -> Result<Vec<Col>> {
     let cols_in = match v {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::List(l)) => l,
@@ -269,14 +286,26 @@ pub(super) fn cols_of(v: Option<Value>, v3: bool) -> Result<Vec<Col>> {
             Some(Value::Str(n)) => n,
             _ => return Err(bad("grid", "each column needs a string 'name'")),
         };
-        let col_meta = if v3 {
-            c
-        } else {
-            match c.remove("meta") {
+        let col_meta = match style {
+            ColStyle::V3 => c,
+            ColStyle::V4 => match c.remove("meta") {
                 None | Some(Value::Null) => Dict::new(),
                 Some(Value::Dict(m)) => m,
                 Some(_) => return Err(bad("grid", "column 'meta' must be an object")),
-            }
+            },
+            ColStyle::Lenient => match c.remove("meta") {
+                None | Some(Value::Null) => c,
+                Some(Value::Dict(mut m)) => {
+                    for (k, v) in c.iter_shared() {
+                        m.insert_valid(k.clone(), v.clone());
+                    }
+                    m
+                }
+                Some(other) => {
+                    c.insert_valid(Arc::from("meta"), other);
+                    c
+                }
+            },
         };
         cols.push(Col::with_meta(name, col_meta)?);
     }
@@ -414,14 +443,14 @@ pub(super) struct GridParts {
     pub(super) meta: Option<Value>,
     pub(super) cols: Option<Value>,
     pub(super) rows: Option<Value>,
-    pub(super) v3: bool,
+    pub(super) style: ColStyle,
 }
 
 impl GridParts {
     /// The grid; errors on a missing or malformed part, a bad or duplicate column name.
     pub(super) fn build(self) -> Result<Grid> {
         let meta = meta_of(self.meta)?;
-        let cols = cols_of(self.cols, self.v3)?;
+        let cols = cols_of(self.cols, self.style)?;
         let rows_in = match self.rows {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::List(l)) => l,

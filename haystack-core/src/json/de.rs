@@ -39,6 +39,15 @@ impl Ctx {
         }
     }
 
+    /// How column objects carry their meta in this context's v4 grids.
+    fn col_style(&self) -> build::ColStyle {
+        if self.lenient {
+            build::ColStyle::Lenient
+        } else {
+            build::ColStyle::V4
+        }
+    }
+
     pub(super) fn new(v3: bool, input_len: usize) -> Self {
         Ctx {
             v3,
@@ -155,10 +164,15 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
         }
         if let Some(kind) = kind {
             let kind = ctx.kind(&kind);
-            return build::from_dict(kind, dict, &mut ctx.sh).map_err(A::Error::custom);
+            let style = ctx.col_style();
+            return build::from_dict(kind, dict, &mut ctx.sh, style).map_err(A::Error::custom);
         }
         if ctx.v3 && build::looks_like_v3_grid(&dict) {
-            return build::v3_grid(dict).map_err(A::Error::custom);
+            return build::v3_grid(dict, build::ColStyle::V3).map_err(A::Error::custom);
+        }
+        if ctx.lenient && dict.contains_key("meta") && build::looks_like_v3_grid(&dict) {
+            // shaystack writes grids without `_kind`, column meta beside `name`.
+            return build::v3_grid(dict, build::ColStyle::Lenient).map_err(A::Error::custom);
         }
         Ok(Value::Dict(dict))
     }
@@ -223,8 +237,8 @@ fn kinded<'de, A: MapAccess<'de>>(
                     "cols" => parts.cols = Some(map.next_value_seed(ValueSeed(&mut *ctx))?),
                     "rows" if sink.is_none() && parts.cols.is_some() => {
                         let meta = build::meta_of(parts.meta.take()).map_err(A::Error::custom)?;
-                        let cols =
-                            build::cols_of(parts.cols.take(), false).map_err(A::Error::custom)?;
+                        let cols = build::cols_of(parts.cols.take(), ctx.col_style())
+                            .map_err(A::Error::custom)?;
                         let grid = Grid::with_cols(meta, cols).map_err(A::Error::custom)?;
                         let mut s = RowSink::new(grid);
                         s.size_from(ctx.take_input_len());
@@ -251,7 +265,10 @@ fn kinded<'de, A: MapAccess<'de>>(
                     }
                     g
                 }
-                None => parts.build().map_err(A::Error::custom)?,
+                None => {
+                    parts.style = ctx.col_style();
+                    parts.build().map_err(A::Error::custom)?
+                }
             };
             Ok(Value::Grid(Box::new(grid)))
         }
@@ -279,7 +296,7 @@ fn kinded<'de, A: MapAccess<'de>>(
 }
 
 /// An object key, borrowed from the input when it has no escapes.
-struct KeySeed;
+pub(super) struct KeySeed;
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
     type Value = Cow<'de, str>;

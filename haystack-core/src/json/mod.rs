@@ -37,6 +37,7 @@
 mod build;
 mod de;
 mod ser;
+mod stream;
 mod v3;
 mod write;
 
@@ -45,6 +46,7 @@ use std::io;
 use serde::de::DeserializeSeed;
 
 pub use ser::V3;
+pub use stream::{GridReader, ReadOptions};
 
 use crate::error::{Error, Result};
 use crate::value::Value;
@@ -73,6 +75,23 @@ fn json_err(e: serde_json::Error) -> Error {
 /// Writes `value` in the given JSON version, appending to `out`.
 pub fn write(out: &mut String, value: &Value, version: Version) {
     write::Writer::new(out, version == Version::V3).value(value);
+}
+
+/// Appends one grid row, given as one cell per column of `cols`, as a JSON object of its
+/// non-null cells in the given version: what a grid's `rows` array holds for it. Streaming
+/// writers put these between the header of an empty grid and `]}`.
+///
+/// ```
+/// use haystack_core::json::{self, Version};
+/// use haystack_core::{Col, Value};
+/// let cols = [Col::new("id")?, Col::new("val")?];
+/// let mut out = String::new();
+/// json::write_row(&mut out, &cols, &[Value::from("a"), Value::Null], Version::V4);
+/// assert_eq!(out, r#"{"id":"a"}"#);
+/// # Ok::<(), haystack_core::Error>(())
+/// ```
+pub fn write_row(out: &mut String, cols: &[crate::Col], cells: &[Value], version: Version) {
+    write::Writer::new(out, version == Version::V3).row(cols, cells);
 }
 
 /// Writes `value` as Hayson (JSON v4).

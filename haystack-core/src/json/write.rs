@@ -7,7 +7,7 @@
 use super::ser::GRID_VERSION;
 use crate::value::{Number, Value};
 use crate::zinc;
-use crate::{Dict, Grid};
+use crate::{Col, Dict, Grid};
 
 /// Largest magnitude below which an integral f64 is written as a JSON integer (2^53).
 const MAX_SAFE_INT: f64 = 9_007_199_254_740_992.0;
@@ -215,6 +215,24 @@ impl<'a> Writer<'a> {
                 write_str(self.out, &text);
             }
         }
+    }
+
+    /// One grid row as an object: the non-null cells under their column names.
+    pub(super) fn row(&mut self, cols: &[Col], cells: &[Value]) {
+        self.out.push('{');
+        let mut first = true;
+        for (c, v) in cols.iter().zip(cells) {
+            if v.is_null() {
+                continue;
+            }
+            if !first {
+                self.out.push(',');
+            }
+            first = false;
+            key(self.out, c.name());
+            self.value(v);
+        }
+        self.out.push('}');
     }
 
     fn list(&mut self, items: &[Value]) {

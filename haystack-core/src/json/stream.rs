@@ -1,0 +1,790 @@
+//! [`GridReader`]: a Hayson (JSON v4) grid read row by row from any `io::Read`, in memory
+//! bounded by its largest row.
+//!
+//! The reader frames the document itself (the grid object, its keys, the `rows` array) and hands
+//! each member and each row, once the bytes of the whole of it are buffered, to the same serde
+//! visitors that decode whole documents ([`super::from_str`]), so both read values alike.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read;
+use std::sync::Arc;
+
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, Visitor};
+
+use super::build::{self, ColStyle};
+use super::de::{Ctx, KeySeed, ValueSeed};
+use crate::error::{Error, Position, Result};
+use crate::value::Value;
+use crate::{Col, Dict, Grid, is_tag_name};
+
+/// Bytes read from the source at a time (the buffer grows beyond this only for a larger value).
+const INITIAL_BUF: usize = 256 * 1024;
+
+type JsonDe<'a> = serde_json::Deserializer<serde_json::de::SliceRead<'a>>;
+
+/// Options of a [`GridReader`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Also read the draft Hayson kind names that shaystack writes (`"_kind": "Ref"`, `"Num"`,
+    /// `"Marker"`, ...) and its grids without `_kind` (`{"meta", "cols", "rows"}` with column meta
+    /// beside `name`), as [`super::from_str_lenient`] does. Off by default.
+    pub lenient: bool,
+    /// The largest member of the grid object (a row; or `meta`, `cols`, or a `rows` array that
+    /// comes before `cols`) buffered at once, in bytes (default 256 MiB). It bounds the reader's
+    /// memory; a larger one is an [`Error::LimitExceeded`].
+    pub max_value_bytes: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            lenient: false,
+            max_value_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Where the reader is in the grid object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Inside the `rows` array, before its first row.
+    FirstRow,
+    /// Inside the `rows` array, after a row.
+    NextRow,
+    /// Rows that came before `cols` are handed out from memory.
+    Early,
+    /// The document has been read to its end.
+    Done,
+}
+
+/// Reads a Hayson grid from an `io::Read`: the meta and columns first, then one row at a time,
+/// each row as one cell per column. Memory stays bounded by the largest row (see
+/// [`ReadOptions::max_value_bytes`]) whatever the number of rows, when `meta` and `cols` come
+/// before `rows` (as every writer puts them); rows before `cols` are held until the columns are
+/// known.
+///
+/// Errors carry the line and column of the input. Rules beyond [`super::from_str`]'s:
+/// - The document is one grid object: `{"_kind": "grid", ...}` (leniently also without `_kind`).
+///   Keys other than `_kind`, `meta`, `cols` and `rows` are skipped.
+/// - A row tag without a column is an error (the columns were already handed out); a key that
+///   is not a tag name is skipped, as in the whole-document reader.
+/// - A `meta` after `rows` may only hold `ver`, and `cols` may not come after `rows`.
+///
+/// ```
+/// use haystack_core::json::GridReader;
+/// let json = r#"{"_kind":"grid","meta":{"ver":"3.0"},"cols":[{"name":"id"},{"name":"val"}],
+///     "rows":[{"id":"a","val":1},{"val":2}]}"#;
+/// let mut reader = GridReader::new(json.as_bytes())?;
+/// assert_eq!(reader.cols()[1].name(), "val");
+/// let mut row = Vec::new();
+/// let mut sum = 0.0;
+/// while reader.read_row(&mut row)? {
+///     sum += row[1].as_number().unwrap().value();
+/// }
+/// assert_eq!((sum, reader.rows_read()), (3.0, 2));
+/// # Ok::<(), haystack_core::Error>(())
+/// ```
+pub struct GridReader<R> {
+    src: R,
+    buf: Vec<u8>,
+    /// `buf[start..end]` is read but not yet consumed; `base` is the position of `buf[start]`.
+    start: usize,
+    end: usize,
+    eof: bool,
+    base: Position,
+    ctx: Ctx,
+    opts: ReadOptions,
+    kind_seen: bool,
+    rows_seen: bool,
+    streamed: bool,
+    meta: Dict,
+    meta_seen: bool,
+    cols: Vec<Col>,
+    cols_seen: bool,
+    names: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, usize>,
+    early: std::vec::IntoIter<Value>,
+    state: State,
+    failed: bool,
+    rows: usize,
+}
+
+impl<R> fmt::Debug for GridReader<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GridReader")
+            .field("position", &self.base)
+            .field("cols", &self.cols.len())
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How far the value starting at a position extends in the buffer.
+enum Extent {
+    /// It ends just before this index.
+    Done(usize),
+    /// More bytes are needed.
+    More,
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// The index just after the string whose opening quote is at `i`, if it is all buffered.
+fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        let rest = b.get(j..)?;
+        let k = memchr::memchr2(b'"', b'\\', rest)?;
+        j += k;
+        if b.get(j) == Some(&b'"') {
+            return Some(j + 1);
+        }
+        // A backslash: skip it and the byte it escapes.
+        j += 2;
+    }
+}
+
+/// The extent of the value starting at `b[i]` (not whitespace). Only the framing is checked
+/// here (strings, brackets, scalars' ends); the value is then decoded by serde_json, which
+/// checks the rest.
+fn extent(b: &[u8], i: usize) -> Extent {
+    match b.get(i) {
+        None => Extent::More,
+        Some(b'"') => string_end(b, i).map_or(Extent::More, Extent::Done),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while let Some(&c) = b.get(j) {
+                match c {
+                    b'"' => match string_end(b, j) {
+                        Some(e) => {
+                            j = e;
+                            continue;
+                        }
+                        None => return Extent::More,
+                    },
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Extent::Done(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            Extent::More
+        }
+        Some(_) => {
+            let rest = b.get(i..).unwrap_or_default();
+            match rest
+                .iter()
+                .position(|&c| is_ws(c) || matches!(c, b',' | b']' | b'}' | b'{' | b'[' | b':'))
+            {
+                Some(0) => Extent::Done(i + 1),
+                Some(n) => Extent::Done(i + n),
+                None => Extent::More,
+            }
+        }
+    }
+}
+
+/// `pos` moved over `bytes`: lines and columns (in characters) as the crate counts them.
+fn advance(mut pos: Position, bytes: &[u8]) -> Position {
+    pos.offset += bytes.len();
+    let tail = match memchr::memrchr(b'\n', bytes) {
+        Some(nl) => {
+            pos.line += memchr::memchr_iter(b'\n', bytes).count();
+            pos.column = 1;
+            bytes.get(nl + 1..).unwrap_or_default()
+        }
+        None => bytes,
+    };
+    // Characters are the bytes that do not continue a UTF-8 sequence.
+    pos.column += tail.iter().filter(|&&c| (c as i8) >= -0x40).count();
+    pos
+}
+
+/// The message of a serde_json error without its ` at line L column C` suffix.
+fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let text = match text.rsplit_once(" at line ") {
+        Some((m, _)) if e.line() > 0 => m,
+        _ => &text,
+    };
+    let mut m = text;
+    while let Some(rest) = m.strip_prefix("invalid JSON: ") {
+        m = rest;
+    }
+    m.to_owned()
+}
+
+/// The byte index in `slice` of serde_json's (line, column) in it.
+fn index_of(slice: &[u8], line: usize, column: usize) -> usize {
+    let mut start = 0;
+    if line > 1 {
+        let mut it = memchr::memchr_iter(b'\n', slice);
+        start = it.nth(line - 2).map_or(slice.len(), |nl| nl + 1);
+    }
+    (start + column.saturating_sub(1)).min(slice.len())
+}
+
+impl<R: Read> GridReader<R> {
+    /// Reads the grid meta and columns from `src`, strictly (see [`ReadOptions`]).
+    pub fn new(src: R) -> Result<Self> {
+        GridReader::with_options(src, ReadOptions::default())
+    }
+
+    /// Reads the grid meta and columns from `src`.
+    pub fn with_options(src: R, opts: ReadOptions) -> Result<Self> {
+        let mut ctx = Ctx::new(false, 0);
+        if opts.lenient {
+            ctx = ctx.lenient();
+        }
+        let mut r = GridReader {
+            src,
+            buf: vec![
+                0;
+                INITIAL_BUF
+                    .min(opts.max_value_bytes.saturating_add(1))
+                    .max(16)
+            ],
+            start: 0,
+            end: 0,
+            eof: false,
+            base: Position {
+                line: 1,
+                column: 1,
+                offset: 0,
+            },
+            ctx,
+            opts,
+            kind_seen: false,
+            rows_seen: false,
+            streamed: false,
+            meta: Dict::new(),
+            meta_seen: false,
+            cols: Vec::new(),
+            cols_seen: false,
+            names: Vec::new(),
+            index: HashMap::new(),
+            early: Vec::new().into_iter(),
+            state: State::Done,
+            failed: false,
+            rows: 0,
+        };
+        r.read_header()?;
+        Ok(r)
+    }
+
+    /// The grid meta (without `ver`, as [`super::from_str`] reads it).
+    pub fn meta(&self) -> &Dict {
+        &self.meta
+    }
+
+    /// The columns.
+    pub fn cols(&self) -> &[Col] {
+        &self.cols
+    }
+
+    /// Rows read so far.
+    pub fn rows_read(&self) -> usize {
+        self.rows
+    }
+
+    /// The position of the next unread byte.
+    pub fn position(&self) -> Position {
+        self.base
+    }
+
+    /// Reads the next row into `row` (cleared first, one cell per column, null where the row
+    /// has no tag). Returns false at the end of the grid, once the rest of the document has
+    /// been checked. After an error, it returns false.
+    pub fn read_row(&mut self, row: &mut Vec<Value>) -> Result<bool> {
+        if self.failed {
+            return Ok(false);
+        }
+        let res = self.read_row_inner(row);
+        if res.is_err() {
+            self.failed = true;
+        }
+        res
+    }
+
+    /// Reads every remaining row into a grid.
+    pub fn into_grid(mut self) -> Result<Grid> {
+        let mut grid = Grid::with_cols(self.meta.clone(), self.cols.clone())?;
+        let mut row = Vec::with_capacity(self.cols.len());
+        while self.read_row(&mut row)? {
+            grid.append_row(&mut row)?;
+        }
+        Ok(grid)
+    }
+
+    fn read_row_inner(&mut self, row: &mut Vec<Value>) -> Result<bool> {
+        match self.state {
+            State::Done => Ok(false),
+            State::Early => match self.early.next() {
+                Some(v) => {
+                    self.early_row(v, row)?;
+                    self.rows += 1;
+                    Ok(true)
+                }
+                None => {
+                    self.state = State::Done;
+                    Ok(false)
+                }
+            },
+            State::FirstRow | State::NextRow => {
+                let Some(b) = self.peek()? else {
+                    return Err(self.eof_error("a row or ']'"));
+                };
+                if b == b']' {
+                    self.consume(1);
+                    self.state = State::Done;
+                    self.read_members(true)?;
+                    return Ok(false);
+                }
+                if self.state == State::NextRow {
+                    if b != b',' {
+                        return Err(self.error_here("expected ',' or ']' after a row"));
+                    }
+                    self.consume(1);
+                    if self.peek()?.is_none() {
+                        return Err(self.eof_error("a row"));
+                    }
+                }
+                let end = self.value()?;
+                self.decode_row(end, row)?;
+                self.consume(end - self.start);
+                self.state = State::NextRow;
+                self.rows += 1;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Reads up to the `rows` array (left open for [`Self::read_row`]) or to the end.
+    fn read_header(&mut self) -> Result<()> {
+        if self.peek()?.is_some() && self.base.offset == 0 {
+            self.fill_to(3)?;
+            let head = self.buf.get(self.start..self.end).unwrap_or_default();
+            if head.starts_with("\u{feff}".as_bytes()) {
+                // A byte order mark: skipped, and not counted as a column.
+                self.consume(3);
+                self.base.column = 1;
+            }
+        }
+        match self.peek()? {
+            Some(b'{') => self.consume(1),
+            Some(_) => return Err(self.error_here("expected a Hayson grid object '{'")),
+            None => return Err(self.eof_error("a Hayson grid object")),
+        }
+        self.read_members(false)
+    }
+
+    /// Reads the members of the grid object up to an open `rows` array (then the state is
+    /// [`State::FirstRow`]) or to its closing brace and the end of the input. `after` says
+    /// whether a member came before (so a comma is due).
+    fn read_members(&mut self, mut after: bool) -> Result<()> {
+        loop {
+            let Some(b) = self.peek()? else {
+                return Err(self.eof_error("'}' closing the grid"));
+            };
+            if b == b'}' {
+                self.consume(1);
+                return self.finish();
+            }
+            if after {
+                if b != b',' {
+                    return Err(self.error_here("expected ',' or '}' in the grid object"));
+                }
+                self.consume(1);
+                if self.peek()?.is_none() {
+                    return Err(self.eof_error("a key"));
+                }
+            }
+            after = true;
+            if self.buf.get(self.start) != Some(&b'"') {
+                return Err(self.error_here("expected a key string"));
+            }
+            let end = self.value()?;
+            let key: String = self.decode(end, |d| serde::Deserialize::deserialize(d))?;
+            self.consume(end - self.start);
+            match self.peek()? {
+                Some(b':') => self.consume(1),
+                Some(_) => return Err(self.error_here("expected ':'")),
+                None => return Err(self.eof_error("':'")),
+            }
+            if self.peek()?.is_none() {
+                return Err(self.eof_error("a value"));
+            }
+            let at = self.base;
+            match key.as_str() {
+                "rows" if self.rows_seen => {
+                    return Err(Error::parse(at, "the grid has more than one 'rows'"));
+                }
+                "rows" => {
+                    self.rows_seen = true;
+                    if self.cols_seen && self.buf.get(self.start) == Some(&b'[') {
+                        self.consume(1);
+                        self.start_rows();
+                        self.streamed = true;
+                        self.state = State::FirstRow;
+                        return Ok(());
+                    }
+                    // Before the columns (or not an array): decoded whole, held until the end.
+                    let v = self.member_value()?;
+                    self.early = rows_list(v, at)?.into_iter();
+                }
+                "meta" if self.meta_seen => {
+                    return Err(Error::parse(at, "the grid has more than one 'meta'"));
+                }
+                "meta" => {
+                    let v = self.member_value()?;
+                    let meta = build::meta_of(Some(v)).map_err(|e| at_pos(e, at))?;
+                    self.meta_seen = true;
+                    if self.streamed && !meta.is_empty() {
+                        return Err(Error::parse(
+                            at,
+                            "grid 'meta' after 'rows' (a streamed grid needs it first)",
+                        ));
+                    }
+                    self.meta = meta;
+                }
+                "cols" if self.cols_seen => {
+                    return Err(Error::parse(at, "the grid has more than one 'cols'"));
+                }
+                "cols" => {
+                    let v = self.member_value()?;
+                    let style = if self.opts.lenient {
+                        ColStyle::Lenient
+                    } else {
+                        ColStyle::V4
+                    };
+                    let cols = build::cols_of(Some(v), style).map_err(|e| at_pos(e, at))?;
+                    // Checks names and duplicates as a grid would.
+                    Grid::with_cols(Dict::new(), cols.clone()).map_err(|e| at_pos(e, at))?;
+                    self.cols = cols;
+                    self.cols_seen = true;
+                }
+                "_kind" => {
+                    let end = self.value()?;
+                    let kind: String = self.decode(end, |d| serde::Deserialize::deserialize(d))?;
+                    self.consume(end - self.start);
+                    let grid = kind == "grid" || (self.opts.lenient && kind == "Grid");
+                    if !grid {
+                        return Err(Error::parse(at, format!("expected a grid, found {kind:?}")));
+                    }
+                    self.kind_seen = true;
+                }
+                _ => {
+                    let end = self.value()?;
+                    self.decode(end, |d| {
+                        serde::Deserialize::deserialize(d).map(|_: serde::de::IgnoredAny| ())
+                    })?;
+                    self.consume(end - self.start);
+                }
+            }
+        }
+    }
+
+    /// The end of the grid object: the columns are settled, and only whitespace may follow.
+    fn finish(&mut self) -> Result<()> {
+        let at = self.base;
+        if !self.kind_seen && !self.opts.lenient {
+            return Err(Error::parse(
+                at,
+                "a Hayson grid needs \"_kind\": \"grid\" (an object without it is a dict)",
+            ));
+        }
+        if !self.streamed {
+            self.start_rows();
+            self.state = State::Early;
+        }
+        if self.peek()?.is_some() {
+            return Err(self.error_here("expected the end of input after the grid"));
+        }
+        Ok(())
+    }
+
+    /// The columns are final: indexes their names.
+    fn start_rows(&mut self) {
+        self.names = self.cols.iter().map(|c| c.shared_name().clone()).collect();
+        self.index = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
+    }
+
+    /// Decodes the member value at the cursor and consumes it.
+    fn member_value(&mut self) -> Result<Value> {
+        let end = self.value()?;
+        let ctx = &mut self.ctx;
+        let v = decode_slice(
+            self.buf.get(self.start..end).unwrap_or_default(),
+            self.base,
+            |d| ValueSeed(ctx).deserialize(d),
+        )?;
+        self.consume(end - self.start);
+        Ok(v)
+    }
+
+    /// Decodes `buf[start..end]` with `f`.
+    fn decode<T>(
+        &mut self,
+        end: usize,
+        f: impl for<'a> FnOnce(&mut JsonDe<'a>) -> serde_json::Result<T>,
+    ) -> Result<T> {
+        decode_slice(
+            self.buf.get(self.start..end).unwrap_or_default(),
+            self.base,
+            f,
+        )
+    }
+
+    fn decode_row(&mut self, end: usize, row: &mut Vec<Value>) -> Result<()> {
+        row.clear();
+        row.resize(self.names.len(), Value::Null);
+        // Anything but an object is refused by serde_json, which says what it found.
+        let slice = self.buf.get(self.start..end).unwrap_or_default();
+        let mut seed = CellsSeed {
+            ctx: &mut self.ctx,
+            names: &self.names,
+            index: &self.index,
+            cells: row,
+        };
+        decode_slice(slice, self.base, |d| d.deserialize_map(&mut seed))
+    }
+
+    /// A row held in memory (it came before `cols`).
+    fn early_row(&mut self, v: Value, row: &mut Vec<Value>) -> Result<()> {
+        row.clear();
+        row.resize(self.names.len(), Value::Null);
+        let Value::Dict(d) = v else {
+            return Err(Error::Json("each grid row must be an object".into()));
+        };
+        for (k, v) in d {
+            match self.index.get(&*k).and_then(|&i| row.get_mut(i)) {
+                Some(slot) => *slot = v,
+                None => return Err(Error::Json(no_column(&k))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips whitespace; the next byte, or `None` at the end of the input.
+    fn peek(&mut self) -> Result<Option<u8>> {
+        loop {
+            let data = self.buf.get(self.start..self.end).unwrap_or_default();
+            match data.iter().position(|&b| !is_ws(b)) {
+                Some(n) => {
+                    self.consume(n);
+                    return Ok(self.buf.get(self.start).copied());
+                }
+                None => {
+                    let n = data.len();
+                    self.consume(n);
+                    if self.eof || !self.fill()? {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The end (an index into the buffer) of the value at the cursor, reading more as needed.
+    fn value(&mut self) -> Result<usize> {
+        loop {
+            let data = self.buf.get(..self.end).unwrap_or_default();
+            if let Extent::Done(e) = extent(data, self.start) {
+                return Ok(e);
+            }
+            if self.eof || !self.fill_more()? {
+                // Cut off by the end of the input: serde_json says what is missing, and where.
+                // (A scalar may end there; what follows it is then found missing.)
+                let end = self.end;
+                let ctx = &mut self.ctx;
+                decode_slice(
+                    self.buf.get(self.start..end).unwrap_or_default(),
+                    self.base,
+                    |d| ValueSeed(ctx).deserialize(d).map(drop),
+                )?;
+                return Ok(end);
+            }
+        }
+    }
+
+    /// Makes sure at least `n` bytes are buffered from the cursor, if the input has them.
+    fn fill_to(&mut self, n: usize) -> Result<()> {
+        while self.end - self.start < n && !self.eof && self.fill()? {}
+        Ok(())
+    }
+
+    /// Reads at least as many bytes as are buffered (or 4 KiB) more, so that a value scanned
+    /// again from its start after each refill costs time linear in its size; false at the end
+    /// of the input.
+    fn fill_more(&mut self) -> Result<bool> {
+        let want = (self.end - self.start).max(4096);
+        let mut got = 0;
+        while got < want {
+            let before = self.end - self.start;
+            if !self.fill()? {
+                return Ok(got > 0);
+            }
+            got += self.end - self.start - before;
+        }
+        Ok(true)
+    }
+
+    /// Reads more of the source into the buffer; false at its end.
+    fn fill(&mut self) -> Result<bool> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let max = self.opts.max_value_bytes;
+            if self.buf.len() > max {
+                return Err(Error::LimitExceeded(format!(
+                    "a value of the grid object at {} is larger than {max} bytes",
+                    self.base
+                )));
+            }
+            let len = self.buf.len().saturating_mul(2).min(max.saturating_add(1));
+            self.buf.resize(len, 0);
+        }
+        loop {
+            let Some(space) = self.buf.get_mut(self.end..) else {
+                return Ok(false);
+            };
+            match self.src.read(space) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::Json(format!("read failed: {e}"))),
+            }
+        }
+    }
+
+    /// Marks the next `n` buffered bytes as read.
+    fn consume(&mut self, n: usize) {
+        let stop = (self.start + n).min(self.end);
+        self.base = advance(
+            self.base,
+            self.buf.get(self.start..stop).unwrap_or_default(),
+        );
+        self.start = stop;
+    }
+
+    fn error_here(&self, message: &str) -> Error {
+        let found = match self.buf.get(self.start) {
+            Some(b) if b.is_ascii_graphic() => format!(" but found '{}'", char::from(*b)),
+            Some(b) => format!(" but found byte 0x{b:02x}"),
+            None => String::new(),
+        };
+        Error::parse(self.base, format!("{message}{found}"))
+    }
+
+    fn eof_error(&self, what: &str) -> Error {
+        Error::parse(self.base, format!("expected {what} but found end of input"))
+    }
+}
+
+/// The rows of a `rows` member decoded whole.
+fn rows_list(v: Value, at: Position) -> Result<Vec<Value>> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::List(l) => Ok(l),
+        _ => Err(Error::parse(at, "grid 'rows' must be an array")),
+    }
+}
+
+/// A positionless error of the member at `at`, given that position.
+fn at_pos(e: Error, at: Position) -> Error {
+    match e {
+        Error::Parse(_) => e,
+        other => {
+            let text = other.to_string();
+            let text = text.strip_prefix("invalid JSON: ").unwrap_or(&text);
+            Error::parse(at, text)
+        }
+    }
+}
+
+fn no_column(name: &str) -> String {
+    format!("row tag {name:?} has no column (a streamed grid needs every tag in 'cols')")
+}
+
+/// Decodes one buffered value with `f`, checking that nothing but whitespace follows, and
+/// places serde_json's errors at their position in the whole input.
+fn decode_slice<T>(
+    slice: &[u8],
+    base: Position,
+    f: impl for<'a> FnOnce(&mut JsonDe<'a>) -> serde_json::Result<T>,
+) -> Result<T> {
+    let mut d = serde_json::Deserializer::from_slice(slice);
+    let res = f(&mut d).and_then(|v| d.end().map(|()| v));
+    res.map_err(|e| {
+        let i = if e.line() > 0 {
+            index_of(slice, e.line(), e.column())
+        } else {
+            0
+        };
+        Error::parse(
+            advance(base, slice.get(..i).unwrap_or_default()),
+            json_message(&e),
+        )
+    })
+}
+
+/// One row object decoded straight into its cells.
+struct CellsSeed<'a> {
+    ctx: &'a mut Ctx,
+    names: &'a [Arc<str>],
+    index: &'a HashMap<Arc<str>, usize>,
+    cells: &'a mut Vec<Value>,
+}
+
+impl<'de> Visitor<'de> for &mut CellsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a grid row object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // Rows usually list their tags in column order: look just after the last one first.
+        let mut hint = 0;
+        while let Some(k) = map.next_key_seed(KeySeed)? {
+            let v = map.next_value_seed(ValueSeed(&mut *self.ctx))?;
+            let near = self
+                .names
+                .get(hint..(hint + 4).min(self.names.len()))
+                .and_then(|w| w.iter().position(|n| **n == *k))
+                .map(|p| hint + p);
+            match near.or_else(|| self.index.get(&*k).copied()) {
+                Some(i) => {
+                    if let Some(slot) = self.cells.get_mut(i) {
+                        *slot = v;
+                    }
+                    hint = i + 1;
+                }
+                None if !is_tag_name(&k) => {}
+                None => return Err(A::Error::custom(no_column(&k))),
+            }
+        }
+        Ok(())
+    }
+}
