@@ -93,6 +93,17 @@ pub enum Error {
     /// cart's: another server took the cart over, or it was deleted or requeued.
     #[error("lease lost: {0}")]
     LeaseLost(String),
+    /// The bundle store (where staged files and tars live, e.g. S3) failed.
+    #[error("bundle store error: {message}")]
+    Bundles {
+        /// What the store said, or what was being done when the cause happened.
+        message: String,
+        /// Whether trying again may succeed.
+        retryable: bool,
+        /// The underlying error (SDK), when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// Building a cart's tar failed.
     #[error("building tar")]
     Bundle(#[source] Box<Error>),
@@ -105,7 +116,9 @@ impl Error {
     /// Whether retrying the same operation may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Archive { retryable, .. } | Error::Store { retryable, .. } => *retryable,
+            Error::Archive { retryable, .. }
+            | Error::Store { retryable, .. }
+            | Error::Bundles { retryable, .. } => *retryable,
             Error::Timeout(_) | Error::Conflict(_) => true,
             Error::Io(e) => matches!(
                 e.kind(),
@@ -141,6 +154,30 @@ impl Error {
         source: impl Into<BoxError>,
     ) -> Self {
         Error::Store {
+            message: what.into(),
+            retryable,
+            source: Some(source.into()),
+        }
+    }
+
+    /// A bundle store error without a cause.
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    pub(crate) fn bundles(message: impl Into<String>) -> Self {
+        Error::Bundles {
+            message: message.into(),
+            retryable: false,
+            source: None,
+        }
+    }
+
+    /// A bundle store error caused by `source` while doing `what`.
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    pub(crate) fn bundles_caused(
+        what: impl Into<String>,
+        retryable: bool,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::Bundles {
             message: what.into(),
             retryable,
             source: Some(source.into()),

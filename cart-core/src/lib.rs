@@ -31,7 +31,10 @@
 //! # });
 //! ```
 //!
-//! Features: `s3` ([`S3Archive`]), `pacifica` ([`PacificaArchive`]), `dynamodb`
+//! Staged files and tars live in a [`BundleStore`]: the volume ([`LocalBundles`], the default)
+//! or, shared by several servers, an S3 bucket ([`S3Bundles`]; layout in [`bundles`]).
+//!
+//! Features: `s3` ([`S3Archive`], [`S3Bundles`]), `pacifica` ([`PacificaArchive`]), `dynamodb`
 //! ([`DynamoDbStore`]), `testing` (the conformance suite and a scriptable in-memory archive).
 //! The default build compiles neither the AWS SDKs nor an HTTP client.
 
@@ -42,6 +45,7 @@ pub struct ReadmeDoctests;
 
 pub mod archive;
 pub mod bundle;
+pub mod bundles;
 mod clock;
 pub mod engine;
 mod error;
@@ -60,6 +64,9 @@ pub use archive::PacificaArchive;
 pub use archive::S3Archive;
 pub use archive::{Archive, ArchiveStatus, ByteStream, LocalArchive};
 pub use bundle::{TarMember, TarOptions, TarPlan};
+#[cfg(feature = "s3")]
+pub use bundles::S3Bundles;
+pub use bundles::{BundleStore, LocalBundles};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Download, Engine, EngineBuilder, EngineConfig, InUseGuard, RecoveryReport};
 pub use error::{BoxError, Error, Result};

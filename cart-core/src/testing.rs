@@ -6,6 +6,8 @@
 //! # });
 //! ```
 
+pub use crate::bundles::conformance::bundle_conformance;
+
 use crate::archive::{Archive, ArchiveStatus, ByteStream};
 use crate::store::{self, CartStore, Version};
 use crate::{

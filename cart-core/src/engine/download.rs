@@ -2,11 +2,13 @@
 
 use super::Inner;
 use crate::bundle::STREAM_CHUNK;
+use crate::bundles::tar::{Source, store_tar_stream};
+use crate::bundles::{BundleStore, Object};
 use crate::store;
 use crate::{Cart, CartStatus, CartUid, DownloadName, Error, Result, TarPlan};
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -69,7 +71,27 @@ pub struct Download {
     name: DownloadName,
     plan: TarPlan,
     prebuilt: Option<PathBuf>,
+    /// Set when the bytes come from a bundle store that is not this volume.
+    stored: Option<Stored>,
     guard: InUseGuard,
+}
+
+/// Where a download's bytes are in a (shared) bundle store.
+#[derive(Debug)]
+struct Stored {
+    bundles: Arc<dyn BundleStore>,
+    /// The download is exactly the pre-built tar.
+    prebuilt: bool,
+    /// Otherwise, where each member's bytes are.
+    sources: Vec<Source>,
+}
+
+fn to_io(e: Error) -> io::Error {
+    match e {
+        Error::Io(e) => e,
+        Error::NotFound(m) => io::Error::new(io::ErrorKind::NotFound, m),
+        other => io::Error::other(other),
+    }
 }
 
 pub(super) async fn open(
@@ -109,11 +131,32 @@ pub(super) async fn open(
     } else {
         (super::work::tar_plan(inner, &cart, &name), None)
     };
+    let (prebuilt, stored) = if inner.bundles.local_volume().is_some() {
+        (prebuilt, None)
+    } else {
+        let sources = if bundled {
+            plan.members()
+                .iter()
+                .map(|m| (Object::Bundle, m.offset))
+                .collect()
+        } else {
+            (0..plan.members().len())
+                .map(|i| (Object::File(i), 0))
+                .collect()
+        };
+        let stored = Stored {
+            bundles: Arc::clone(&inner.bundles),
+            prebuilt: prebuilt.is_some(),
+            sources,
+        };
+        (None, Some(stored))
+    };
     Ok(Download {
         cart,
         name,
         plan,
         prebuilt,
+        stored,
         guard,
     })
 }
@@ -136,14 +179,52 @@ impl Download {
     pub fn prebuilt_path(&self) -> Option<&std::path::Path> {
         self.prebuilt.as_deref()
     }
+    /// Whether this download is exactly the pre-built tar, so byte ranges of it can be served
+    /// ([`range_stream`](Self::range_stream)), from the volume or the shared store.
+    pub fn is_prebuilt(&self) -> bool {
+        self.prebuilt.is_some() || self.stored.as_ref().is_some_and(|s| s.prebuilt)
+    }
+
+    /// `count` bytes of the pre-built tar from `start`, streamed (from the volume under the
+    /// process-wide read bound, or with a ranged read of the shared store); `None` unless
+    /// [`is_prebuilt`](Self::is_prebuilt). Keep the `Download` alive while reading so the cart
+    /// is not evicted.
+    pub fn range_stream(
+        &self,
+        start: u64,
+        count: u64,
+    ) -> Option<BoxStream<'static, io::Result<Bytes>>> {
+        if let Some(path) = &self.prebuilt {
+            return Some(crate::bundle::file_range_stream(path.clone(), start, count).boxed());
+        }
+        let stored = self.stored.as_ref().filter(|s| s.prebuilt)?;
+        let bundles = Arc::clone(&stored.bundles);
+        let uid = self.cart.uid.clone();
+        let open = async move { bundles.read(&uid, Object::Bundle, start, count).await };
+        Some(
+            futures::stream::once(open)
+                .try_flatten()
+                .map_err(to_io)
+                .boxed(),
+        )
+    }
+
     /// The in-use guard (its token is cancelled when the cart is deleted).
     pub fn guard(&self) -> &InUseGuard {
         &self.guard
     }
 
     /// Writes the tar into `out` on the calling thread (blocking I/O). Fails with
-    /// [`Error::Cancelled`] if the cart is deleted meanwhile.
+    /// [`Error::Cancelled`] if the cart is deleted meanwhile. Only for carts on this server's
+    /// volume; with a shared bundle store use [`write_to`](Self::write_to) or
+    /// [`into_stream`](Self::into_stream).
     pub fn write_blocking<W: Write>(&self, mut out: W) -> Result<W> {
+        if self.stored.is_some() {
+            return Err(Error::invalid(
+                "download",
+                "a cart in a shared bundle store is read asynchronously (write_to, into_stream)",
+            ));
+        }
         let token = self.guard.token.clone();
         let cancelled = move || token.is_cancelled();
         match &self.prebuilt {
@@ -168,8 +249,16 @@ impl Download {
         }
     }
 
-    /// Writes the tar into `out` on the blocking thread pool.
-    pub async fn write_to<W: Write + Send + 'static>(self, out: W) -> Result<W> {
+    /// Writes the tar into `out` (on the blocking thread pool for carts on the volume).
+    pub async fn write_to<W: Write + Send + 'static>(self, mut out: W) -> Result<W> {
+        if self.stored.is_some() {
+            let mut stream = std::pin::pin!(self.into_stream());
+            while let Some(chunk) = stream.next().await {
+                out.write_all(&chunk?)?;
+            }
+            out.flush()?;
+            return Ok(out);
+        }
         tokio::task::spawn_blocking(move || self.write_blocking(out))
             .await
             .map_err(|e| Error::Io(io::Error::other(e)))?
@@ -181,18 +270,21 @@ impl Download {
     /// process), so no thread is held while the reader is slow, and memory stays bounded. Ends with an `Err` item if reading fails
     /// or the cart is deleted; the cart stays in use until the stream is dropped.
     pub fn into_stream(self) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+        let len = self.plan.len();
+        let ranged = self.range_stream(0, len);
         let Download {
+            cart,
             plan,
-            prebuilt,
+            stored,
             guard,
             ..
         } = self;
-        let inner: BoxStream<'static, io::Result<Bytes>> = match prebuilt {
-            Some(path) => {
-                let len = plan.len();
-                crate::bundle::file_range_stream(path, 0, len).boxed()
-            }
-            None => plan.into_stream().boxed(),
+        let inner: BoxStream<'static, io::Result<Bytes>> = match (ranged, stored) {
+            (Some(whole), _) => whole,
+            (None, Some(s)) => store_tar_stream(plan, s.sources, s.bundles, cart.uid)
+                .map_err(to_io)
+                .boxed(),
+            (None, None) => plan.into_stream().boxed(),
         };
         let token = guard.token.clone();
         futures::stream::unfold(Some((inner, token, guard)), |state| async move {

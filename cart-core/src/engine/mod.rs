@@ -40,6 +40,7 @@ mod work;
 
 pub use download::{Download, InUseGuard};
 
+use crate::bundles::{BundleStore, LocalBundles};
 use crate::store::{self, CartStore};
 use crate::volume::{FsSpace, SpaceProbe, Volume};
 use crate::{
@@ -131,9 +132,17 @@ pub struct EngineBuilder {
     config: EngineConfig,
     space: Arc<dyn SpaceProbe>,
     clock: Arc<dyn Clock>,
+    bundles: Option<Arc<dyn BundleStore>>,
 }
 
 impl EngineBuilder {
+    /// Where staged files and tars live (default: [`LocalBundles`] on the volume). With a
+    /// shared store ([`BundleStore::is_shared`], e.g. `S3Bundles`) every server on the same
+    /// cart store serves every cart, and the volume holds only files being pulled.
+    pub fn bundles(mut self, bundles: Arc<dyn BundleStore>) -> Self {
+        self.bundles = Some(bundles);
+        self
+    }
     /// The volume directory (`VOLUME_PATH`); required.
     pub fn volume(mut self, path: impl Into<PathBuf>) -> Self {
         self.volume = Some(path.into());
@@ -160,6 +169,9 @@ impl EngineBuilder {
             .volume
             .ok_or_else(|| Error::invalid("volume", "no volume path given"))?;
         let volume = Volume::new(root)?;
+        let bundles = self
+            .bundles
+            .unwrap_or_else(|| Arc::new(LocalBundles::new(volume.clone())));
         let (changed, _) = watch::channel(0u64);
         Ok(Engine {
             inner: Arc::new(Inner {
@@ -168,6 +180,7 @@ impl EngineBuilder {
                 store: self.store,
                 archive: self.archive,
                 volume,
+                bundles,
                 config: self.config,
                 space: self.space,
                 clock: self.clock,
@@ -199,6 +212,7 @@ pub(crate) struct Inner {
     store: Arc<dyn CartStore>,
     archive: Arc<dyn Archive>,
     volume: Volume,
+    bundles: Arc<dyn BundleStore>,
     config: EngineConfig,
     space: Arc<dyn SpaceProbe>,
     clock: Arc<dyn Clock>,
@@ -221,6 +235,7 @@ impl std::fmt::Debug for Inner {
             .field("store", &self.store)
             .field("archive", &self.archive)
             .field("volume", &self.volume)
+            .field("bundles", &self.bundles)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -247,6 +262,15 @@ impl Inner {
     }
     fn is_in_use(&self, uid: &CartUid) -> bool {
         self.lock_in_use().counts.contains_key(uid)
+    }
+    /// Removes a cart's objects from the bundle store and anything of it on this volume
+    /// (with a shared store: files that were being pulled).
+    async fn remove_cart_files(&self, uid: &CartUid, files: usize) -> Result<()> {
+        self.bundles.remove_cart(uid, files).await?;
+        if self.bundles.local_volume().is_none() {
+            self.volume.remove_cart(uid, files).await?;
+        }
+        Ok(())
     }
     /// Whether `lease` has been seen unchanged for its whole duration on this server's
     /// monotonic clock; records it as first seen now otherwise.
@@ -289,6 +313,7 @@ impl Engine {
             config: EngineConfig::default(),
             space: Arc::new(FsSpace),
             clock: Arc::new(SystemClock),
+            bundles: None,
         }
     }
 
@@ -300,6 +325,11 @@ impl Engine {
     /// The volume.
     pub fn volume(&self) -> &Volume {
         &self.inner.volume
+    }
+
+    /// Where staged files and tars live.
+    pub fn bundles(&self) -> &dyn BundleStore {
+        self.inner.bundles.as_ref()
     }
 
     /// The store.
@@ -320,6 +350,12 @@ impl Engine {
     /// The cart as stored (a deleted cart has status [`CartStatus::Deleted`]).
     pub async fn status(&self, uid: &CartUid) -> Result<Option<Cart>> {
         Ok(self.inner.store.load(uid).await?.map(|(c, _)| c))
+    }
+
+    /// The cart's header as stored (its `files` empty): one small store read whatever the
+    /// number of files, for status checks (`HEAD`).
+    pub async fn status_header(&self, uid: &CartUid) -> Result<Option<Cart>> {
+        self.inner.store.load_header(uid).await
     }
 
     /// Waits until the cart is no longer `waiting`, `staging` or `bundling` and returns it.
@@ -365,7 +401,7 @@ impl Engine {
         if let Some((_, token)) = self.inner.lock_in_use().counts.get(uid) {
             token.cancel();
         }
-        self.inner.volume.remove_cart(uid, cart.files.len()).await?;
+        self.inner.remove_cart_files(uid, cart.files.len()).await?;
         Ok(true)
     }
 
@@ -434,20 +470,17 @@ impl Engine {
             };
             let interrupted = active != crate::ActiveStatus::Waiting;
             let max = self.inner.config.max_restarts;
-            let expected: Vec<(PathBuf, Option<u64>)> = cart
+            let stored = self
+                .inner
+                .bundles
+                .file_sizes(&cart.uid, cart.files.len())
+                .await?;
+            let files_on_disk: Vec<bool> = cart
                 .files
                 .iter()
-                .enumerate()
-                .map(|(i, f)| (self.inner.volume.file_path(&cart.uid, i), f.size))
+                .zip(stored)
+                .map(|(f, size)| size.is_some() && size == f.size)
                 .collect();
-            let files_on_disk: Vec<bool> = tokio::task::spawn_blocking(move || {
-                expected
-                    .iter()
-                    .map(|(p, size)| std::fs::metadata(p).is_ok_and(|m| Some(m.len()) == *size))
-                    .collect()
-            })
-            .await
-            .map_err(|e| Error::Io(std::io::Error::other(e)))?;
             let result = store::modify(self.inner.store.as_ref(), &cart.uid, |c| {
                 let Some(active) = c.status.active() else {
                     return Err(Error::Conflict("settled meanwhile".into()));

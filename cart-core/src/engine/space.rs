@@ -66,7 +66,14 @@ pub(crate) async fn reserve(
 }
 
 /// Evicts the least recently used eligible cart; whether one went.
+///
+/// Only what this server can free is evicted: carts whose files are on its own volume. With a
+/// shared bundle store the volume holds only files being pulled, so nothing is evicted here
+/// (another server's carts, which may be in use there, are never marked deleted by this one).
 async fn evict_one(inner: &Arc<Inner>, current: Option<&CartUid>) -> Result<bool> {
+    if inner.bundles.is_shared() {
+        return Ok(false);
+    }
     let now = inner.now();
     let cutoff = crate::Timestamp::from_unix_millis(
         now.unix_millis()
@@ -84,6 +91,13 @@ async fn evict_one(inner: &Arc<Inner>, current: Option<&CartUid>) -> Result<bool
         .collect();
     candidates.sort_by_key(|c| (c.last_used, c.uid.clone()));
     for victim in candidates {
+        // A cart staged by another server on the same store has nothing on this volume.
+        if !tokio::fs::try_exists(inner.volume.cart_dir(&victim.uid))
+            .await
+            .unwrap_or(false)
+        {
+            continue;
+        }
         // Block new downloads of the victim while it goes; skip it if one started meanwhile.
         {
             let mut in_use = inner.lock_in_use();
@@ -105,8 +119,7 @@ async fn evict_one(inner: &Arc<Inner>, current: Option<&CartUid>) -> Result<bool
         .await;
         let removed = match result {
             Ok(c) => inner
-                .volume
-                .remove_cart(&victim.uid, c.files.len())
+                .remove_cart_files(&victim.uid, c.files.len())
                 .await
                 .map(|()| true),
             Err(Error::Conflict(_) | Error::NotFound(_)) => Ok(false),

@@ -223,6 +223,11 @@ async fn process(work: &Work, token: &CancellationToken) -> Result<()> {
     if token.is_cancelled() {
         return Err(Error::Cancelled);
     }
+    if inner.bundles.local_volume().is_none() {
+        // Every file is in the shared store: drop this cart's (now empty) local directories
+        // before the cart is seen ready.
+        inner.volume.remove_cart(uid, cart.files.len()).await?;
+    }
     if cart.bundle {
         let cart = step(work, Step::start_bundling()).await?;
         let size = bundle(inner, &cart, token).await.map_err(|e| match e {
@@ -232,7 +237,7 @@ async fn process(work: &Work, token: &CancellationToken) -> Result<()> {
         // The tar is complete and synced: drop the staged copies so the cart does not take
         // twice its size (downloads under another name read the members out of the tar). If the
         // server stops before `ready`, recovery finds the copies gone and pulls them again.
-        inner.volume.remove_staged(uid, cart.files.len()).await?;
+        inner.bundles.remove_files(uid, cart.files.len()).await?;
         let now = inner.now();
         work.modify(|c| {
             c.apply(&Step::bundled(), now)?;
@@ -303,6 +308,28 @@ async fn bundle(inner: &Arc<Inner>, cart: &Cart, token: &CancellationToken) -> R
     let uid = &cart.uid;
     let plan = tar_plan(inner, cart, &cart.default_download_name());
     let size = plan.len();
+    if inner.bundles.local_volume().is_none() {
+        // Built from the stored files straight into the store (a multipart upload on S3):
+        // nothing of it lands on this server's volume.
+        let sources = (0..cart.files.len())
+            .map(|i| (crate::bundles::Object::File(i), 0))
+            .collect();
+        let body = crate::bundles::tar::store_tar_stream(
+            plan,
+            sources,
+            Arc::clone(&inner.bundles),
+            uid.clone(),
+        );
+        let cancel = token.clone();
+        let body = body
+            .take_until(async move { cancel.cancelled().await })
+            .boxed();
+        let written = inner.bundles.write_bundle(uid, body, size).await;
+        return match written {
+            Err(_) if token.is_cancelled() => Err(Error::Cancelled),
+            other => other.map(|()| size),
+        };
+    }
     let _room = space::reserve(inner, size, Some(uid)).await?;
     let partial = inner.volume.bundle_partial_path(uid);
     let dest = inner.volume.bundle_path(uid);
@@ -483,10 +510,6 @@ async fn pull_once(
     if let (Some(h), Some(want)) = (hasher, file.hash.as_ref()) {
         h.verify(want, id)?;
     }
-    let dest = inner.volume.file_path(uid, index);
-    if let Some(parent) = dest.parent() {
-        tokio::fs::create_dir_all(parent).await?;
-    }
-    tokio::fs::rename(&partial, &dest).await?;
+    inner.bundles.put_file(uid, index, &partial).await?;
     Ok(written)
 }

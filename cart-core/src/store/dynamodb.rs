@@ -614,6 +614,16 @@ impl CartStore for DynamoDbStore {
         Err(Error::Conflict(format!("cart {uid}: load kept racing")))
     }
 
+    async fn load_header(&self, uid: &CartUid) -> Result<Option<Cart>> {
+        let Some(item) = self.get_header(uid.as_str()).await? else {
+            return Ok(None);
+        };
+        Ok(Some(match decode_stored(&item)?.header {
+            Header::Split { cart, .. } => cart,
+            Header::Whole(cart) => cart.clone_header(),
+        }))
+    }
+
     async fn save(&self, cart: &Cart, expected: Version) -> Result<Version> {
         self.update_header(cart, expected, None).await
     }

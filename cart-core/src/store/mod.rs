@@ -42,6 +42,11 @@ pub trait CartStore: Send + Sync + std::fmt::Debug + 'static {
     async fn insert(&self, cart: &Cart) -> Result<Version>;
     /// The cart (header and files, [`Cart::files_key`] set) and its version, or `None`.
     async fn load(&self, uid: &CartUid) -> Result<Option<(Cart, Version)>>;
+    /// The cart's header alone (its `files` empty), or `None`: one small read whatever the
+    /// number of files, for status checks (`HEAD`). The default loads the whole cart.
+    async fn load_header(&self, uid: &CartUid) -> Result<Option<Cart>> {
+        Ok(self.load(uid).await?.map(|(c, _)| c.clone_header()))
+    }
     /// Replaces the cart's header if its stored version is still `expected`:
     /// [`Error::Conflict`] when it changed, [`Error::NotFound`] when the cart is gone. Returns
     /// the new version. The files are not written (see [`save_files`](Self::save_files)).
@@ -88,6 +93,9 @@ impl<T: CartStore + ?Sized> CartStore for Arc<T> {
     async fn insert(&self, cart: &Cart) -> Result<Version> {
         (**self).insert(cart).await
     }
+    async fn load_header(&self, uid: &CartUid) -> Result<Option<Cart>> {
+        (**self).load_header(uid).await
+    }
     async fn load(&self, uid: &CartUid) -> Result<Option<(Cart, Version)>> {
         (**self).load(uid).await
     }
@@ -124,6 +132,9 @@ impl<T: CartStore + ?Sized> CartStore for Arc<T> {
 impl<T: CartStore + ?Sized> CartStore for Box<T> {
     async fn insert(&self, cart: &Cart) -> Result<Version> {
         (**self).insert(cart).await
+    }
+    async fn load_header(&self, uid: &CartUid) -> Result<Option<Cart>> {
+        (**self).load_header(uid).await
     }
     async fn load(&self, uid: &CartUid) -> Result<Option<(Cart, Version)>> {
         (**self).load(uid).await

@@ -328,6 +328,24 @@ impl CartStore for SqliteStore {
         .await
     }
 
+    async fn load_header(&self, uid: &CartUid) -> Result<Option<Cart>> {
+        let uid = uid.to_string();
+        self.with(move |conn| {
+            let body: Option<String> = conn
+                .query_row("SELECT body FROM carts WHERE uid = ?1", params![uid], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(db_err)?;
+            body.map(|b| match records::decode_header(&b)? {
+                Header::Split { cart, .. } => Ok(cart),
+                Header::Whole(cart) => Ok(cart.clone_header()),
+            })
+            .transpose()
+        })
+        .await
+    }
+
     async fn save(&self, cart: &Cart, expected: Version) -> Result<Version> {
         self.save_checked(cart, expected, None).await
     }

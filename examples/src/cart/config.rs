@@ -39,6 +39,11 @@ pub struct CartConfig {
     /// `s3://bucket/prefix`.
     #[arg(long, env = "CARTD_ARCHIVE", default_value = DEFAULT_ARCHIVE)]
     pub archive: String,
+    /// Where staged files and finished tars live: `s3://bucket/prefix` (shared by every server
+    /// on the same cart store, so any server answers any cart; key layout in
+    /// `cart_core::bundles`), or unset for the volume.
+    #[arg(long, env = "CARTD_BUNDLES")]
+    pub bundles: Option<String>,
     /// The cart store: a SQLite file (`./carts.db`, `sqlite://./carts.db`),
     /// `dynamodb://table` (shared by several servers) or `memory`.
     #[arg(long, env = "CARTD_STORE", default_value = DEFAULT_STORE)]
@@ -62,6 +67,10 @@ pub struct CartConfig {
     /// shared store); 0: only at start.
     #[arg(long, env = "CARTD_RECOVER_INTERVAL", default_value_t = 60)]
     pub recover_interval: u64,
+    /// Seconds a work lease lasts unless renewed (renewed every third of it); another server
+    /// takes a cart over after seeing its lease unchanged this long.
+    #[arg(long, env = "CARTD_LEASE_TTL", default_value_t = 60)]
+    pub lease_ttl: u64,
     /// Seconds a deleted cart's record is kept before it is purged (checked with recovery).
     #[arg(long, env = "CARTD_DELETED_RETENTION", default_value_t = 86_400)]
     pub deleted_retention: u64,
@@ -98,6 +107,7 @@ impl Default for CartConfig {
             lru_buffer_time: 0,
             archive_interface_url: None,
             archive: DEFAULT_ARCHIVE.to_owned(),
+            bundles: None,
             store: DEFAULT_STORE.to_owned(),
             node_id: engine.node_id,
             max_concurrent_carts: engine.max_concurrent_carts,
@@ -105,6 +115,7 @@ impl Default for CartConfig {
             stage_timeout: engine.stage_timeout.as_secs(),
             shutdown_grace: 30,
             recover_interval: 60,
+            lease_ttl: engine.lease_ttl.as_secs(),
             deleted_retention: engine.deleted_retention.as_secs(),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             deterministic_tar: false,
@@ -183,8 +194,39 @@ fn archive_kind(interface_url: Option<&str>, spec: &str) -> Result<ArchiveKind, 
     Ok(ArchiveKind::Local(PathBuf::from(path)))
 }
 
+/// The bucket and prefix of a `--bundles` value (`s3://bucket/prefix`; a prefix that is not
+/// empty gets a trailing `/`).
+fn bundles_kind(spec: &str) -> Result<(String, String), Error> {
+    let spec = spec.trim();
+    let Some(rest) = spec.strip_prefix("s3://") else {
+        return Err(Error::Config(format!(
+            "bad bundle store {spec:?} (use s3://bucket/prefix, or leave it unset for the volume)"
+        )));
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(Error::Config(format!("no bucket in {spec:?}")));
+    }
+    let mut prefix = prefix.to_owned();
+    if !prefix.is_empty() && !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    Ok((bucket.to_owned(), prefix))
+}
+
 async fn aws_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+async fn s3_client() -> aws_sdk_s3::Client {
+    let config = aws_config().await;
+    // Emulators and most S3-compatible stores need path-style addressing.
+    let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let s3 = aws_sdk_s3::config::Builder::from(&config)
+        .force_path_style(path_style)
+        .build();
+    aws_sdk_s3::Client::from_conf(s3)
 }
 
 impl CartConfig {
@@ -213,6 +255,7 @@ impl CartConfig {
             stage_timeout: Duration::from_secs(self.stage_timeout),
             lru_buffer: Duration::from_secs(self.lru_buffer_time),
             deleted_retention: Duration::from_secs(self.deleted_retention),
+            lease_ttl: Duration::from_secs(self.lease_ttl.max(1)),
             deterministic_tar: self.deterministic_tar,
             space_reserve: self.space_reserve,
             max_unknown_size: self.max_unknown_size,
@@ -261,17 +304,9 @@ impl CartConfig {
                     tokio::fs::create_dir_all(&dir).await?;
                     Arc::new(LocalArchive::new(&dir)?)
                 }
-                ArchiveKind::S3 { bucket, prefix } => {
-                    let config = aws_config().await;
-                    // Emulators and most S3-compatible stores need path-style addressing.
-                    let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some()
-                        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-                    let s3 = aws_sdk_s3::config::Builder::from(&config)
-                        .force_path_style(path_style)
-                        .build();
-                    let client = aws_sdk_s3::Client::from_conf(s3);
-                    Arc::new(cart_core::S3Archive::new(client, bucket).with_prefix(prefix))
-                }
+                ArchiveKind::S3 { bucket, prefix } => Arc::new(
+                    cart_core::S3Archive::new(s3_client().await, bucket).with_prefix(prefix),
+                ),
             },
         )
     }
@@ -280,10 +315,15 @@ impl CartConfig {
     pub async fn build_engine(&self) -> Result<Engine, Error> {
         let store = self.open_store().await?;
         let archive = self.open_archive().await?;
-        Ok(Engine::builder(store, archive)
+        let mut builder = Engine::builder(store, archive)
             .volume(&self.volume_path)
-            .config(self.engine_config())
-            .build()?)
+            .config(self.engine_config());
+        if let Some(spec) = self.bundles.as_deref().filter(|s| !s.trim().is_empty()) {
+            let (bucket, prefix) = bundles_kind(spec)?;
+            let bundles = cart_core::S3Bundles::new(s3_client().await, bucket, prefix);
+            builder = builder.bundles(Arc::new(bundles));
+        }
+        Ok(builder.build()?)
     }
 }
 
@@ -373,6 +413,24 @@ mod tests {
         assert!(matches!(store_kind("dynamodb://"), Err(Error::Config(_))));
         assert!(matches!(store_kind("redis://x"), Err(Error::Config(_))));
         assert!(matches!(store_kind(""), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn bundles_specs() {
+        assert_eq!(
+            bundles_kind("s3://b/some/prefix").unwrap(),
+            ("b".to_owned(), "some/prefix/".to_owned())
+        );
+        assert_eq!(
+            bundles_kind("s3://b").unwrap(),
+            ("b".to_owned(), String::new())
+        );
+        assert!(matches!(bundles_kind("s3:///p"), Err(Error::Config(_))));
+        assert!(matches!(bundles_kind("/srv/x"), Err(Error::Config(_))));
+        let c = Cli::try_parse_from(["cart-server", "--bundles", "s3://b/p"])
+            .unwrap()
+            .config;
+        assert_eq!(c.bundles.as_deref(), Some("s3://b/p"));
     }
 
     #[test]

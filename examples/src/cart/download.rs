@@ -110,12 +110,12 @@ pub(crate) async fn respond(
     out.insert(header::CONTENT_DISPOSITION, header_value(&disposition));
     let deleted = download.guard().token().clone();
 
-    let Some(path) = download.prebuilt_path().map(ToOwned::to_owned) else {
+    if !download.is_prebuilt() {
         out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
         out.insert(header::CONTENT_LENGTH, header_value(&len.to_string()));
         let body = guarded(Box::pin(download.into_stream()), deleted, ticket, ());
         return (StatusCode::OK, out, Body::from_stream(body)).into_response();
-    };
+    }
 
     let cart = download.cart();
     let etag = format!("\"{}-{}-{}\"", cart.uid, cart.created.unix_millis(), len);
@@ -140,8 +140,11 @@ pub(crate) async fn respond(
         ),
         None => (0, len),
     };
-    // Async reads under cart-core's process-wide read bound: no thread is held by a slow client.
-    let reader = Box::pin(cart_core::bundle::file_range_stream(path, start, count));
+    // Async reads (of the volume under cart-core's process-wide read bound, or ranged reads of
+    // the shared bundle store): no thread is held by a slow client.
+    let Some(reader) = download.range_stream(start, count) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     out.insert(header::CONTENT_LENGTH, header_value(&count.to_string()));
     let status = match range {
         Some(r) => {

@@ -241,7 +241,7 @@ async fn status(
             return (code, pacifica_headers("error", &message)).into_response();
         }
     };
-    match app.engine.status(&uid).await {
+    match app.engine.status_header(&uid).await {
         // A deleted or evicted cart is unknown, as in the original (it only looked up carts
         // that were not deleted).
         Ok(None) => (
