@@ -180,7 +180,8 @@ async fn bucket_to_bucket_import_copies_and_counts_source_reads() {
         let mut p = dicts.iter().find(|d| d.has("point")).unwrap().clone();
         p.insert("id", haystack_core::Ref::new(format!("abs{n}")).unwrap())
             .unwrap();
-        p.insert("hisURI", Value::Uri(abs_url.clone())).unwrap();
+        p.insert("hisURI", Value::Uri(abs_url.as_str().into()))
+            .unwrap();
         dicts.push(p);
     }
     let entities = haystack_core::Grid::from_dicts(dicts.iter());

@@ -40,7 +40,7 @@ pub mod zinc;
 pub use dict::Dict;
 pub use error::{Error, ParseError, Position, Result};
 pub use grid::{Cells, Col, Grid, GridBuilder, Row, RowCells, Rows};
-pub use value::{Coord, DateTime, Kind, Number, Ref, Value, XStr};
+pub use value::{Coord, DateTime, Kind, Number, Ref, SmolStr, Value, XStr};
 
 /// Whether `name` is a valid Haystack tag name: an ASCII lowercase letter followed by ASCII
 /// letters, digits and underscores.

@@ -5,7 +5,7 @@ use haystack_core::defs::{DefError, DefKind, Namespace};
 use haystack_core::{Dict, Number, Value};
 
 fn sym(s: &str) -> Value {
-    Value::Symbol(s.to_owned())
+    Value::Symbol(s.into())
 }
 
 fn syms(list: &[&str]) -> Value {

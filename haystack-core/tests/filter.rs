@@ -357,10 +357,10 @@ fn arb_value() -> impl Strategy<Value = Value> {
         )
             .prop_map(|(v, u)| Value::Number(Number::with_unit(v, u))),
         any::<i32>().prop_map(|v| Value::from(f64::from(v))),
-        ".{0,8}".prop_map(Value::Str),
+        ".{0,8}".prop_map(|s| Value::Str(s.into())),
         "[a-zA-Z0-9_:.~-]{1,10}".prop_map(|id| Value::Ref(Ref::new(id).unwrap())),
-        "[a-z/:.]{0,10}".prop_map(Value::Uri),
-        "[a-z][a-z-]{0,6}".prop_map(Value::Symbol),
+        "[a-z/:.]{0,10}".prop_map(|s| Value::Uri(s.into())),
+        "[a-z][a-z-]{0,6}".prop_map(|s| Value::Symbol(s.into())),
         (1900i32..2100, 1u16..366)
             .prop_map(|(y, d)| Value::Date(time::Date::from_ordinal_date(y, d).unwrap())),
         (0u8..24, 0u8..60, 0u8..60, 0u32..1000).prop_map(|(h, m, s, ms)| Value::Time(

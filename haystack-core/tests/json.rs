@@ -442,15 +442,15 @@ fn arb_scalar() -> impl Strategy<Value = Value> {
         )
             .prop_map(|(v, u)| Value::Number(Number::with_unit(v, u))),
         any::<i64>().prop_map(|v| Value::from(v as f64)),
-        "\\PC{0,12}".prop_map(Value::Str),
-        "[a-z]{0,3}:[a-z]{0,3}".prop_map(Value::Str),
-        "[a-zA-Z0-9/:.?#=&_-]{0,16}".prop_map(Value::Uri),
+        "\\PC{0,12}".prop_map(|s| Value::Str(s.into())),
+        "[a-z]{0,3}:[a-z]{0,3}".prop_map(|s| Value::Str(s.into())),
+        "[a-zA-Z0-9/:.?#=&_-]{0,16}".prop_map(|s| Value::Uri(s.into())),
         (
             "[a-zA-Z0-9_:.~-]{1,12}",
             proptest::option::of("[^\\x00-\\x1f]{0,10}")
         )
             .prop_map(|(id, dis)| Value::Ref(Ref::from_parts(id, dis.map(Into::into)))),
-        "[a-zA-Z0-9_:.~-]{1,10}".prop_map(Value::Symbol),
+        "[a-zA-Z0-9_:.~-]{1,10}".prop_map(|s| Value::Symbol(s.into())),
         (1i32..9999, 1u16..366)
             .prop_map(|(y, d)| Value::Date(time::Date::from_ordinal_date(y, d).unwrap())),
         (0u8..24, 0u8..60, 0u8..60, 0u32..1_000_000_000)

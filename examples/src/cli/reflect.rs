@@ -46,7 +46,7 @@ impl RowSink for Reflector<'_, '_> {
         }
         let r = self.ns.reflect(&dict);
         let symbols = |defs: &mut dyn Iterator<Item = &haystack_core::defs::Def>| {
-            Value::List(defs.map(|d| Value::Symbol(d.symbol().to_owned())).collect())
+            Value::List(defs.map(|d| Value::Symbol(d.symbol().into())).collect())
         };
         let row = [
             dict.get("id").cloned().unwrap_or_default(),

@@ -548,10 +548,10 @@ async fn about(state: &AppState, version: Option<OffsetDateTime>) -> Result<Grid
     let _ = d.insert("serverTime", haystack_core::DateTime::utc(now));
     let _ = d.insert("serverBootTime", haystack_core::DateTime::utc(state.boot));
     let _ = d.insert("productName", "haystack-server example");
-    let _ = d.insert("productUri", Value::Uri(PRODUCT_URI.to_owned()));
+    let _ = d.insert("productUri", Value::Uri(PRODUCT_URI.into()));
     let _ = d.insert("productVersion", env!("CARGO_PKG_VERSION"));
     let _ = d.insert("vendorName", "haystack workspace");
-    let _ = d.insert("vendorUri", Value::Uri(PRODUCT_URI.to_owned()));
+    let _ = d.insert("vendorUri", Value::Uri(PRODUCT_URI.into()));
     let _ = d.insert("tz", "UTC");
     let _ = d.insert(
         "entityCount",

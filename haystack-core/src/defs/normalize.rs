@@ -346,7 +346,7 @@ fn taxonify(ctx: &mut Ctx) -> Result<(), DefError> {
                 let is: Vec<Value> = supers
                     .iter()
                     .filter_map(|_| symbol.split_once(':'))
-                    .map(|(f, _)| Value::Symbol(f.to_owned()))
+                    .map(|(f, _)| Value::Symbol(f.into()))
                     .collect();
                 d.dict.insert_valid("is".into(), Value::List(is));
             }
@@ -522,7 +522,7 @@ fn normalize_tags(ctx: &mut Ctx) -> Result<(), DefError> {
                 "the lib tag is inferred, not declared",
             ));
         }
-        let lib = Value::Symbol(ctx.lib_name(d.lib).to_owned());
+        let lib = Value::Symbol(ctx.lib_name(d.lib).into());
         let wrap: Vec<Arc<str>> = d
             .dict
             .iter_shared()

@@ -32,9 +32,9 @@ impl Lit {
             Lit::Bool(b) => Value::Bool(*b),
             Lit::Num(n, "") => Value::Number(Number::new(*n)),
             Lit::Num(n, unit) => Value::Number(Number::with_unit(*n, *unit)),
-            Lit::Str(s) => Value::Str((*s).to_owned()),
-            Lit::Uri(s) => Value::Uri((*s).to_owned()),
-            Lit::Sym(s) => Value::Symbol((*s).to_owned()),
+            Lit::Str(s) => Value::Str((*s).into()),
+            Lit::Uri(s) => Value::Uri((*s).into()),
+            Lit::Sym(s) => Value::Symbol((*s).into()),
             Lit::List(items) => Value::List(items.iter().map(Lit::to_value).collect()),
             Lit::Dict(tags) => Value::Dict(to_dict(tags)),
         }

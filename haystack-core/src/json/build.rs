@@ -159,10 +159,10 @@ pub(super) fn scalar(kind: &str, f: Fields<'_>, sh: &mut Shared) -> Result<Value
             if !is_ref_id(s) {
                 return Err(bad("symbol", format!("invalid name {s:?}")));
             }
-            Value::Symbol(s.to_owned())
+            Value::Symbol(s.into())
         }
-        "uri" => Value::Uri(req_str(&f.val, "uri", "val")?.to_owned()),
-        "str" => Value::Str(req_str(&f.val, "str", "val")?.to_owned()),
+        "uri" => Value::Uri(req_str(&f.val, "uri", "val")?.into()),
+        "str" => Value::Str(req_str(&f.val, "str", "val")?.into()),
         "bool" => match &f.val {
             Some(Field::Val(Value::Bool(b))) => Value::Bool(*b),
             _ => return Err(bad("bool", "'val' must be true or false")),

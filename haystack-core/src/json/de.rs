@@ -109,14 +109,14 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
         if self.0.v3 {
             super::v3::decode_str(v, &mut self.0.sh).map_err(E::custom)
         } else {
-            Ok(Value::Str(v.to_owned()))
+            Ok(Value::Str(v.into()))
         }
     }
     fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
         if self.0.v3 {
             super::v3::decode_str(&v, &mut self.0.sh).map_err(E::custom)
         } else {
-            Ok(Value::Str(v))
+            Ok(Value::Str(v.into()))
         }
     }
 
@@ -143,7 +143,7 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
         }
         // A dict, or (v4) an object whose `_kind` comes later, or (v3) a grid.
         let mut dict = Dict::new();
-        let mut kind: Option<String> = None;
+        let mut kind: Option<crate::SmolStr> = None;
         let mut key = Some(first);
         while let Some(k) = match key.take() {
             Some(k) => Some(k),

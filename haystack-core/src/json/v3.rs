@@ -59,12 +59,12 @@ fn bad(kind: &'static str, text: &str) -> Error {
 pub(super) fn decode_str(s: &str, sh: &mut Shared) -> Result<Value> {
     let b = s.as_bytes();
     if b.get(1) != Some(&b':') {
-        return Ok(Value::Str(s.to_owned()));
+        return Ok(Value::Str(s.into()));
     }
     // The first byte is ASCII here only if it is a known prefix; anything else is a plain Str.
     let rest = s.get(2..).unwrap_or("");
     Ok(match b.first() {
-        Some(b's') => Value::Str(rest.to_owned()),
+        Some(b's') => Value::Str(rest.into()),
         Some(b'm') if rest.is_empty() => Value::Marker,
         Some(b'-') if rest.is_empty() => Value::Remove,
         Some(b'z') if rest.is_empty() => Value::Na,
@@ -83,9 +83,9 @@ pub(super) fn decode_str(s: &str, sh: &mut Shared) -> Result<Value> {
             if !crate::value::is_ref_id(rest) {
                 return Err(bad("Symbol", s));
             }
-            Value::Symbol(rest.to_owned())
+            Value::Symbol(rest.into())
         }
-        Some(b'u') => Value::Uri(rest.to_owned()),
+        Some(b'u') => Value::Uri(rest.into()),
         Some(b'd') => expect_kind(sh.zinc(rest)?, "Date", s, |v| matches!(v, Value::Date(_)))?,
         Some(b'h') => expect_kind(sh.zinc(rest)?, "Time", s, |v| matches!(v, Value::Time(_)))?,
         Some(b't') => expect_kind(sh.zinc(rest)?, "DateTime", s, |v| {
@@ -101,7 +101,7 @@ pub(super) fn decode_str(s: &str, sh: &mut Shared) -> Result<Value> {
             let (kind, val) = rest.split_once(':').ok_or_else(|| bad("XStr", s))?;
             Value::XStr(XStr::new(kind, val)?)
         }
-        _ => Value::Str(s.to_owned()),
+        _ => Value::Str(s.into()),
     })
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Coord, DateTime, Number, Ref, Value, XStr};
+use super::{Coord, DateTime, Number, Ref, SmolStr, Value, XStr};
 use crate::{Dict, Error, Grid};
 
 impl From<bool> for Value {
@@ -37,19 +37,25 @@ impl From<Number> for Value {
 
 impl From<&str> for Value {
     fn from(v: &str) -> Self {
-        Value::Str(v.to_owned())
+        Value::Str(SmolStr::new(v))
     }
 }
 
 impl From<String> for Value {
     fn from(v: String) -> Self {
+        Value::Str(SmolStr::from(v))
+    }
+}
+
+impl From<SmolStr> for Value {
+    fn from(v: SmolStr) -> Self {
         Value::Str(v)
     }
 }
 
 impl From<Arc<str>> for Value {
     fn from(v: Arc<str>) -> Self {
-        Value::Str(v.as_ref().to_owned())
+        Value::Str(SmolStr::from(v))
     }
 }
 
@@ -137,7 +143,8 @@ macro_rules! try_from_value {
 try_from_value!(bool, "Bool", Value::Bool(b) => b);
 try_from_value!(f64, "Number", Value::Number(n) => n.value());
 try_from_value!(Number, "Number", Value::Number(n) => n);
-try_from_value!(String, "Str", Value::Str(s) => s);
+try_from_value!(String, "Str", Value::Str(s) => s.into());
+try_from_value!(SmolStr, "Str", Value::Str(s) => s);
 try_from_value!(Ref, "Ref", Value::Ref(r) => r);
 try_from_value!(time::Date, "Date", Value::Date(d) => d);
 try_from_value!(time::Time, "Time", Value::Time(t) => t);

@@ -25,6 +25,16 @@ pub use datetime::DateTime;
 pub use datetime::is_tz_name;
 pub use number::{Number, is_unit_symbol};
 pub use scalars::{Coord, Ref, XStr, is_ref_char, is_ref_id, is_xstr_type};
+/// The string type of [`Value::Str`], [`Value::Uri`] and [`Value::Symbol`]: immutable, held
+/// inline up to 23 bytes (no heap allocation) and shared beyond that (cloning is O(1)).
+///
+/// ```
+/// use haystack_core::{SmolStr, Value};
+/// let v = Value::Str(SmolStr::from("Floor 1"));
+/// assert_eq!(v.as_str(), Some("Floor 1"));
+/// assert_eq!(Value::from(String::from("x")), Value::Str("x".into()));
+/// ```
+pub use smol_str::SmolStr;
 
 use crate::{Dict, Grid};
 
@@ -45,13 +55,13 @@ pub enum Value {
     /// A 64-bit float with an optional unit.
     Number(Number),
     /// A Unicode string.
-    Str(String),
+    Str(SmolStr),
     /// A URI, kept as written (escaping backslashes of reserved characters are preserved).
-    Uri(String),
+    Uri(SmolStr),
     /// An entity identifier with an optional display name.
     Ref(Ref),
     /// A def name such as `^hot-water`, without the `^`.
-    Symbol(String),
+    Symbol(SmolStr),
     /// An ISO 8601 calendar date.
     Date(time::Date),
     /// A time of day, to the nanosecond.

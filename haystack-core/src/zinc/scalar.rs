@@ -7,7 +7,7 @@ use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 use super::Scanner;
 use super::write::is_kept_uri_escape;
-use crate::value::{Coord, DateTime, Number, Ref, XStr, is_ref_char};
+use crate::value::{Coord, DateTime, Number, Ref, SmolStr, XStr, is_ref_char};
 use crate::{Result, Value};
 
 /// Whether `b` may appear in a unit: ASCII letters, `% _ / $`, or any byte of a non-ASCII char.
@@ -37,8 +37,11 @@ impl<'a> Scanner<'a> {
             return Err(self.expected("value"));
         };
         match b {
-            b'"' => Ok(Value::Str(self.read_str_literal()?)),
-            b'`' => Ok(Value::Uri(self.read_uri_literal()?)),
+            b'"' => {
+                let text = self.read_str_cow()?;
+                Ok(Value::Str(self.interner().intern_str(&text)))
+            }
+            b'`' => Ok(Value::Uri(SmolStr::from(self.read_uri_literal()?))),
             b'@' => Ok(Value::Ref(self.read_ref()?)),
             b'^' => {
                 self.bump();
@@ -46,7 +49,9 @@ impl<'a> Scanner<'a> {
                 if s == 0 {
                     return Err(self.expected("symbol name"));
                 }
-                Ok(Value::Symbol(self.slice(start + 1, self.pos()).to_owned()))
+                Ok(Value::Symbol(SmolStr::new(
+                    self.slice(start + 1, self.pos()),
+                )))
             }
             b'0'..=b'9' => self.read_digit_led(),
             b'-' => {
@@ -276,10 +281,12 @@ impl<'a> Scanner<'a> {
             });
             let name = self.slice(s, self.pos());
             self.interner().intern(name)
+        } else if offset == UtcOffset::UTC {
+            // The common `...Z` without a name: shared, not allocated per value.
+            self.interner().intern("UTC")
         } else {
-            default_tz(offset)
-                .map(Arc::from)
-                .ok_or_else(|| self.expected("timezone name"))?
+            let name = default_tz(offset).ok_or_else(|| self.expected("timezone name"))?;
+            self.interner().intern(&name)
         };
         let _ = start;
         Ok(DateTime::from_parts(odt, tz))

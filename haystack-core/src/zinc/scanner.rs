@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::value::Ref;
+use crate::value::{Ref, SmolStr};
 use crate::{Error, Position, Result};
 
 /// Interns small repeated strings (units, timezone names, tag names, ref ids and display names)
@@ -11,10 +11,15 @@ use crate::{Error, Position, Result};
 /// A direct-mapped cache of [`Interner::SLOTS`] entries: a string whose slot holds another
 /// string replaces it, so memory stays bounded and unique strings cannot crowd out repeated
 /// ones for long.
+///
+/// Strings of [`Interner::intern_str`] up to [`Interner::INLINE_LEN`] bytes are held inline and
+/// never remembered; longer ones up to [`Interner::MAX_STR_LEN`] bytes are shared through a
+/// table of their own ([`Interner::STR_SLOTS`] entries).
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
     slots: Vec<Option<Arc<str>>>,
     refs: Vec<Option<Ref>>,
+    strs: Vec<Option<SmolStr>>,
 }
 
 /// A fast, non-cryptographic hash of a short string (FxHash-style, 8 bytes at a time).
@@ -45,6 +50,16 @@ impl Interner {
     /// Strings longer than this are never remembered.
     pub const MAX_LEN: usize = 96;
 
+    /// Strings of [`Interner::intern_str`] up to this length are held inline (no allocation).
+    pub const INLINE_LEN: usize = 23;
+
+    /// How many long strings [`Interner::intern_str`] remembers at most.
+    pub const STR_SLOTS: usize = 1024;
+
+    /// Strings of [`Interner::intern_str`] longer than this are never remembered (so the table
+    /// holds at most `STR_SLOTS * MAX_STR_LEN` bytes, 1 MiB).
+    pub const MAX_STR_LEN: usize = 1024;
+
     /// An empty interner (it allocates its table on first use).
     pub fn new() -> Self {
         Interner::default()
@@ -67,6 +82,27 @@ impl Interner {
                 a
             }
             None => Arc::from(s),
+        }
+    }
+
+    /// A string value: inline when short, else the shared copy of a recent equal string (a
+    /// text repeated down a column costs one allocation).
+    pub fn intern_str(&mut self, s: &str) -> SmolStr {
+        if s.len() <= Self::INLINE_LEN || s.len() > Self::MAX_STR_LEN {
+            return SmolStr::new(s);
+        }
+        if self.strs.is_empty() {
+            self.strs = vec![None; Self::STR_SLOTS];
+        }
+        let i = (fx_hash(s.as_bytes()) >> 54) as usize % Self::STR_SLOTS;
+        match self.strs.get_mut(i) {
+            Some(Some(a)) if a.as_str() == s => a.clone(),
+            Some(slot) => {
+                let a = SmolStr::new(s);
+                *slot = Some(a.clone());
+                a
+            }
+            None => SmolStr::new(s),
         }
     }
 

@@ -266,7 +266,7 @@ fn uri_backslashes_round_trip() {
         r"\`",
         r"file \#2 \[x\]",
     ] {
-        let v = Value::Uri(raw.to_owned());
+        let v = Value::Uri(raw.into());
         let text = v.to_string();
         assert_eq!(read_scalar(&text).unwrap(), v, "{raw} -> {text}");
     }

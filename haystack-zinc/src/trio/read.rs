@@ -97,7 +97,7 @@ fn read_records(text: &str, base: Position, limits: &Limits, depth: usize) -> Re
         interner = s.into_interner();
         let value = if rest.is_empty() {
             let (block, _) = take_block(&lines, &mut i, false);
-            Value::Str(block.join("\n"))
+            Value::Str(block.join("\n").into())
         } else if rest == "Zinc:" || rest == "Trio:" {
             let (block, first) = take_block(&lines, &mut i, false);
             let body = block.join("\n");
@@ -260,7 +260,7 @@ fn scalar_or_text(
             if zinc_start {
                 Err(e)
             } else {
-                Ok(Value::Str(rest.to_owned()))
+                Ok(Value::Str(rest.into()))
             }
         }
     }
