@@ -326,3 +326,128 @@ async fn failing_renewals_stop_the_work_within_a_lease_period() {
     assert_eq!(cart.status, CartStatus::Staging);
     gate.add_permits(1);
 }
+
+/// A store that, once armed, lets another server claim the cart (and stage its file) right
+/// after the next unfenced header write: the moment between recovery's header write and its
+/// file record writes.
+#[derive(Debug)]
+struct ClaimAfterSave {
+    inner: Arc<MemoryStore>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl CartStore for ClaimAfterSave {
+    async fn insert(&self, cart: &cart_core::Cart) -> Result<cart_core::Version> {
+        self.inner.insert(cart).await
+    }
+    async fn load(&self, uid: &CartUid) -> Result<Option<(cart_core::Cart, cart_core::Version)>> {
+        self.inner.load(uid).await
+    }
+    async fn save(
+        &self,
+        cart: &cart_core::Cart,
+        expected: cart_core::Version,
+    ) -> Result<cart_core::Version> {
+        let saved = self.inner.save(cart, expected).await?;
+        if self.armed.swap(false, Ordering::SeqCst) {
+            let now = cart_core::Timestamp::from_unix_millis(0);
+            let lease = cart_core::store::claim(
+                self.inner.as_ref(),
+                &cart.uid,
+                "other",
+                now,
+                TTL,
+                cart.lease.as_ref(),
+            )
+            .await?;
+            let (c, _) = self.inner.load(&cart.uid).await?.unwrap();
+            let mut file = c.files[0].clone();
+            if file.status == FileStatus::Waiting {
+                file.apply(&cart_core::FileStep::Start)?;
+            }
+            file.apply(&cart_core::FileStep::Staged { size: 4 })?;
+            self.inner
+                .save_files(&cart.uid, &c.files_key, &[(0, file)], Some(lease.token))
+                .await?;
+        }
+        Ok(saved)
+    }
+    async fn save_fenced(
+        &self,
+        cart: &cart_core::Cart,
+        expected: cart_core::Version,
+        token: u64,
+    ) -> Result<cart_core::Version> {
+        self.inner.save_fenced(cart, expected, token).await
+    }
+    async fn save_files(
+        &self,
+        uid: &CartUid,
+        files_key: &str,
+        files: &[(usize, cart_core::CartFile)],
+        fence: Option<u64>,
+    ) -> Result<()> {
+        self.inner.save_files(uid, files_key, files, fence).await
+    }
+    async fn list(&self) -> Result<Vec<cart_core::CartSummary>> {
+        self.inner.list().await
+    }
+    async fn remove(&self, uid: &CartUid) -> Result<bool> {
+        self.inner.remove(uid).await
+    }
+    async fn purge(&self, uid: &CartUid, before: cart_core::Timestamp) -> Result<bool> {
+        self.inner.purge(uid, before).await
+    }
+}
+
+/// Recovery takes over a dead server's cart and resets its unfinished file; another server
+/// claims the cart between recovery's header write and that file write: the reset is fenced
+/// and refused, so the other server's staged file stays staged.
+#[tokio::test(start_paused = true)]
+async fn recovery_file_resets_are_fenced_against_a_claim_in_between() {
+    let inner = Arc::new(MemoryStore::new());
+    let id = uid("recovery-fenced");
+    let cart = cart_core::Cart::new(
+        id.clone(),
+        request(&[("f", "f", b"data")], false),
+        cart_core::Timestamp::from_unix_millis(0),
+    );
+    inner.insert(&cart).await.unwrap();
+    // A server that died staging file 0.
+    let now = cart_core::Timestamp::from_unix_millis(0);
+    let dead = cart_core::store::claim(inner.as_ref(), &id, "dead", now, TTL, None)
+        .await
+        .unwrap();
+    cart_core::store::modify_fenced(inner.as_ref(), &id, dead.token, |c| {
+        c.apply(&cart_core::Step::start_staging(), now)?;
+        c.files[0].apply(&cart_core::FileStep::Start)
+    })
+    .await
+    .unwrap();
+
+    let store = Arc::new(ClaimAfterSave {
+        inner: Arc::clone(&inner),
+        armed: std::sync::atomic::AtomicBool::new(false),
+    });
+    let archive = Arc::new(MemoryArchive::new());
+    archive.insert("f", "data");
+    let volume = tempfile::tempdir().unwrap();
+    let b = Engine::builder(Arc::clone(&store), archive)
+        .volume(volume.path())
+        .config(config("server-b"))
+        .build()
+        .unwrap();
+    assert!(b.recover().await.unwrap().resumed.is_empty(), "first sight");
+    tokio::time::advance(TTL + Duration::from_millis(1)).await;
+    store.armed.store(true, Ordering::SeqCst);
+    let report = b.recover().await.unwrap();
+    assert!(report.resumed.is_empty(), "{report:?}");
+    let (c, _) = inner.load(&id).await.unwrap().unwrap();
+    assert_eq!(c.lease.as_ref().map(|l| l.owner.as_str()), Some("other"));
+    assert_eq!(
+        c.files[0].status,
+        FileStatus::Staged,
+        "recovery's reset overwrote the other server's file record"
+    );
+}

@@ -481,6 +481,9 @@ impl Engine {
                 .zip(stored)
                 .map(|(f, size)| size.is_some() && size == f.size)
                 .collect();
+            let node = self.inner.config.node_id.clone();
+            let ttl = self.inner.config.lease_ttl;
+            let mut taken = None;
             let result = store::modify(self.inner.store.as_ref(), &cart.uid, |c| {
                 let Some(active) = c.status.active() else {
                     return Err(Error::Conflict("settled meanwhile".into()));
@@ -491,9 +494,24 @@ impl Engine {
                     return Err(Error::Conflict("lease changed meanwhile".into()));
                 }
                 c.lease = None;
+                taken = None;
                 if active == crate::ActiveStatus::Waiting {
                     return Ok(());
                 }
+                // The requeue is done under a lease of this server's, with a new token, so
+                // the file records reset below are written fenced on it: if another server
+                // claims the cart between the header write and these, they are refused
+                // instead of undoing its work. The lease is released right after.
+                let token = store::last_token(c) + 1;
+                c.fence = token;
+                c.lease = Some(crate::Lease {
+                    owner: node.clone(),
+                    expires: now.plus(ttl),
+                    token,
+                    renewals: 0,
+                    ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+                });
+                taken = Some(token);
                 c.restarts = c.restarts.saturating_add(1);
                 if c.restarts > max {
                     let msg = crate::messages::failed_to_pull(&format!(
@@ -502,6 +520,7 @@ impl Engine {
                     ));
                     c.apply(&Step::fail(active, msg), now)?;
                     c.lease = None;
+                    taken = None;
                     return Ok(());
                 }
                 c.apply(&Step::requeue(active), now)?;
@@ -515,6 +534,9 @@ impl Engine {
                 Ok(())
             })
             .await;
+            if let (Ok(_), Some(token)) = (&result, taken) {
+                store::release(self.inner.store.as_ref(), &cart.uid, token).await?;
+            }
             match result {
                 Ok(c) if c.status == CartStatus::Error => {
                     report.failed.push((c.uid.clone(), c.message.clone()));
@@ -526,7 +548,8 @@ impl Engine {
                     self.spawn(c.uid.clone());
                     report.resumed.push(c.uid);
                 }
-                Err(Error::Conflict(_)) | Err(Error::NotFound(_)) => {}
+                // Lease lost: another server claimed the cart while it was requeued here.
+                Err(Error::Conflict(_) | Error::NotFound(_) | Error::LeaseLost(_)) => {}
                 Err(e) => return Err(e),
             }
         }

@@ -177,8 +177,10 @@ pub const MODIFY_ATTEMPTS: usize = 32;
 /// Loads a cart, applies `f`, and saves it conditionally, retrying (up to [`MODIFY_ATTEMPTS`])
 /// when another writer got there first. `f` may run several times; its error aborts without
 /// saving. [`Error::NotFound`] when the cart does not exist. The header is saved
-/// conditionally; files that `f` changed are written after it (with the same fence), so a
-/// crash in between leaves the header's step done and those files as they were.
+/// conditionally; files that `f` changed are written after it, fenced on the lease the header
+/// was saved with (if any), so a crash in between leaves the header's step done and those
+/// files as they were, and a claim by another server in between makes them fail with
+/// [`Error::LeaseLost`] instead of overwriting that server's file records.
 pub async fn modify<F>(store: &dyn CartStore, uid: &CartUid, f: F) -> Result<Cart>
 where
     F: FnMut(&mut Cart) -> Result<()> + Send,
@@ -252,8 +254,11 @@ where
         };
         match saved {
             Ok(_) => {
+                let files_fence = fence.or_else(|| cart.lease.as_ref().map(|l| l.token));
                 for chunk in changed.chunks(FILES_PER_WRITE) {
-                    store.save_files(uid, &cart.files_key, chunk, fence).await?;
+                    store
+                        .save_files(uid, &cart.files_key, chunk, files_fence)
+                        .await?;
                 }
                 return Ok(cart);
             }
