@@ -525,3 +525,249 @@ fn whole_grid_and_row_by_row_evaluation_agree() {
         .unwrap();
     assert_eq!(f.select(&grid, &NoResolver), vec![grid.len() - 1]);
 }
+
+/// Tests of one tag joined into one pass over its column (`a > 1 and a < 5`, `a == "x" or a ==
+/// "y"`, `a and a > 1`) and decided from compact keys: units, kinds, NaN, lists on the left
+/// (each comparison of an `and` matches on any element by itself), long strings that share
+/// their first 8 bytes, and refs followed by `->` once per id.
+#[test]
+fn tests_of_one_tag_are_decided_in_one_pass_as_term_by_term() {
+    let rows = [
+        dict! { "id" => r("r0"), "v" => n(75.0, "°F") },
+        dict! { "id" => r("r1"), "v" => Value::from(75.0) },
+        dict! { "id" => r("r2"), "v" => n(24.0, "°C") },
+        dict! { "id" => r("r3"), "v" => "abcdefghij" },
+        dict! { "id" => r("r4"), "v" => "abcdefghiX" },
+        dict! { "id" => r("r5"), "v" => Value::List(vec![n(60.0, "°F"), n(90.0, "°F")]) },
+        dict! { "id" => r("r6"), "v" => n(f64::NAN, "°F") },
+        dict! { "id" => r("r7"), "v" => r("r0") },
+        dict! { "id" => r("r8"), "w" => "fault" },
+        dict! { "id" => r("r9"), "v" => r("r0"), "w" => "down" },
+    ];
+    let grid = Grid::from_dicts(rows.iter());
+    let index = GridIndex::new(&grid);
+    let by_id: HashMap<String, Dict> = rows
+        .iter()
+        .map(|d| (d.id().unwrap().id().to_owned(), d.clone()))
+        .collect();
+    let all_v = ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r9"];
+    let cases: &[(&str, &[&str])] = &[
+        ("v > 70°F", &["r0", "r5"]),
+        (
+            "v != 75°F",
+            &["r1", "r2", "r3", "r4", "r5", "r6", "r7", "r9"],
+        ),
+        ("v == 75", &["r1"]),
+        ("v == \"abcdefghij\"", &["r3"]),
+        ("v == \"abcdefghi\"", &[]),
+        (
+            "v != \"abcdefghij\"",
+            &["r0", "r1", "r2", "r4", "r5", "r6", "r7", "r9"],
+        ),
+        ("v >= 70°F and v < 80°F", &["r0", "r5"]),
+        ("v and v > 70°F", &["r0", "r5"]),
+        ("v > 70°F and v <= 75°F or v == 75", &["r0", "r1", "r5"]),
+        ("v >= 75°F and v < 75°F", &["r5"]),
+        ("v == 75°F and v == 75", &[]),
+        ("v > 100kW or v < 0°F", &[]),
+        (
+            "(v > 0°F or v > 0°C) and (v < 30°C or v < 80°F)",
+            &["r0", "r2", "r5"],
+        ),
+        ("v or v > 70°F", &all_v),
+        ("v < 80 or v == \"abcdefghiX\"", &["r1", "r4"]),
+        ("v == @r0", &["r7", "r9"]),
+        ("v->v == 75°F", &["r7", "r9"]),
+        ("v->v->v", &[]),
+        (
+            "not v->v",
+            &["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8"],
+        ),
+        (
+            "w == \"fault\" or w == \"down\" or v == 75",
+            &["r1", "r8", "r9"],
+        ),
+        (
+            "(w == \"down\" or v > 80°F) and (v->v == 75°F or w)",
+            &["r9"],
+        ),
+    ];
+    for (text, want) in cases {
+        let f = Filter::parse(text).unwrap();
+        let hits = f.select(&grid, &index);
+        assert_eq!(ids_of(&grid, &hits), *want, "{text}");
+        let compiled = f.compile_for(&grid);
+        let by_row: Vec<usize> = grid
+            .rows()
+            .filter(|r| compiled.matches_row(r, &index))
+            .map(|r| r.index())
+            .collect();
+        assert_eq!(by_row, hits, "{text}: row by row");
+        let by_dict: Vec<usize> = (0..rows.len())
+            .filter(|&i| f.matches_with(&rows[i], &by_id))
+            .collect();
+        assert_eq!(by_dict, hits, "{text}: dicts");
+        assert_eq!(compiled.count(&grid, &index), want.len(), "{text}: count");
+    }
+}
+
+/// A value for a cell of the generated tables: any filter value, and the cases keys decide
+/// on their own (shared long prefixes, NaN, units, lists, refs to rows of the table).
+fn arb_cell() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        arb_value(),
+        prop_oneof![
+            Just("abcdefgh"),
+            Just("abcdefghi"),
+            Just("abcdefghij"),
+            Just("abcdefgX"),
+            Just("fault"),
+            Just(""),
+        ]
+        .prop_map(Value::from),
+        Just(n(f64::NAN, "°F")),
+        (60.0f64..80.0).prop_map(|v| n(v.round(), "°F")),
+        prop::collection::vec(arb_value(), 0..3).prop_map(Value::List),
+        Just(Value::Marker),
+        (0u8..6).prop_map(|i| r(&format!("r{i}"))),
+    ]
+}
+
+/// Tables of up to 30 rows with ids `r0`.., over the tags `a`, `b`, `curVal` and `ref`.
+fn arb_table() -> impl Strategy<Value = Vec<Dict>> {
+    let row = prop::collection::vec(proptest::option::of(arb_cell()), 4);
+    prop::collection::vec(row, 1..30).prop_map(|rows| {
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, cells)| {
+                let mut pairs = vec![("id".to_string(), r(&format!("r{i}")))];
+                for (name, v) in ["a", "b", "curVal", "ref"].iter().zip(cells) {
+                    if let Some(v) = v {
+                        pairs.push((name.to_string(), v));
+                    }
+                }
+                Dict::from_pairs(pairs).unwrap()
+            })
+            .collect()
+    })
+}
+
+/// Filters over the tags of [`arb_table`], so that terms of one tag meet in `and`s and `or`s.
+fn arb_table_filter() -> impl Strategy<Value = Filter> {
+    let name = prop_oneof![
+        Just("a"),
+        Just("b"),
+        Just("curVal"),
+        Just("ref"),
+        Just("id")
+    ];
+    let path = prop::collection::vec(name, 1..3).prop_map(|n| Path::new(n).unwrap());
+    let operand = prop_oneof![
+        arb_value(),
+        prop_oneof![Just("abcdefgh"), Just("abcdefghij"), Just("fault")].prop_map(Value::from),
+        (60.0f64..80.0).prop_map(|v| n(v.round(), "°F")),
+        (0u8..6).prop_map(|i| r(&format!("r{i}"))),
+    ];
+    let op = prop_oneof![
+        Just(CmpOp::Eq),
+        Just(CmpOp::Ne),
+        Just(CmpOp::Lt),
+        Just(CmpOp::Le),
+        Just(CmpOp::Gt),
+        Just(CmpOp::Ge)
+    ];
+    let leaf = prop_oneof![
+        path.clone().prop_map(Filter::has),
+        path.clone().prop_map(Filter::missing),
+        (path, op, operand).prop_map(|(p, op, v)| Filter::cmp(p, op, v).unwrap()),
+    ];
+    leaf.prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| a.and(b)),
+            (inner.clone(), inner).prop_map(|(a, b)| a.or(b)),
+        ]
+    })
+}
+
+proptest! {
+    /// Whole-grid evaluation (joined tests, keys, refs remembered by id) gives what each
+    /// dict gives on its own, and what row-by-row evaluation gives.
+    #[test]
+    fn whole_grid_evaluation_agrees_with_dicts_on_generated_tables(
+        rows in arb_table(),
+        f in arb_table_filter(),
+    ) {
+        let grid = Grid::from_dicts(rows.iter());
+        let index = GridIndex::new(&grid);
+        let by_id: HashMap<String, Dict> =
+            rows.iter().map(|d| (d.id().unwrap().id().to_owned(), d.clone())).collect();
+        let hits = f.select(&grid, &index);
+        let expect: Vec<usize> =
+            (0..rows.len()).filter(|&i| f.matches_with(&rows[i], &by_id)).collect();
+        prop_assert_eq!(&hits, &expect, "{}", f);
+        let compiled = f.compile_for(&grid);
+        let by_row: Vec<usize> = grid
+            .rows()
+            .filter(|r| compiled.matches_row(r, &index))
+            .map(|r| r.index())
+            .collect();
+        prop_assert_eq!(&by_row, &expect, "{}: row by row", f);
+        prop_assert_eq!(compiled.count(&grid, &index), expect.len());
+    }
+}
+
+/// A number for the tests of one tag: a few values in a few units (so that bounds meet).
+fn arb_small_number() -> impl Strategy<Value = Value> {
+    (0u8..6, prop_oneof![Just(""), Just("°F"), Just("kW")])
+        .prop_map(|(v, u)| n(f64::from(v) * 10.0, u))
+}
+
+proptest! {
+    /// `and`/`or` trees of comparisons of one tag (joined into one pass, number comparisons
+    /// into intervals of one unit) give what term-by-term evaluation on each dict gives.
+    #[test]
+    fn tests_of_one_tag_agree_with_dicts(
+        cells in prop::collection::vec(
+            prop_oneof![
+                arb_small_number(),
+                Just(n(f64::NAN, "°F")),
+                prop::collection::vec(arb_small_number(), 0..3).prop_map(Value::List),
+                Just(Value::from("x")),
+                Just(Value::Bool(true)),
+            ],
+            1..20,
+        ),
+        f in {
+            let op = prop_oneof![
+                Just(CmpOp::Eq),
+                Just(CmpOp::Ne),
+                Just(CmpOp::Lt),
+                Just(CmpOp::Le),
+                Just(CmpOp::Gt),
+                Just(CmpOp::Ge)
+            ];
+            let leaf = prop_oneof![
+                8 => (op, arb_small_number()).prop_map(|(op, v)| {
+                    Filter::cmp(Path::new(["v"]).unwrap(), op, v).unwrap()
+                }),
+                1 => Just(Filter::has(Path::new(["v"]).unwrap())),
+                1 => Just(Filter::missing(Path::new(["v"]).unwrap())),
+            ];
+            leaf.prop_recursive(4, 16, 3, |inner| {
+                prop_oneof![
+                    (inner.clone(), inner.clone()).prop_map(|(a, b)| a.and(b)),
+                    (inner.clone(), inner).prop_map(|(a, b)| a.or(b)),
+                ]
+            })
+        },
+    ) {
+        let rows: Vec<Dict> = cells
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| dict! { "id" => r(&format!("r{i}")), "v" => v })
+            .collect();
+        let grid = Grid::from_dicts(rows.iter());
+        let expect: Vec<usize> = (0..rows.len()).filter(|&i| f.matches(&rows[i])).collect();
+        prop_assert_eq!(f.select(&grid, &NoResolver), expect, "{}", f);
+    }
+}

@@ -4,14 +4,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::eval::{Resolver, Seg, test, walk};
-use super::select::{Bits, eval_set};
+use super::select::{Bits, cost, eval_set};
 use super::{CmpOp, Filter, Node, Path};
 use crate::value::{Ref, Value};
 use crate::{Dict, Grid, Row};
 
 /// Where a path's first tag is found.
 trait Source {
-    fn first(&self, p: &CPath) -> Option<&Value>;
+    fn cell(&self, col: usize) -> Option<&Value>;
+    #[inline]
+    fn first(&self, p: &CPath) -> Option<&Value> {
+        p.col.and_then(|c| self.cell(c))
+    }
     /// The whole row as a dict (for spec terms, which reflect it), given the column names.
     fn to_dict(&self, names: &[Arc<str>]) -> Dict;
 }
@@ -24,12 +28,42 @@ pub(super) struct CPath {
     pub(super) rest: Box<[Seg]>,
 }
 
+/// A test of one tag's value (the tag of one column, without `->`): comparisons, and their
+/// `and`/`or` when several terms look at the same tag, so that one pass over the column
+/// decides them all.
+#[derive(Debug, Clone)]
+pub(super) enum Pred {
+    /// Any value (the tag is there).
+    Any,
+    /// `value op operand`.
+    Cmp(CmpOp, Value),
+    /// All of them hold.
+    And(Box<[Pred]>),
+    /// Any of them holds.
+    Or(Box<[Pred]>),
+}
+
+impl Pred {
+    /// Whether the (non-null) value `v` satisfies this.
+    pub(super) fn test(&self, v: &Value) -> bool {
+        match self {
+            Pred::Any => true,
+            Pred::Cmp(op, operand) => test(v, *op, operand),
+            Pred::And(parts) => parts.iter().all(|p| p.test(v)),
+            Pred::Or(parts) => parts.iter().any(|p| p.test(v)),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) enum CNode {
     Const(bool),
     Has(CPath),
     Missing(CPath),
+    /// `path op value` with a `->` path.
     Cmp(CPath, CmpOp, Value),
+    /// The row has a tag in the column and its value satisfies the test.
+    Col(usize, Pred),
     And(Box<[CNode]>),
     Or(Box<[CNode]>),
     /// A spec term: the def it names in the standard namespace (`None`: no such def, never
@@ -49,8 +83,8 @@ struct Cells<'a>(&'a [Value]);
 
 impl Source for Cells<'_> {
     #[inline]
-    fn first(&self, p: &CPath) -> Option<&Value> {
-        p.col.and_then(|c| self.0.get(c))
+    fn cell(&self, col: usize) -> Option<&Value> {
+        self.0.get(col)
     }
 
     fn to_dict(&self, names: &[Arc<str>]) -> Dict {
@@ -66,8 +100,8 @@ impl Source for Cells<'_> {
 
 impl Source for Row<'_> {
     #[inline]
-    fn first(&self, p: &CPath) -> Option<&Value> {
-        p.col.and_then(|c| self.cell(c))
+    fn cell(&self, col: usize) -> Option<&Value> {
+        Row::cell(self, col)
     }
 
     fn to_dict(&self, _names: &[Arc<str>]) -> Dict {
@@ -89,6 +123,10 @@ fn eval<S: Source, R: Resolver + ?Sized>(n: &CNode, src: &S, r: &R) -> bool {
         CNode::Const(b) => *b,
         CNode::Has(p) => has(src, p, r),
         CNode::Missing(p) => !has(src, p, r),
+        CNode::Col(col, pred) => match src.cell(*col) {
+            None | Some(Value::Null) => false,
+            Some(v) => pred.test(v),
+        },
         CNode::Cmp(p, op, operand) => match src.first(p) {
             None | Some(Value::Null) => false,
             Some(v) if p.rest.is_empty() => test(v, *op, operand),
@@ -126,38 +164,26 @@ fn spec_symbol(_spec: &super::Spec) -> Option<Arc<str>> {
 }
 
 fn compile(n: &Node, grid: &Grid) -> CNode {
-    let path = |p: &Path| CPath {
-        col: grid.col_index(p.first()),
+    let path = |p: &Path, col: usize| CPath {
+        col: Some(col),
         rest: p.names().iter().skip(1).map(|n| Seg::new(n)).collect(),
     };
     match n {
         Node::Has(p) => match grid.col_index(p.first()) {
             None => CNode::Const(false),
-            Some(_) => CNode::Has(path(p)),
+            Some(c) => CNode::Has(path(p, c)),
         },
         Node::Missing(p) => match grid.col_index(p.first()) {
             None => CNode::Const(true),
-            Some(_) => CNode::Missing(path(p)),
+            Some(c) => CNode::Missing(path(p, c)),
         },
         Node::Cmp(p, op, v) => match grid.col_index(p.first()) {
             None => CNode::Const(false),
-            Some(_) => CNode::Cmp(path(p), *op, v.clone()),
+            Some(c) if p.names().len() == 1 => CNode::Col(c, Pred::Cmp(*op, v.clone())),
+            Some(c) => CNode::Cmp(path(p, c), *op, v.clone()),
         },
-        Node::And(parts) => {
-            let mut out = Vec::with_capacity(parts.len());
-            for p in parts {
-                match compile(p, grid) {
-                    CNode::Const(true) => {}
-                    CNode::Const(false) => return CNode::Const(false),
-                    c => out.push(c),
-                }
-            }
-            match out.len() {
-                0 => CNode::Const(true),
-                1 => out.pop().unwrap_or(CNode::Const(true)),
-                _ => CNode::And(out.into()),
-            }
-        }
+        Node::And(parts) => join(parts, grid, true),
+        Node::Or(parts) => join(parts, grid, false),
         Node::Spec(spec) => match spec_symbol(spec) {
             None => CNode::Const(false),
             def => CNode::Spec(
@@ -168,21 +194,70 @@ fn compile(n: &Node, grid: &Grid) -> CNode {
                     .collect(),
             ),
         },
-        Node::Or(parts) => {
-            let mut out = Vec::with_capacity(parts.len());
-            for p in parts {
-                match compile(p, grid) {
-                    CNode::Const(false) => {}
-                    CNode::Const(true) => return CNode::Const(true),
-                    c => out.push(c),
-                }
+    }
+}
+
+/// The parts of an `and` (`and` true) or `or`, compiled: constants folded, and the tests of
+/// one tag (comparisons, and the tag itself beside them) joined into one [`CNode::Col`].
+fn join(parts: &[Node], grid: &Grid, and: bool) -> CNode {
+    let mut out: Vec<CNode> = Vec::with_capacity(parts.len());
+    // Per column, the tests of that tag, and where in `out` they go.
+    let mut groups: Vec<(usize, usize, Vec<Pred>)> = Vec::new();
+    for p in parts {
+        let (col, pred) = match compile(p, grid) {
+            CNode::Const(b) if b == and => continue,
+            CNode::Const(b) => return CNode::Const(b),
+            CNode::Col(col, pred) => (col, pred),
+            CNode::Has(CPath {
+                col: Some(col),
+                rest,
+            }) if rest.is_empty() => (col, Pred::Any),
+            c => {
+                out.push(c);
+                continue;
             }
-            match out.len() {
-                0 => CNode::Const(false),
-                1 => out.pop().unwrap_or(CNode::Const(false)),
-                _ => CNode::Or(out.into()),
+        };
+        match groups.iter_mut().find(|g| g.0 == col) {
+            Some(g) => g.2.push(pred),
+            None => {
+                groups.push((col, out.len(), vec![pred]));
+                // A placeholder, replaced below.
+                out.push(CNode::Const(and));
             }
         }
+    }
+    for (col, at, mut preds) in groups {
+        // The tag is there whenever one of its tests holds: `Any` adds nothing to an `and`
+        // of other tests, and makes an `or` hold.
+        let any = preds.iter().any(|p| matches!(p, Pred::Any));
+        if and {
+            preds.retain(|p| !matches!(p, Pred::Any));
+        }
+        if preds.is_empty() || (!and && any) {
+            preds = vec![Pred::Any];
+        }
+        let node = match preds.len() {
+            1 => match preds.pop() {
+                Some(Pred::Any) | None => CNode::Has(CPath {
+                    col: Some(col),
+                    rest: Box::default(),
+                }),
+                Some(pred) => CNode::Col(col, pred),
+            },
+            _ if and => CNode::Col(col, Pred::And(preds.into())),
+            _ => CNode::Col(col, Pred::Or(preds.into())),
+        };
+        if let Some(slot) = out.get_mut(at) {
+            *slot = node;
+        }
+    }
+    // Cheapest first: terms have no effects, so any order gives the same answer.
+    out.sort_by_key(cost);
+    match out.len() {
+        0 => CNode::Const(and),
+        1 => out.pop().unwrap_or(CNode::Const(and)),
+        _ if and => CNode::And(out.into()),
+        _ => CNode::Or(out.into()),
     }
 }
 
@@ -204,22 +279,32 @@ impl CompiledFilter {
     ///
     /// The whole grid is evaluated at once, term by term over the grid's column view (built
     /// on first use and kept until the grid changes): a term looks only at the rows that have
-    /// its tag and are still in question, and `->` paths from the same ref are followed once.
+    /// its tag and are still in question, and `->` paths from the same ref id are followed
+    /// once. The terms of one tag in an `and`/`or` (`curVal >= 50°F and curVal < 60°F`) are
+    /// decided in one pass over that column, from a compact key per tag (kept with the view:
+    /// a number's value and unit, a string's length and first bytes, a ref's code per id) so
+    /// that only lists and long strings with a matching prefix are looked at as values.
+    /// The first filter over a column builds its keys (12 bytes per tag of the column, and a
+    /// bit per row of the grid).
     pub fn select<'a, R: Resolver + ?Sized>(
         &'a self,
         grid: &'a Grid,
         resolver: &'a R,
     ) -> impl Iterator<Item = usize> + 'a {
-        let bits = self.select_bits(grid, resolver);
-        let rows: Box<dyn Iterator<Item = usize> + 'a> = match bits {
-            Some(bits) => Box::new(bits.iter().collect::<Vec<_>>().into_iter()),
-            None => Box::new(
-                grid.rows()
-                    .filter(move |row| self.matches_row(row, resolver))
-                    .map(|row| row.index()),
-            ),
-        };
-        rows
+        self.positions(grid, resolver).into_iter()
+    }
+
+    /// The positions of the matching rows of `grid`, ascending (what [`CompiledFilter::select`]
+    /// gives, in one allocation).
+    pub fn positions<R: Resolver + ?Sized>(&self, grid: &Grid, resolver: &R) -> Vec<usize> {
+        match self.select_bits(grid, resolver) {
+            Some(bits) => bits.to_vec(),
+            None => grid
+                .rows()
+                .filter(|row| self.matches_row(row, resolver))
+                .map(|row| row.index())
+                .collect(),
+        }
     }
 
     /// The matching rows as a set, or `None` when the grid has no column view (too large).
@@ -293,14 +378,14 @@ impl Filter {
     /// The positions of the rows of `grid` that match, following refs through `resolver`
     /// (often a [`GridIndex`] of the same grid).
     pub fn select<R: Resolver + ?Sized>(&self, grid: &Grid, resolver: &R) -> Vec<usize> {
-        self.compile_for(grid).select(grid, resolver).collect()
+        self.compile_for(grid).positions(grid, resolver)
     }
 
     /// A grid of the rows of `grid` that match, with its meta and only the columns those
     /// rows use (so a filtered database carries its hits' tags, not every column).
     pub fn filter_grid<R: Resolver + ?Sized>(&self, grid: &Grid, resolver: &R) -> Grid {
         let compiled = self.compile_for(grid);
-        grid.select_rows(compiled.select(grid, resolver))
+        grid.select_rows(compiled.positions(grid, resolver))
     }
 }
 

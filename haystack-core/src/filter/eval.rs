@@ -188,8 +188,29 @@ pub(super) fn walk<'a, S: Segment, R: Resolver + ?Sized>(
     resolver: &'a R,
     f: &mut dyn FnMut(&Value) -> bool,
 ) -> bool {
+    // Until the first list there is one way to go: follow it without a stack.
+    let mut v = v;
+    let mut done = 0;
+    loop {
+        let Some(seg) = rest.get(done) else {
+            return !v.is_null() && f(v);
+        };
+        let next = match v {
+            Value::Ref(r) => seg.lookup(resolver, r),
+            Value::Dict(d) => d.get(seg.name()),
+            Value::List(_) => break,
+            _ => None,
+        };
+        match next {
+            Some(n) => {
+                v = n;
+                done += 1;
+            }
+            None => return false,
+        }
+    }
     // (value, how many names of `rest` are already followed)
-    let mut stack: Vec<(&'a Value, usize)> = vec![(v, 0)];
+    let mut stack: Vec<(&'a Value, usize)> = vec![(v, done)];
     while let Some((v, done)) = stack.pop() {
         let Some(seg) = rest.get(done) else {
             if !v.is_null() && f(v) {

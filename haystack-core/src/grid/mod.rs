@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use crate::{Dict, Error, Result, Value, is_tag_name};
 
 pub use builder::GridBuilder;
-pub(crate) use columns::Columns;
+pub(crate) use columns::{Columns, Keys, kind, str_prefix};
 pub use row::{Cells, Row, RowCells, Rows};
 
 /// A grid column: a tag name and its meta (`dis`, `unit`, ...).

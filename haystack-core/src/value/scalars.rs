@@ -108,16 +108,6 @@ impl Ref {
         self.dis().unwrap_or(self.id())
     }
 
-    /// Whether both refs share one allocation (then they are equal; equal refs may not share).
-    pub(crate) fn shares_text(&self, other: &Ref) -> bool {
-        Arc::ptr_eq(&self.text, &other.text)
-    }
-
-    /// The address of the ref's allocation (for tables keyed by shared refs).
-    pub(crate) fn text_addr(&self) -> usize {
-        Arc::as_ptr(&self.text).cast::<u8>() as usize
-    }
-
     /// This ref with another display name.
     pub fn set_dis(&mut self, dis: Option<Arc<str>>) {
         *self = Ref::from_strs(self.id(), dis.as_deref());
