@@ -256,7 +256,7 @@ impl Columns {
     /// The value at position `tag` of `grid`'s value buffer (a position from
     /// [`Columns::tags`]).
     #[inline]
-    pub(crate) fn value<'g>(grid: &'g Grid, tag: u32) -> Option<&'g Value> {
+    pub(crate) fn value(grid: &Grid, tag: u32) -> Option<&Value> {
         grid.values.get(tag as usize)
     }
 
