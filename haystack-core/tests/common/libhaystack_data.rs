@@ -1,12 +1,37 @@
 //! Finds data files shipped in the source of the `libhaystack` crate (a dev-dependency), e.g.
 //! its normalized `tests/defs/defs.zinc` and `benches/zinc/points.zinc`, through
-//! `cargo metadata` (offline: the crate is already downloaded when this test builds).
+//! the unpacked sources in cargo's registry (`$CARGO_HOME/registry/src/*/libhaystack-4.*`, there
+//! once this test builds), else `cargo metadata` (which may need the network: it resolves the
+//! packages of every platform, not only the ones this build downloaded).
 
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The text of `relative` inside the libhaystack 4.x source directory.
-pub fn read(relative: &str) -> String {
+/// The unpacked libhaystack 4.x source directory in cargo's registry, if there is one.
+fn registry_dir() -> Option<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+    let mut found: Vec<PathBuf> = std::fs::read_dir(home.join("registry/src"))
+        .ok()?
+        .flatten()
+        .filter_map(|index| std::fs::read_dir(index.path()).ok())
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libhaystack-4."))
+                && p.join("Cargo.toml").is_file()
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// The libhaystack 4.x source directory, from `cargo metadata`.
+fn metadata_dir() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
     let out = Command::new(cargo)
@@ -14,7 +39,6 @@ pub fn read(relative: &str) -> String {
             "metadata",
             "--format-version",
             "1",
-            "--offline",
             "--manifest-path",
             manifest,
         ])
@@ -26,7 +50,7 @@ pub fn read(relative: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
-    let dir = meta["packages"]
+    meta["packages"]
         .as_array()
         .expect("packages")
         .iter()
@@ -35,7 +59,12 @@ pub fn read(relative: &str) -> String {
         })
         .and_then(|p| p["manifest_path"].as_str())
         .map(|m| PathBuf::from(m).parent().expect("crate dir").to_path_buf())
-        .expect("libhaystack 4.x among the dependencies");
+        .expect("libhaystack 4.x among the dependencies")
+}
+
+/// The text of `relative` inside the libhaystack 4.x source directory.
+pub fn read(relative: &str) -> String {
+    let dir = registry_dir().unwrap_or_else(metadata_dir);
     let path = dir.join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
