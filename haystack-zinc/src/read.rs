@@ -15,6 +15,8 @@ pub(crate) trait CellOut {
     fn above(&self, col: usize) -> Option<&Value>;
     /// Appends the next cell.
     fn push(&mut self, v: Value);
+    /// Appends a null cell (an empty one: nothing to build where nulls are not stored).
+    fn skip(&mut self);
 }
 
 impl CellOut for Vec<Value> {
@@ -24,6 +26,10 @@ impl CellOut for Vec<Value> {
 
     fn push(&mut self, v: Value) {
         Vec::push(self, v);
+    }
+
+    fn skip(&mut self) {
+        Vec::push(self, Value::Null);
     }
 }
 
@@ -36,6 +42,11 @@ impl CellOut for RowCells<'_> {
     #[inline]
     fn push(&mut self, v: Value) {
         RowCells::push(self, v);
+    }
+
+    #[inline]
+    fn skip(&mut self) {
+        RowCells::skip(self);
     }
 }
 
@@ -321,34 +332,56 @@ impl<'a, 'l> Parser<'a, 'l> {
             self.spans.clear();
             self.spans.resize(ncols, (0, 0));
         }
-        for i in 0..ncols {
+        let bytes = self.s.bytes();
+        let mut i = 0;
+        while i < ncols {
+            let here = self.s.pos();
+            // The common sparse case first: an empty cell right before its comma.
+            if i + 1 < ncols && bytes.get(here) == Some(&b',') {
+                out.skip();
+                if !nested && let Some(span) = self.spans.get_mut(i) {
+                    *span = (here, here);
+                }
+                self.s.set_pos(here + 1);
+                i += 1;
+                continue;
+            }
             self.s.skip_spaces();
             let start = self.s.pos();
-            let cell = match self.s.peek() {
-                Some(b',' | b'\n' | b'\r') | None => Value::Null,
-                Some(b'>') if self.s.peek_at(1) == Some(b'>') => Value::Null,
-                _ => {
-                    let copied = if nested {
-                        None
-                    } else {
-                        self.same_as_above(i, start).and_then(|end| {
-                            let v = out.above(i)?.clone();
-                            Some((end, v))
-                        })
-                    };
-                    match copied {
-                        Some((end, v)) => {
-                            self.s.set_pos(end);
-                            v
-                        }
-                        None => self.read_val()?,
-                    }
-                }
+            let empty = match self.s.peek() {
+                Some(b',' | b'\n' | b'\r') | None => true,
+                Some(b'>') => self.s.peek_at(1) == Some(b'>'),
+                _ => false,
             };
+            if empty {
+                out.skip();
+            } else if bytes.get(start) == Some(&b'M')
+                && matches!(bytes.get(start + 1), None | Some(b',' | b'\n' | b'\r'))
+            {
+                // A marker: cheaper to make than to compare with the cell above.
+                self.s.set_pos(start + 1);
+                out.push(Value::Marker);
+            } else {
+                let copied = if nested {
+                    None
+                } else {
+                    self.same_as_above(i, start).and_then(|end| {
+                        let v = out.above(i)?.clone();
+                        Some((end, v))
+                    })
+                };
+                let cell = match copied {
+                    Some((end, v)) => {
+                        self.s.set_pos(end);
+                        v
+                    }
+                    None => self.read_val()?,
+                };
+                out.push(cell);
+            }
             if !nested && let Some(span) = self.spans.get_mut(i) {
                 *span = (start, self.s.pos());
             }
-            out.push(cell);
             self.s.skip_spaces();
             if i + 1 < ncols && !self.s.eat(b',') {
                 return Err(match self.s.peek() {
@@ -361,6 +394,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                 }
                 .into());
             }
+            i += 1;
         }
         if self.s.peek() == Some(b',') {
             return Err(self

@@ -205,6 +205,13 @@ impl RowCells<'_> {
         self.pushed += 1;
     }
 
+    /// Appends a null cell (nothing is stored: the same as pushing [`Value::Null`], without
+    /// building and dropping it).
+    #[inline]
+    pub fn skip(&mut self) {
+        self.pushed += 1;
+    }
+
     /// The number of cells pushed so far.
     pub fn len(&self) -> usize {
         self.pushed

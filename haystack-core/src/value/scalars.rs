@@ -27,8 +27,9 @@ pub struct Ref {
 }
 
 /// Whether `b` may appear in a ref id or symbol name: `a-z A-Z 0-9 _ : - . ~`.
+#[inline]
 pub fn is_ref_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.' | b'~')
+    crate::zinc::chars::is(b, crate::zinc::chars::REF)
 }
 
 /// Whether `id` is a valid, non-empty ref id (or symbol name).
@@ -85,6 +86,16 @@ impl Ref {
             text,
             id_len: id.len(),
             has_dis: dis.is_some(),
+        }
+    }
+
+    /// A ref with display name from its id and display name joined in `text`, the id being
+    /// its first `id_len` bytes (a char boundary); not validated.
+    pub(crate) fn from_joined(text: Arc<str>, id_len: usize) -> Self {
+        Ref {
+            text,
+            id_len,
+            has_dis: true,
         }
     }
 

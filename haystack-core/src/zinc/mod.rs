@@ -34,6 +34,7 @@
 //! assert_eq!(err.to_string(), "invalid date '2021-13-01' at line 1, column 1");
 //! ```
 
+pub(crate) mod chars;
 mod scalar;
 mod scanner;
 mod write;

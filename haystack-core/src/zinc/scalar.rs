@@ -5,25 +5,20 @@ use std::sync::Arc;
 
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
-use super::Scanner;
 use super::write::is_kept_uri_escape;
-use crate::value::{Coord, DateTime, Number, Ref, SmolStr, XStr, is_ref_char};
+use super::{Scanner, chars};
+use crate::value::{Coord, DateTime, Number, Ref, SmolStr, XStr};
 use crate::{Result, Value};
 
 /// Whether `b` may appear in a unit: ASCII letters, `% _ / $`, or any byte of a non-ASCII char.
 #[inline]
 pub fn is_unit_byte(b: u8) -> bool {
-    b.is_ascii_alphabetic() || matches!(b, b'%' | b'_' | b'/' | b'$') || b >= 0x80
+    chars::is(b, chars::UNIT)
 }
 
 #[inline]
 fn is_digit(b: Option<u8>) -> bool {
     b.is_some_and(|b| b.is_ascii_digit())
-}
-
-/// Whether `b` continues a keyword or XStr type name.
-fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 impl<'a> Scanner<'a> {
@@ -38,14 +33,26 @@ impl<'a> Scanner<'a> {
         };
         match b {
             b'"' => {
+                let Some((end, has_escapes)) = self.str_end(start + 1) else {
+                    // Unterminated: the decoder says where and why.
+                    let text = self.read_str_cow()?;
+                    return Ok(Value::Str(self.interner().intern_str(&text)));
+                };
+                let raw = self.slice(start + 1, end);
+                if let Some(v) = self.interner().escaped_str(raw, has_escapes) {
+                    self.set_pos(end + 1);
+                    return Ok(Value::Str(v));
+                }
                 let text = self.read_str_cow()?;
-                Ok(Value::Str(self.interner().intern_str(&text)))
+                let v = self.interner().intern_str(&text);
+                self.interner().remember_escaped(raw, &v);
+                Ok(Value::Str(v))
             }
             b'`' => Ok(Value::Uri(SmolStr::from(self.read_uri_literal()?))),
             b'@' => Ok(Value::Ref(self.read_ref()?)),
             b'^' => {
                 self.bump();
-                let s = self.skip_while(is_ref_char);
+                let s = self.skip_class(chars::REF);
                 if s == 0 {
                     return Err(self.expected("symbol name"));
                 }
@@ -59,7 +66,7 @@ impl<'a> Scanner<'a> {
                     // `-INF` is the only word a minus may lead; `-INFINITY` is none.
                     self.bump();
                     let word_at = self.pos();
-                    self.skip_while(is_word_byte);
+                    self.skip_class(chars::WORD);
                     let word = self.slice(word_at, self.pos());
                     if word != "INF" {
                         return Err(self.error_at(word_at, format!("unknown keyword '{word}'")));
@@ -84,7 +91,7 @@ impl<'a> Scanner<'a> {
     /// Reads a keyword (`N`, `M`, `R`, `NA`, `T`, `F`, `INF`, `NaN`), a coord `C(..)` or an XStr.
     fn read_keyword(&mut self) -> Result<Value> {
         let start = self.pos();
-        self.skip_while(is_word_byte);
+        self.skip_class(chars::WORD);
         let word = self.slice(start, self.pos());
         if self.peek() == Some(b'(') {
             let paren = self.pos();
@@ -160,7 +167,7 @@ impl<'a> Scanner<'a> {
     /// Reads unit bytes, interned; `None` if there are none.
     fn read_unit(&mut self) -> Option<Arc<str>> {
         let start = self.pos();
-        if self.skip_while(is_unit_byte) == 0 {
+        if self.skip_class(chars::UNIT) == 0 {
             return None;
         }
         // Unit bytes stop only before an ASCII byte, so the end is a char boundary.
@@ -276,9 +283,7 @@ impl<'a> Scanner<'a> {
         let tz = if self.peek() == Some(b' ') && matches!(self.peek_at(1), Some(b'A'..=b'Z')) {
             self.bump();
             let s = self.pos();
-            self.skip_while(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'/')
-            });
+            self.skip_class(chars::TZ);
             let name = self.slice(s, self.pos());
             self.interner().intern(name)
         } else if offset == UtcOffset::UTC {
@@ -357,6 +362,27 @@ impl<'a> Scanner<'a> {
         };
         let unit = self.read_unit();
         Ok(Number::with_shared_unit(value, unit))
+    }
+
+    /// Where the string literal whose text starts at byte `body` (after its `"`) ends: the
+    /// offset of its closing quote, and whether it has escapes (`\` and the byte after it are
+    /// passed over, not checked); `None` if a newline or the end of input comes first.
+    fn str_end(&self, body: usize) -> Option<(usize, bool)> {
+        let bytes = self.bytes();
+        let mut at = body;
+        let mut escapes = false;
+        loop {
+            let rest = bytes.get(at..)?;
+            let i = memchr::memchr3(b'"', b'\\', b'\n', rest)?;
+            match rest.get(i) {
+                Some(b'"') => return Some((at + i, escapes)),
+                Some(b'\\') => {
+                    escapes = true;
+                    at += i + 2;
+                }
+                _ => return None,
+            }
+        }
     }
 
     /// Reads a quoted string literal `"..."` with Zinc escapes.
@@ -501,7 +527,7 @@ impl<'a> Scanner<'a> {
     pub fn read_ref(&mut self) -> Result<Ref> {
         self.expect(b'@')?;
         let start = self.pos();
-        if self.skip_while(is_ref_char) == 0 {
+        if self.skip_class(chars::REF) == 0 {
             return Err(self.expected("ref id"));
         }
         let id = self.slice(start, self.pos());

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::chars;
 use crate::value::{Ref, SmolStr};
 use crate::{Error, Position, Result};
 
@@ -20,6 +21,10 @@ pub struct Interner {
     slots: Vec<Option<Arc<str>>>,
     refs: Vec<Option<Ref>>,
     strs: Vec<Option<SmolStr>>,
+    /// Strings with escapes: their source between the quotes and their value.
+    escaped: Vec<Option<(Box<str>, SmolStr)>>,
+    /// Where a new ref's id and display name are joined before their one allocation.
+    scratch: String,
 }
 
 /// A fast, non-cryptographic hash of a short string (FxHash-style, 8 bytes at a time).
@@ -106,6 +111,43 @@ impl Interner {
         }
     }
 
+    /// The value of a string literal whose source between the quotes is `raw`, when it is
+    /// known without decoding escapes: `raw` itself if it has none (`has_escapes` false; as
+    /// [`Interner::intern_str`] gives it, no temporary string), else the value remembered for
+    /// the same source by [`Interner::remember_escaped`]. `None` means: decode it.
+    pub fn escaped_str(&mut self, raw: &str, has_escapes: bool) -> Option<SmolStr> {
+        if !has_escapes {
+            return Some(self.intern_str(raw));
+        }
+        if raw.len() > Self::MAX_STR_LEN {
+            return None;
+        }
+        let i = Self::escaped_slot(raw);
+        match self.escaped.get(i) {
+            Some(Some((r, v))) if &**r == raw => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    /// Remembers `value` as the decoding of the string literal source `raw` (which has
+    /// escapes), for [`Interner::escaped_str`].
+    pub fn remember_escaped(&mut self, raw: &str, value: &SmolStr) {
+        if raw.len() > Self::MAX_STR_LEN {
+            return;
+        }
+        if self.escaped.is_empty() {
+            self.escaped = vec![None; Self::STR_SLOTS];
+        }
+        let i = Self::escaped_slot(raw);
+        if let Some(slot) = self.escaped.get_mut(i) {
+            *slot = Some((Box::from(raw), value.clone()));
+        }
+    }
+
+    fn escaped_slot(raw: &str) -> usize {
+        (fx_hash(raw.as_bytes()) >> 54) as usize % Self::STR_SLOTS
+    }
+
     /// The shared copy of the ref with id `id` and display name `dis` (not validated): refs
     /// repeat (every point names its site and equip), and a shared ref costs no allocation.
     pub fn intern_ref(&mut self, id: &str, dis: Option<&str>) -> Ref {
@@ -121,7 +163,15 @@ impl Interner {
         match self.refs.get_mut(i) {
             Some(Some(r)) if r.id() == id && r.dis() == dis => r.clone(),
             Some(slot) => {
-                let r = Ref::from_strs(id, dis);
+                let r = match dis {
+                    None => Ref::from_strs(id, None),
+                    Some(d) => {
+                        self.scratch.clear();
+                        self.scratch.push_str(id);
+                        self.scratch.push_str(d);
+                        Ref::from_joined(Arc::from(self.scratch.as_str()), id.len())
+                    }
+                };
                 *slot = Some(r.clone());
                 r
             }
@@ -381,8 +431,16 @@ impl<'a> Scanner<'a> {
             return Err(self.expected("tag name"));
         }
         self.pos += 1;
-        self.skip_while(|b| b.is_ascii_alphanumeric() || b == b'_');
+        self.skip_class(chars::WORD);
         Ok(self.slice(start, self.pos))
+    }
+
+    /// Consumes the bytes of class `class` (see [`chars`]); returns how many.
+    #[inline]
+    pub(crate) fn skip_class(&mut self, class: u8) -> usize {
+        let n = chars::run(self.bytes().get(self.pos..).unwrap_or_default(), class);
+        self.pos += n;
+        n
     }
 
     /// Consumes bytes while `f` holds; returns how many.
