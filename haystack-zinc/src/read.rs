@@ -15,8 +15,8 @@ pub(crate) trait CellOut {
     fn above(&self, col: usize) -> Option<&Value>;
     /// Appends the next cell.
     fn push(&mut self, v: Value);
-    /// Appends a null cell (an empty one: nothing to build where nulls are not stored).
-    fn skip(&mut self);
+    /// Appends `n` null cells (empty ones: nothing to build where nulls are not stored).
+    fn skip(&mut self, n: usize);
 }
 
 impl CellOut for Vec<Value> {
@@ -28,8 +28,8 @@ impl CellOut for Vec<Value> {
         Vec::push(self, v);
     }
 
-    fn skip(&mut self) {
-        Vec::push(self, Value::Null);
+    fn skip(&mut self, n: usize) {
+        self.extend(std::iter::repeat_n(Value::Null, n));
     }
 }
 
@@ -39,14 +39,14 @@ impl CellOut for RowCells<'_> {
         RowCells::above(self, col)
     }
 
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, v: Value) {
         RowCells::push(self, v);
     }
 
-    #[inline]
-    fn skip(&mut self) {
-        RowCells::skip(self);
+    #[inline(always)]
+    fn skip(&mut self, n: usize) {
+        RowCells::skip(self, n);
     }
 }
 
@@ -55,8 +55,11 @@ pub(crate) struct Parser<'a, 'l> {
     pub(crate) s: Scanner<'a>,
     limits: &'l Limits,
     depth: usize,
-    /// Byte ranges of the cells of the last row read, for [`Parser::same_as_above`].
+    /// Byte ranges of the cells of the last row read, for [`Parser::same_as_above`]; a range
+    /// that starts before `above_from` is older (the cell was empty in the last row).
     spans: Vec<(usize, usize)>,
+    /// Where the last row read starts.
+    above_from: usize,
 }
 
 impl<'a, 'l> Parser<'a, 'l> {
@@ -80,6 +83,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             limits,
             depth: 0,
             spans: Vec::new(),
+            above_from: 0,
         }
     }
 
@@ -178,9 +182,9 @@ impl<'a, 'l> Parser<'a, 'l> {
         self.s.set_pos(self.s.pos() + 2);
         self.s.skip_whitespace();
         // The nested grid has its own cells; keep the enclosing row's spans.
-        let outer = std::mem::take(&mut self.spans);
+        let outer = (std::mem::take(&mut self.spans), self.above_from);
         let grid = self.read_grid_body(true);
-        self.spans = outer;
+        (self.spans, self.above_from) = outer;
         let grid = grid?;
         self.s.skip_whitespace();
         if !self.s.eat_str(">>") {
@@ -229,6 +233,9 @@ impl<'a, 'l> Parser<'a, 'l> {
     /// previous row and ends where that cell ended (at a comma, newline or the end of input).
     fn same_as_above(&self, i: usize, start: usize) -> Option<usize> {
         let (a, b) = *self.spans.get(i)?;
+        if a < self.above_from {
+            return None;
+        }
         let bytes = self.s.bytes();
         let prev = bytes.get(a..b).filter(|p| !p.is_empty())?;
         let end = start + prev.len();
@@ -333,17 +340,17 @@ impl<'a, 'l> Parser<'a, 'l> {
             self.spans.resize(ncols, (0, 0));
         }
         let bytes = self.s.bytes();
+        let row_start = self.s.pos();
         let mut i = 0;
         while i < ncols {
             let here = self.s.pos();
-            // The common sparse case first: an empty cell right before its comma.
+            // The common sparse case first: empty cells, each right before its comma (their
+            // spans are left alone: older than `above_from`, they match nothing).
             if i + 1 < ncols && bytes.get(here) == Some(&b',') {
-                out.skip();
-                if !nested && let Some(span) = self.spans.get_mut(i) {
-                    *span = (here, here);
-                }
-                self.s.set_pos(here + 1);
-                i += 1;
+                let k = comma_run(bytes, here, ncols - 1 - i);
+                out.skip(k);
+                self.s.set_pos(here + k);
+                i += k;
                 continue;
             }
             self.s.skip_spaces();
@@ -354,7 +361,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                 _ => false,
             };
             if empty {
-                out.skip();
+                out.skip(1);
             } else if bytes.get(start) == Some(&b'M')
                 && matches!(bytes.get(start + 1), None | Some(b',' | b'\n' | b'\r'))
             {
@@ -404,7 +411,11 @@ impl<'a, 'l> Parser<'a, 'l> {
                 ))
                 .into());
         }
-        self.end_line(nested)
+        self.end_line(nested)?;
+        if !nested {
+            self.above_from = row_start;
+        }
+        Ok(())
     }
 
     /// Reads a grid: header then rows up to the end of input, a blank line or (nested) `>>`.
@@ -415,19 +426,65 @@ impl<'a, 'l> Parser<'a, 'l> {
         if !nested {
             self.spans.clear();
         }
-        if !nested && ncols > 0 {
-            // Every row takes at least one byte per cell (a comma or the newline), and one line.
-            let rest = self.s.bytes().get(self.s.pos()..).unwrap_or_default();
-            let lines = memchr::memchr_iter(b'\n', rest).count() + 1;
-            grid.reserve_rows(lines.min(rest.len() / ncols));
-        }
+        let body = self.s.pos();
+        // A top-level grid is sized once its first rows are read (below); nested grids grow.
+        let mut sized = nested || ncols == 0;
         while !self.at_grid_end(nested) {
             if grid.len() >= self.limits.max_rows {
                 return Err(self.limit(format!("more than {} rows", self.limits.max_rows)));
             }
             grid.push_row_with(|cells| self.read_row(ncols, cells, nested))?;
+            if !sized && grid.len() == SAMPLE_ROWS {
+                sized = true;
+                self.reserve_like_sample(&mut grid, body);
+            }
         }
         Ok(unwrap_empty(grid))
+    }
+}
+
+/// How many commas follow each other from byte `at` of `bytes`, at most `max` (8 at a time).
+#[inline]
+fn comma_run(bytes: &[u8], at: usize, max: usize) -> usize {
+    const COMMAS: u64 = u64::from_le_bytes([b','; 8]);
+    let mut k = 0;
+    while k + 8 <= max {
+        let Some(Ok(w)) = bytes.get(at + k..at + k + 8).map(<[u8; 8]>::try_from) else {
+            break;
+        };
+        let other = u64::from_le_bytes(w) ^ COMMAS;
+        if other != 0 {
+            return k + (other.trailing_zeros() / 8) as usize;
+        }
+        k += 8;
+    }
+    while k < max && bytes.get(at + k) == Some(&b',') {
+        k += 1;
+    }
+    k
+}
+
+/// How many rows of a grid are read before its rows and tags are reserved for the rest of the
+/// input at their density.
+const SAMPLE_ROWS: usize = 16;
+
+impl Parser<'_, '_> {
+    /// Reserves rows and tags in `grid` for the rest of the input, at the density of the rows
+    /// read since byte `body` (an eighth more); never more than the rest of the input can hold
+    /// (a row takes a byte per column, a tag two bytes), so the input bounds the allocation.
+    fn reserve_like_sample(&self, grid: &mut Grid, body: usize) {
+        let used = self.s.pos().saturating_sub(body);
+        let rest = self.s.bytes().len().saturating_sub(self.s.pos());
+        if used == 0 {
+            return;
+        }
+        let scale = |n: usize| {
+            let n = n as u128 * rest as u128 / used as u128;
+            usize::try_from(n + n / 8).unwrap_or(usize::MAX)
+        };
+        let ncols = grid.cols().len().max(1);
+        grid.reserve_rows(scale(grid.len()).min(rest / ncols + 1));
+        grid.reserve_tags(scale(grid.tag_count()).min(rest / 2 + 1));
     }
 }
 

@@ -198,3 +198,43 @@ fn escaped_strings_remembered_by_source_read_the_same_each_time() {
         Err("expected '\"' but found newline at line 3, column 6".to_owned())
     );
 }
+
+#[test]
+fn runs_of_empty_cells_of_every_length_read_as_the_cells_written() {
+    // Rows of 30 columns with runs of empty cells of many lengths between a few kinds of
+    // cells, some repeated from the row above, from a fixed pseudo-random sequence.
+    let cols: Vec<String> = (0..30).map(|i| format!("c{i}")).collect();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut zinc = format!("ver:\"3.0\"\n{}\n", cols.join(","));
+    let mut rows = Vec::new();
+    for _ in 0..60 {
+        let mut texts = Vec::new();
+        let mut cells = Vec::new();
+        for _ in 0..cols.len() {
+            let (text, cell) = match next() % 10 {
+                0 => ("M", Value::Marker),
+                1 => ("\"x\"", Value::from("x")),
+                2 => ("1", Value::from(1.0)),
+                3 => ("@r \"R\"", Value::Ref(Ref::with_dis("r", "R"))),
+                _ => ("", Value::Null),
+            };
+            texts.push(text);
+            cells.push(cell);
+        }
+        zinc.push_str(&texts.join(","));
+        zinc.push('\n');
+        rows.push(cells);
+    }
+    let names: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let got = read_both(&zinc).unwrap();
+    assert_eq!(got, grid(&names, rows.clone()));
+    for (r, want) in got.rows().zip(&rows) {
+        assert_eq!(&r.to_cells(), want);
+    }
+}

@@ -195,7 +195,7 @@ pub struct RowCells<'g> {
 
 impl RowCells<'_> {
     /// Appends the next cell (the cell of column [`RowCells::len`]).
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, value: Value) {
         if !value.is_null() && self.pushed < self.width {
             // `width` fits in u32 (checked when columns are added), so `pushed` does too.
@@ -205,11 +205,11 @@ impl RowCells<'_> {
         self.pushed += 1;
     }
 
-    /// Appends a null cell (nothing is stored: the same as pushing [`Value::Null`], without
-    /// building and dropping it).
+    /// Appends `n` null cells (nothing is stored: the same as pushing [`Value::Null`] `n`
+    /// times, without building and dropping them).
     #[inline]
-    pub fn skip(&mut self) {
-        self.pushed += 1;
+    pub fn skip(&mut self, n: usize) {
+        self.pushed += n;
     }
 
     /// The number of cells pushed so far.

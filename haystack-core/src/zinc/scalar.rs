@@ -533,6 +533,13 @@ impl<'a> Scanner<'a> {
         let id = self.slice(start, self.pos());
         if self.peek() == Some(b' ') && self.peek_at(1) == Some(b'"') {
             self.bump();
+            let body = self.pos() + 1;
+            if let Some((end, false)) = self.str_end(body) {
+                // No escapes: the display name is the text between the quotes.
+                let dis = self.slice(body, end);
+                self.set_pos(end + 1);
+                return Ok(self.interner().intern_ref(id, Some(dis)));
+            }
             let dis = self.read_str_cow()?;
             return Ok(self.interner().intern_ref(id, Some(&dis)));
         }
