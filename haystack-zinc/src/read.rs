@@ -382,7 +382,11 @@ impl<'a, 'l> Parser<'a, 'l> {
                         self.s.set_pos(end);
                         v
                     }
-                    None => self.read_val()?,
+                    // Scalars straight from the scanner; collections through `read_val`.
+                    None => match bytes.get(start) {
+                        Some(b'[' | b'{' | b'<') => self.read_val()?,
+                        _ => self.s.read_scalar()?,
+                    },
                 };
                 out.push(cell);
             }

@@ -525,7 +525,9 @@ impl<'a> Scanner<'a> {
 
     /// Reads a ref `@id` with an optional display name `@id "dis"`.
     pub fn read_ref(&mut self) -> Result<Ref> {
-        self.expect(b'@')?;
+        if !self.eat(b'@') {
+            return Err(self.expected("'@'"));
+        }
         let start = self.pos();
         if self.skip_class(chars::REF) == 0 {
             return Err(self.expected("ref id"));
