@@ -59,6 +59,39 @@ pub(crate) fn run(bytes: &[u8], class: u8) -> usize {
         .unwrap_or(bytes.len())
 }
 
+/// Where the first `"`, `\` or newline of `bytes` is, looked for 8 bytes at a time in a
+/// word (cheaper than `memchr`'s set-up for the short runs between a string's escapes).
+#[inline]
+pub(crate) fn find_str_stop(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_le_bytes([b'"'; 8]);
+    const SLASHES: u64 = u64::from_le_bytes([b'\\'; 8]);
+    const NEWLINES: u64 = u64::from_le_bytes([b'\n'; 8]);
+    // The high bit of each zero byte of `x` (and maybe of bytes above the first zero byte,
+    // which the lowest set bit ignores).
+    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let hits = |w: u64| zeros(w ^ QUOTES) | zeros(w ^ SLASHES) | zeros(w ^ NEWLINES);
+    let mut at = 0;
+    while let Some(Ok(w)) = bytes.get(at..at + 8).map(<[u8; 8]>::try_from) {
+        let h = hits(u64::from_le_bytes(w));
+        if h != 0 {
+            return Some(at + (h.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    // The last bytes, padded with zero bytes (which match none of the three).
+    let mut w = [0u8; 8];
+    for (d, s) in w.iter_mut().zip(bytes.get(at..).unwrap_or_default()) {
+        *d = *s;
+    }
+    let h = hits(u64::from_le_bytes(w));
+    if h != 0 {
+        return Some(at + (h.trailing_zeros() / 8) as usize);
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +115,26 @@ mod tests {
         assert_eq!(run(b"abc-1 x", REF), 5);
         assert_eq!(run(b"", REF), 0);
         assert_eq!(run(b"kW", UNIT), 2);
+    }
+
+    #[test]
+    fn str_stops_are_found_at_every_offset() {
+        for len in 0..40 {
+            for stop in [b'"', b'\\', b'\n'] {
+                for at in 0..len {
+                    let mut b = vec![b'a'; len];
+                    // Bytes just above and below the stops must not match.
+                    for (i, x) in b.iter_mut().enumerate() {
+                        *x = [b'!', b'#', b'[', b']', 0x0b, 0x09, 0xff, 0x80][i % 8];
+                    }
+                    b[at] = stop;
+                    if at + 1 < len {
+                        b[at + 1] = b'"';
+                    }
+                    assert_eq!(find_str_stop(&b), Some(at), "{len} {stop} {at}");
+                }
+                assert_eq!(find_str_stop(&vec![b'x'; len]), None);
+            }
+        }
     }
 }

@@ -373,7 +373,7 @@ impl<'a> Scanner<'a> {
         let mut escapes = false;
         loop {
             let rest = bytes.get(at..)?;
-            let i = memchr::memchr3(b'"', b'\\', b'\n', rest)?;
+            let i = chars::find_str_stop(rest)?;
             match rest.get(i) {
                 Some(b'"') => return Some((at + i, escapes)),
                 Some(b'\\') => {
