@@ -1,0 +1,54 @@
+//! Decodes libhaystack's `points.json` (the copy in `benches/data/`) as Hayson N times, with
+//! this crate or with libhaystack, for instruction counts under callgrind.
+//!
+//! ```text
+//! cargo build --release -p haystack-core --example decode_points_json
+//! valgrind --tool=callgrind target/release/examples/decode_points_json ours 1
+//! valgrind --tool=callgrind target/release/examples/decode_points_json ours 11
+//! ```
+//!
+//! One decode costs (count at 11 - count at 1) / 10 instructions; `libhaystack` instead of
+//! `ours` counts libhaystack's decode (serde_json into its `Value`).
+
+use std::hint::black_box;
+
+/// libhaystack's `benches/json/points.json`.
+const POINTS_JSON: &str = include_str!("../benches/data/points.json");
+
+/// One decode with this crate; returns whether it succeeded.
+#[inline(never)]
+fn decode_ours(json: &str) -> bool {
+    haystack_core::json::from_str(black_box(json)).is_ok()
+}
+
+/// One decode with libhaystack; returns whether it succeeded.
+#[inline(never)]
+fn decode_libhaystack(json: &str) -> bool {
+    serde_json::from_str::<libhaystack::val::Value>(black_box(json)).is_ok()
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let which = args.next().unwrap_or_else(|| "ours".to_owned());
+    let n: usize = match args.next().map(|a| a.parse()) {
+        None => 1,
+        Some(Ok(n)) => n,
+        Some(Err(e)) => {
+            eprintln!("usage: decode_points_json [ours|libhaystack] [N]: bad N: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut ok = 0usize;
+    for _ in 0..n {
+        let done = match which.as_str() {
+            "ours" => decode_ours(POINTS_JSON),
+            "libhaystack" => decode_libhaystack(POINTS_JSON),
+            other => {
+                eprintln!("usage: decode_points_json [ours|libhaystack] [N]: unknown {other:?}");
+                std::process::exit(2);
+            }
+        };
+        ok += usize::from(done);
+    }
+    println!("{which}: {ok} of {n} decodes succeeded");
+}
