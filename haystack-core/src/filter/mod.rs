@@ -383,6 +383,13 @@ impl Filter {
     pub fn node(&self) -> &Node {
         &self.node
     }
+
+    /// The `and` of `parts` (one part: that part), for the planner's residual filters.
+    pub(crate) fn all_of(parts: Vec<Node>) -> Self {
+        Filter {
+            node: Node::and_of(parts),
+        }
+    }
 }
 
 impl FromStr for Filter {

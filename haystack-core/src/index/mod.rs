@@ -58,7 +58,7 @@ pub use plan::Plan;
 pub struct Index {
     /// The shape of the grid it was built from, to refuse another grid (queries then scan).
     shape: Shape,
-    /// Per column: the rows that have the tag.
+    /// Per column: the rows that have the tag (a non-null value).
     tags: Vec<RoaringBitmap>,
     /// Per column: the rows whose value is a List or a Dict (which a comparison or a `->` path
     /// may look into, so they stay candidates of any term on the column).
@@ -273,6 +273,10 @@ impl Index {
             // Checked above: every row position fits in u32.
             let i = row.index() as u32;
             for (c, v) in row.entries() {
+                // A null cell is no tag: the bitmaps answer `has` exactly.
+                if v.is_null() {
+                    continue;
+                }
                 if let Some(t) = tags.get_mut(c) {
                     t.push(i);
                 }

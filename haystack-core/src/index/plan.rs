@@ -1,9 +1,13 @@
 //! The planner: which rows of an indexed grid a filter can match ([`Plan`]), and indexed
 //! selection ([`Indexed::select`]).
 //!
-//! A plan narrows the rows to candidates, always a superset of the rows that match; the whole
-//! filter is then evaluated on the candidates alone, in row order, so the result is exactly the
-//! scan's. How terms narrow:
+//! A plan narrows the rows to candidates, always a superset of the rows that match; what the
+//! indexes do not answer exactly (the residual, [`Indexed::residual`]) is then evaluated on the
+//! candidates alone, in row order, so the result is exactly the scan's. Answered exactly, so
+//! never evaluated again: tag presence (`site`; in a namespace, a marker or spec term as the
+//! union of the bitmaps of the tags that implement it), `tag == @id` and number ranges on a
+//! column without lists or dicts, and `and`/`or` of such terms. In an `and`, only the other
+//! terms are evaluated on the intersection. How terms narrow:
 //! - `tag`, `tag op value`, `tag->...`: the rows that have `tag` (a comparison or path needs it);
 //! - `tag == @id`: the rows whose `tag` refers to `id` (reverse refs; `id == @x` is the id index);
 //! - `tag op 12°F` (`<`, `<=`, `==`, `>=`, `>`): the numbers of `tag` with that unit, by range;
@@ -17,6 +21,8 @@
 //!
 //! Values inside lists and dicts stay candidates of every term on their column (a list matches
 //! when any element does; `->` walks into dicts).
+
+use std::borrow::Cow;
 
 use roaring::RoaringBitmap;
 
@@ -70,6 +76,9 @@ pub enum Plan {
 /// Candidate rows: `None` is every row.
 type Cands = Option<RoaringBitmap>;
 
+/// A term's plan, its candidates, and whether the candidates are exactly its matches.
+type Narrow = (Plan, Cands, bool);
+
 /// Evaluates the whole filter on one row.
 trait Matcher {
     fn hit(&self, row: &crate::Row<'_>, resolver: &Indexed<'_>) -> bool;
@@ -103,18 +112,38 @@ impl<'a> Indexed<'a> {
         self.node(filter.node(), None, None).0
     }
 
+    /// What [`Indexed::select`] evaluates on the candidates of `filter`: `None` when the
+    /// indexes answer it exactly (the candidates are the result), else the terms of the
+    /// filter they do not answer exactly (the whole filter when nothing narrows).
+    pub fn residual(&self, filter: &Filter) -> Option<Filter> {
+        if !self.usable {
+            return Some(filter.clone());
+        }
+        let (_, cands, residual) = self.narrow(filter, None);
+        match cands {
+            None => Some(filter.clone()),
+            Some(_) => residual.map(Cow::into_owned),
+        }
+    }
+
     /// The rows of the grid that match `filter` (following `->` through the grid's ids), in
     /// row order, at most `limit` of them: exactly the first `limit` rows a scan would find.
     pub fn select(&self, filter: &Filter, limit: usize) -> Vec<usize> {
-        let compiled = filter.compile_for(self.grid);
         if !self.usable {
             let ids = GridIndex::new(self.grid);
+            let compiled = filter.compile_for(self.grid);
             return compiled.select(self.grid, &ids).take(limit).collect();
         }
-        match self.node(filter.node(), None, None) {
+        match self.narrow(filter, None) {
             // Nothing narrows: the compiled filter's own scan (column-wise where it can).
-            (_, None) => compiled.select(self.grid, self).take(limit).collect(),
-            (_, Some(cands)) => self.run(&compiled, Some(&cands), limit),
+            (_, None, _) => {
+                let compiled = filter.compile_for(self.grid);
+                compiled.select(self.grid, self).take(limit).collect()
+            }
+            (_, Some(cands), None) => first(&cands, limit),
+            (_, Some(cands), Some(residual)) => {
+                self.run(&residual.compile_for(self.grid), Some(&cands), limit)
+            }
         }
     }
 
@@ -127,6 +156,19 @@ impl<'a> Indexed<'a> {
         self.node(filter.node(), Some(ns), None).0
     }
 
+    /// Like [`Indexed::residual`], for `filter` in `ns` (as [`Indexed::select_in`] runs it).
+    #[cfg(feature = "defs")]
+    pub fn residual_in(&self, filter: &Filter, ns: &crate::defs::Namespace) -> Option<Filter> {
+        if !self.usable {
+            return Some(filter.clone());
+        }
+        let (_, cands, residual) = self.narrow(filter, Some(ns));
+        match cands {
+            None => Some(filter.clone()),
+            Some(_) => residual.map(Cow::into_owned),
+        }
+    }
+
     /// Like [`Indexed::select`], for `filter` bound to `ns` ([`Filter::in_namespace`]: spec
     /// terms, and marker terms matched by what implies them). Errors as `in_namespace` does.
     #[cfg(feature = "defs")]
@@ -136,13 +178,50 @@ impl<'a> Indexed<'a> {
         ns: &crate::defs::Namespace,
         limit: usize,
     ) -> crate::Result<Vec<usize>> {
-        let bound = filter.in_namespace(ns)?;
         if !self.usable {
+            let bound = filter.in_namespace(ns)?;
             let ids = GridIndex::new(self.grid);
             return Ok(bound.select(self.grid, &ids).take(limit).collect());
         }
-        let (_, cands) = self.node(filter.node(), Some(ns), None);
-        Ok(self.run(&bound, cands.as_ref(), limit))
+        match self.narrow(filter, Some(ns)) {
+            (_, None, _) => Ok(self.run(&filter.in_namespace(ns)?, None, limit)),
+            (_, Some(cands), None) => {
+                check_specs(filter.node(), ns)?;
+                Ok(first(&cands, limit))
+            }
+            (_, Some(cands), Some(residual)) => {
+                if matches!(residual, Cow::Owned(_)) {
+                    // Terms left out of the residual still must name defs.
+                    check_specs(filter.node(), ns)?;
+                }
+                let bound = residual.in_namespace(ns)?;
+                Ok(self.run(&bound, Some(&cands), limit))
+            }
+        }
+    }
+
+    /// The plan and candidates of `filter`, and what must still be evaluated on them (`None`:
+    /// nothing, the candidates are the result; else the top-level terms the indexes do not
+    /// answer exactly, or the whole filter).
+    fn narrow<'f>(&self, filter: &'f Filter, ns: Ns<'_>) -> (Plan, Cands, Option<Cow<'f, Filter>>) {
+        match filter.node() {
+            Node::And(parts) => {
+                let (plan, cands, exact, inexact) = self.and(parts, ns, None);
+                let residual = if exact {
+                    None
+                } else if inexact.len() == parts.len() {
+                    Some(Cow::Borrowed(filter))
+                } else {
+                    let rest = inexact.iter().filter_map(|&i| parts.get(i).cloned());
+                    Some(Cow::Owned(Filter::all_of(rest.collect())))
+                };
+                (plan, cands, residual)
+            }
+            n => {
+                let (plan, cands, exact) = self.node(n, ns, None);
+                (plan, cands, (!exact).then_some(Cow::Borrowed(filter)))
+            }
+        }
     }
 
     fn run<M: Matcher>(&self, m: &M, cands: Option<&RoaringBitmap>, limit: usize) -> Vec<usize> {
@@ -177,10 +256,10 @@ impl<'a> Indexed<'a> {
         out
     }
 
-    /// The plan and candidates of `n`. `budget` is the size of the best candidate set found so
-    /// far by sibling terms of an `and`: a `->` term only goes through the reverse index when
-    /// that is smaller.
-    fn node(&self, n: &Node, ns: Ns<'_>, budget: Option<u64>) -> (Plan, Cands) {
+    /// The plan and candidates of `n`, and whether the candidates are exactly the rows that
+    /// match `n`. `budget` is the size of the best candidate set found so far by sibling terms
+    /// of an `and`: a `->` term only goes through the reverse index when that is smaller.
+    fn node(&self, n: &Node, ns: Ns<'_>, budget: Option<u64>) -> Narrow {
         match n {
             Node::Has(p) => {
                 #[cfg(feature = "defs")]
@@ -188,42 +267,45 @@ impl<'a> Indexed<'a> {
                     && p.names().len() == 1
                     && ns.fits(p.first(), "marker")
                 {
-                    return (
-                        Plan::Implied(p.first().to_owned()),
-                        Some(self.implied(ns, p.first())),
-                    );
+                    let (rows, exact) = self.implied(ns, p.first());
+                    return (Plan::Implied(p.first().to_owned()), Some(rows), exact);
                 }
                 let _ = ns;
                 self.path_term(p, budget, |rest| Some(Filter::has(rest)))
             }
-            Node::Missing(_) => (Plan::Scan, None),
+            Node::Missing(_) => (Plan::Scan, None, false),
             Node::Cmp(p, op, v) => {
                 let Some(col) = self.grid.col_index(p.first()) else {
-                    return (Plan::Nothing, Some(RoaringBitmap::new()));
+                    return (Plan::Nothing, Some(RoaringBitmap::new()), true);
                 };
                 if p.names().len() == 1 {
                     return self.cmp_term(p.first(), col, *op, v);
                 }
                 self.path_term(p, budget, |rest| Filter::cmp(rest, *op, v.clone()).ok())
             }
-            Node::And(parts) => self.and(parts, ns, budget),
+            Node::And(parts) => {
+                let (plan, cands, exact, _) = self.and(parts, ns, budget);
+                (plan, cands, exact)
+            }
             Node::Or(parts) => {
                 let mut plans = Vec::with_capacity(parts.len());
                 let mut union = RoaringBitmap::new();
+                let mut exact = true;
                 for part in parts {
                     match self.node(part, ns, None) {
-                        (_, None) => return (Plan::Scan, None),
-                        (Plan::Nothing, _) => {}
-                        (plan, Some(c)) => {
+                        (_, None, _) => return (Plan::Scan, None, false),
+                        (Plan::Nothing, _, _) => {}
+                        (plan, Some(c), e) => {
                             union |= c;
+                            exact &= e;
                             plans.push(plan);
                         }
                     }
                 }
                 match plans.len() {
-                    0 => (Plan::Nothing, Some(union)),
-                    1 => (plans.pop().unwrap_or(Plan::Nothing), Some(union)),
-                    _ => (Plan::Or(plans), Some(union)),
+                    0 => (Plan::Nothing, Some(union), true),
+                    1 => (plans.pop().unwrap_or(Plan::Nothing), Some(union), exact),
+                    _ => (Plan::Or(plans), Some(union), exact),
                 }
             }
             Node::Spec(spec) => {
@@ -232,29 +314,46 @@ impl<'a> Indexed<'a> {
                     && let Some(def) = ns.spec_def(spec.lib(), spec.name())
                 {
                     let symbol = def.symbol().to_owned();
-                    let rows = self.implied(ns, &symbol);
-                    return (Plan::Implied(symbol), Some(rows));
+                    let (rows, exact) = self.implied(ns, &symbol);
+                    return (Plan::Implied(symbol), Some(rows), exact);
                 }
                 let _ = spec;
-                (Plan::Scan, None)
+                (Plan::Scan, None, false)
             }
         }
     }
 
-    fn and(&self, parts: &[Node], ns: Ns<'_>, budget: Option<u64>) -> (Plan, Cands) {
+    /// An `and`: its plan, candidates, whether they are exact, and the positions of the parts
+    /// they do not answer exactly (to evaluate on them).
+    fn and(
+        &self,
+        parts: &[Node],
+        ns: Ns<'_>,
+        budget: Option<u64>,
+    ) -> (Plan, Cands, bool, Vec<usize>) {
         // Terms without `->` first: they are cheap, and the best of them bounds whether a path
         // term is worth the reverse index.
-        let (simple, paths): (Vec<&Node>, Vec<&Node>) = parts
-            .iter()
-            .partition(|n| !matches!(n, Node::Has(p) | Node::Cmp(p, _, _) if p.names().len() > 1));
+        let is_path =
+            |n: &Node| matches!(n, Node::Has(p) | Node::Cmp(p, _, _) if p.names().len() > 1);
+        let order = (0..parts.len())
+            .filter(|&i| parts.get(i).is_some_and(|n| !is_path(n)))
+            .chain((0..parts.len()).filter(|&i| parts.get(i).is_some_and(is_path)));
         let mut plans = Vec::new();
         let mut best: Cands = None;
-        for part in simple.into_iter().chain(paths) {
+        let mut inexact = Vec::new();
+        for i in order {
+            let Some(part) = parts.get(i) else { continue };
             let bound = best.as_ref().map(RoaringBitmap::len).or(budget);
-            let (plan, c) = self.node(part, ns, bound);
-            let Some(c) = c else { continue };
+            let (plan, c, exact) = self.node(part, ns, bound);
+            let Some(c) = c else {
+                inexact.push(i);
+                continue;
+            };
             if plan == Plan::Nothing || c.is_empty() {
-                return (Plan::Nothing, Some(RoaringBitmap::new()));
+                return (Plan::Nothing, Some(RoaringBitmap::new()), true, Vec::new());
+            }
+            if !exact {
+                inexact.push(i);
             }
             best = Some(match best {
                 None => c,
@@ -262,16 +361,20 @@ impl<'a> Indexed<'a> {
             });
             plans.push(plan);
         }
+        inexact.sort_unstable();
+        let exact = best.is_some() && inexact.is_empty();
         match plans.len() {
-            0 => (Plan::Scan, None),
-            1 => (plans.pop().unwrap_or(Plan::Scan), best),
-            _ => (Plan::And(plans), best),
+            0 => (Plan::Scan, None, false, inexact),
+            1 => (plans.pop().unwrap_or(Plan::Scan), best, exact, inexact),
+            _ => (Plan::And(plans), best, exact, inexact),
         }
     }
 
-    /// A comparison on a tag of the row itself.
-    fn cmp_term(&self, tag: &str, col: usize, op: CmpOp, v: &Value) -> (Plan, Cands) {
-        let nested = self.nested_of(col);
+    /// A comparison on a tag of the row itself. Reverse refs and number ranges answer it
+    /// exactly when the column holds no list or dict (a Ref compares by id; a Number only
+    /// with a Number of the same unit; nothing else compares with either).
+    fn cmp_term(&self, tag: &str, col: usize, op: CmpOp, v: &Value) -> Narrow {
+        let nested = self.nested_of(col).filter(|n| !n.is_empty());
         let with_nested = |mut rows: RoaringBitmap| {
             if let Some(n) = nested {
                 rows |= n;
@@ -289,6 +392,7 @@ impl<'a> Indexed<'a> {
                         id: r.id().to_owned(),
                     },
                     Some(with_nested(rows)),
+                    nested.is_none(),
                 )
             }
             (_, Value::Number(n)) if op != CmpOp::Ne => {
@@ -303,37 +407,40 @@ impl<'a> Indexed<'a> {
                         value: n.clone(),
                     },
                     Some(with_nested(rows)),
+                    nested.is_none(),
                 )
             }
             _ => (
                 Plan::Tag(tag.to_owned()),
                 Some(self.tags_of(col).cloned().unwrap_or_default()),
+                false,
             ),
         }
     }
 
-    /// `tag` or `tag->rest ...`: the rows with `tag`, or (for a path, when fewer rows can match
-    /// the rest than have `tag`) the rows whose `tag` refers to the rows that match the rest.
+    /// `tag` or `tag->rest ...`: the rows with `tag` (exactly `has tag`), or (for a path, when
+    /// fewer rows can match the rest than have `tag`) the rows whose `tag` refers to the rows
+    /// that match the rest.
     fn path_term(
         &self,
         p: &Path,
         budget: Option<u64>,
         rest_filter: impl FnOnce(Path) -> Option<Filter>,
-    ) -> (Plan, Cands) {
+    ) -> Narrow {
         let tag = p.first();
         let Some(col) = self.grid.col_index(tag) else {
-            return (Plan::Nothing, Some(RoaringBitmap::new()));
+            return (Plan::Nothing, Some(RoaringBitmap::new()), true);
         };
         let with_tag = self.tags_of(col).cloned().unwrap_or_default();
-        let plain = (Plan::Tag(tag.to_owned()), Some(with_tag));
         let Some(rest) = p.names().get(1..).filter(|r| !r.is_empty()) else {
-            return plain;
+            return (Plan::Tag(tag.to_owned()), Some(with_tag), true);
         };
-        let has_tag = plain.1.as_ref().map_or(0, RoaringBitmap::len);
+        let has_tag = with_tag.len();
+        let plain = (Plan::Tag(tag.to_owned()), Some(with_tag), false);
         let Some(target) = Path::new(rest.iter().cloned()).ok().and_then(rest_filter) else {
             return plain;
         };
-        let (target_plan, target_cands) = self.node(target.node(), None, None);
+        let (target_plan, target_cands, target_exact) = self.node(target.node(), None, None);
         let target_size = target_cands
             .as_ref()
             .map_or(self.grid.len() as u64, RoaringBitmap::len);
@@ -343,8 +450,14 @@ impl<'a> Indexed<'a> {
         if target_size >= has_tag.min(budget.unwrap_or(u64::MAX)) {
             return plain;
         }
-        let compiled = target.compile_for(self.grid);
-        let targets = self.run(&compiled, target_cands.as_ref(), usize::MAX);
+        let targets: Vec<usize> = match (&target_cands, target_exact) {
+            (Some(c), true) => c.iter().map(|t| t as usize).collect(),
+            _ => self.run(
+                &target.compile_for(self.grid),
+                target_cands.as_ref(),
+                usize::MAX,
+            ),
+        };
         let mut rows = RoaringBitmap::new();
         for t in targets {
             let Some(id) = u32::try_from(t).ok().and_then(|t| self.id_at(t)) else {
@@ -361,47 +474,70 @@ impl<'a> Indexed<'a> {
                 target: Box::new(target_plan),
             },
             Some(rows),
+            false,
         )
     }
 
-    /// The rows that implement `symbol` in `ns`: any tag whose def fits it, or all the parts of
-    /// a conjunct that fits it (the parts' marker check is left to the filter).
+    /// The rows that implement `symbol` in `ns`, and whether exactly: any tag (a column of the
+    /// grid) whose def fits it, or all the parts of a conjunct that fits it (exact only when
+    /// every row with all the parts is implied by a tag too: the filter checks that the parts
+    /// are markers).
     #[cfg(feature = "defs")]
-    fn implied(&self, ns: &crate::defs::Namespace, symbol: &str) -> RoaringBitmap {
+    fn implied(&self, ns: &crate::defs::Namespace, symbol: &str) -> (RoaringBitmap, bool) {
         use crate::defs::DefKind;
         let mut out = RoaringBitmap::new();
-        for d in ns.defs().filter(|d| ns.fits(d.symbol(), symbol)) {
-            match d.kind() {
-                DefKind::Tag => {
-                    if let Some(rows) = self
-                        .grid
-                        .col_index(d.symbol())
-                        .and_then(|c| self.tags_of(c))
-                    {
-                        out |= rows;
-                    }
-                }
-                DefKind::Conjunct => {
-                    let mut all: Option<RoaringBitmap> = None;
-                    for part in d.parts() {
-                        let rows = self
-                            .grid
-                            .col_index(part)
-                            .and_then(|c| self.tags_of(c))
-                            .cloned()
-                            .unwrap_or_default();
-                        all = Some(match all {
-                            None => rows,
-                            Some(a) => a & rows,
-                        });
-                    }
-                    if let Some(a) = all {
-                        out |= a;
-                    }
-                }
-                DefKind::Key => {}
+        // The grid's columns, not every def: a tag def with no column has no rows.
+        for (c, col) in self.grid.cols().iter().enumerate() {
+            let name = col.name();
+            if ns.def(name).is_some_and(|d| d.kind() == DefKind::Tag)
+                && ns.fits(name, symbol)
+                && let Some(rows) = self.tags_of(c)
+            {
+                out |= rows;
             }
         }
-        out
+        let by_tag = out.clone();
+        let mut exact = true;
+        let conjuncts = ns
+            .defs()
+            .filter(|d| d.kind() == DefKind::Conjunct && ns.fits(d.symbol(), symbol));
+        for d in conjuncts {
+            let mut all: Option<RoaringBitmap> = None;
+            for part in d.parts() {
+                let rows = self
+                    .grid
+                    .col_index(part)
+                    .and_then(|c| self.tags_of(c))
+                    .cloned()
+                    .unwrap_or_default();
+                all = Some(match all {
+                    None => rows,
+                    Some(a) => a & rows,
+                });
+            }
+            if let Some(a) = all.filter(|a| !a.is_empty()) {
+                // Rows a tag already implies match whatever the conjunct's check says.
+                exact &= a.is_subset(&by_tag);
+                out |= a;
+            }
+        }
+        (out, exact)
+    }
+}
+
+/// The first `limit` candidates, as row positions.
+fn first(cands: &RoaringBitmap, limit: usize) -> Vec<usize> {
+    cands.iter().take(limit).map(|i| i as usize).collect()
+}
+
+/// Errors as [`Filter::in_namespace`] does for a spec term that names no def of `ns`.
+#[cfg(feature = "defs")]
+fn check_specs(n: &Node, ns: &crate::defs::Namespace) -> crate::Result<()> {
+    match n {
+        Node::Spec(spec) if ns.spec_def(spec.lib(), spec.name()).is_none() => Err(
+            crate::Error::Invalid(format!("spec {spec} names no def of the namespace")),
+        ),
+        Node::And(parts) | Node::Or(parts) => parts.iter().try_for_each(|p| check_specs(p, ns)),
+        _ => Ok(()),
     }
 }

@@ -210,6 +210,135 @@ fn paths_go_through_reverse_refs_when_the_target_side_is_smaller() {
     );
 }
 
+/// The site grid without the rows whose `siteRef` and `curVal` are a list or a dict.
+fn flat_grid() -> Grid {
+    let mut grid = site_grid();
+    grid.retain_rows(|r| r.index() != 7 && r.index() != 8);
+    grid
+}
+
+/// What the indexed selection of `text` still evaluates on its candidates.
+fn residual(grid: &Grid, text: &str) -> Option<String> {
+    let index = Index::new(grid);
+    let f: Filter = text.parse().unwrap();
+    let db = index.on(grid);
+    let out = db.residual(&f).map(|r| r.to_string());
+    assert_eq!(db.select(&f, usize::MAX), scan(grid, &f), "{text}");
+    out
+}
+
+#[test]
+fn exact_terms_are_not_evaluated_again() {
+    let flat = flat_grid();
+    for text in [
+        "site",
+        "point and siteRef == @s2",
+        "point and curVal > 89.5°F",
+        "point and curVal <= 70°F and siteRef == @s2",
+        "site or equip",
+        "id == @e3",
+    ] {
+        assert_eq!(residual(&flat, text), None, "{text}");
+    }
+    // Only the terms the indexes narrow but do not answer are left.
+    assert_eq!(
+        residual(&flat, "site and geoCity == \"Paris\"").as_deref(),
+        Some("geoCity == \"Paris\"")
+    );
+    assert_eq!(
+        residual(&flat, "point and not equipRef and siteRef == @s2").as_deref(),
+        Some("not equipRef")
+    );
+    assert_eq!(
+        residual(&flat, "point and curVal != 70°F").as_deref(),
+        Some("curVal != 70°F")
+    );
+    // An `or` with an inexact part is evaluated whole.
+    assert_eq!(
+        residual(&flat, "point and (site or geoCity == \"Paris\")").as_deref(),
+        Some("site or geoCity == \"Paris\"")
+    );
+    // Nothing narrows: the whole filter, scanned.
+    assert_eq!(residual(&flat, "not site").as_deref(), Some("not site"));
+    // Lists and dicts in the column: reverse refs and ranges only narrow.
+    let nested = site_grid();
+    assert_eq!(
+        residual(&nested, "point and siteRef == @s1").as_deref(),
+        Some("siteRef == @s1")
+    );
+    assert_eq!(
+        residual(&nested, "point and curVal > 89.5°F").as_deref(),
+        Some("curVal > 89.5°F")
+    );
+    assert_eq!(residual(&nested, "point").as_deref(), None);
+}
+
+#[cfg(feature = "defs")]
+#[test]
+fn namespace_markers_are_answered_by_tag_bitmaps() {
+    let grid = flat_grid();
+    let index = Index::new(&grid);
+    let db = index.on(&grid);
+    let ns = crate::defs::Namespace::standard();
+    let residual = |text: &str| {
+        let f: Filter = text.parse().unwrap();
+        db.residual_in(&f, ns).map(|r| r.to_string())
+    };
+    // `equip` is the rows with equip or ahu (a subtype): one union of bitmaps, exact.
+    assert_eq!(residual("equip"), None);
+    assert_eq!(residual("Ahu"), None);
+    assert_eq!(
+        residual("equip and siteRef->geoCity == \"Tokyo\"").as_deref(),
+        Some("siteRef->geoCity == \"Tokyo\"")
+    );
+    assert_eq!(
+        residual("site and geoCity == \"Paris\"").as_deref(),
+        Some("geoCity == \"Paris\"")
+    );
+    let f: Filter = "equip and siteRef == @s2".parse().unwrap();
+    assert_eq!(db.residual_in(&f, ns), None);
+    assert_eq!(db.select_in(&f, ns, usize::MAX).unwrap(), [3, 4]);
+    // A spec naming no def is an error even when the rest answers the filter.
+    let f: Filter = "nope and Zzz".parse().unwrap();
+    assert!(db.select_in(&f, ns, usize::MAX).is_err());
+    let f: Filter = "site and Zzz".parse().unwrap();
+    assert!(db.select_in(&f, ns, usize::MAX).is_err());
+}
+
+#[cfg(feature = "defs")]
+#[test]
+fn conjunct_rows_are_checked_for_markers() {
+    // `chiller-absorption` is a conjunct that implements `chillerMechanism`, which neither
+    // part does alone; a row implements it only when both parts are markers.
+    let rows = vec![
+        d(vec![
+            ("id", r("a")),
+            ("chiller", Value::Marker),
+            ("absorption", Value::Marker),
+        ]),
+        d(vec![
+            ("id", r("b")),
+            ("chiller", Value::Marker),
+            ("absorption", "x".into()),
+        ]),
+        d(vec![("id", r("c")), ("chiller", Value::Marker)]),
+    ];
+    let grid = Grid::from_dicts(&rows);
+    let index = Index::new(&grid);
+    let db = index.on(&grid);
+    let ns = crate::defs::Namespace::standard();
+    let f: Filter = "chillerMechanism".parse().unwrap();
+    let bound = f.in_namespace(ns).unwrap();
+    let expected: Vec<usize> = bound.select(&grid, &GridIndex::new(&grid)).collect();
+    assert_eq!(expected, [0]);
+    assert_eq!(db.select_in(&f, ns, usize::MAX).unwrap(), expected);
+    assert!(db.residual_in(&f, ns).is_some(), "the markers are checked");
+    // Rows a tag already implies need no check: `equip` (chiller is one) is exact.
+    let f: Filter = "equip".parse().unwrap();
+    assert_eq!(db.residual_in(&f, ns), None);
+    assert_eq!(db.select_in(&f, ns, usize::MAX).unwrap(), [0, 1, 2]);
+}
+
 #[test]
 fn limit_stops_early() {
     let grid = site_grid();
@@ -279,7 +408,8 @@ fn namespace_markers_and_specs_use_what_implies_them() {
 
 const IDS: [&str; 6] = ["a", "b", "c", "d", "e", "zz"];
 
-fn value() -> impl Strategy<Value = Value> {
+/// A scalar value (what a column without lists or dicts holds).
+fn leaf() -> impl Strategy<Value = Value> + Clone {
     let unit = prop_oneof![Just(None), Just(Some("°F")), Just(Some("kW"))];
     let num = (
         prop_oneof![
@@ -298,13 +428,19 @@ fn value() -> impl Strategy<Value = Value> {
             None => Value::Number(Number::new(v)),
         });
     let reference = prop::sample::select(&IDS[..]).prop_map(r);
-    let leaf = prop_oneof![
-        3 => reference.clone(),
+    prop_oneof![
+        3 => reference,
         3 => num,
         1 => Just(Value::Marker),
         2 => prop::sample::select(&["Paris", "Tokyo", "x"][..]).prop_map(Value::from),
         1 => any::<bool>().prop_map(Value::Bool),
-    ];
+    ]
+}
+
+/// A value: a scalar, or a list or dict of them.
+fn value() -> impl Strategy<Value = Value> {
+    let leaf = leaf();
+    let reference = prop::sample::select(&IDS[..]).prop_map(r);
     prop_oneof![
         6 => leaf.clone(),
         1 => prop::collection::vec(leaf.clone(), 0..3).prop_map(Value::List),
@@ -312,14 +448,30 @@ fn value() -> impl Strategy<Value = Value> {
     ]
 }
 
-const TAGS: [&str; 8] = [
-    "site", "equip", "ahu", "siteRef", "equipRef", "curVal", "geoCity", "point",
+const TAGS: [&str; 10] = [
+    "site",
+    "equip",
+    "ahu",
+    "siteRef",
+    "equipRef",
+    "curVal",
+    "geoCity",
+    "point",
+    "chiller",
+    "absorption",
 ];
 
-fn grid() -> impl Strategy<Value = Grid> {
+/// Random grids: with lists and dicts in their columns, or (`nested` false) only scalars,
+/// where reverse refs and ranges answer terms exactly.
+fn grid_of(nested: bool) -> impl Strategy<Value = Grid> {
+    let cell = if nested {
+        value().boxed()
+    } else {
+        leaf().boxed()
+    };
     let row = (
         prop::option::of(prop::sample::select(&IDS[..])),
-        prop::collection::vec((prop::sample::select(&TAGS[..]), value()), 0..6),
+        prop::collection::vec((prop::sample::select(&TAGS[..]), cell), 0..6),
     );
     prop::collection::vec(row, 0..40).prop_map(|rows| {
         let dicts: Vec<Dict> = rows
@@ -381,6 +533,7 @@ fn term() -> impl Strategy<Value = String> {
         1 => path.clone().prop_map(|p| format!("not {p}")),
         4 => (path, op, operand).prop_map(|(p, o, v)| format!("{p} {o} {v}")),
         1 => Just("Ahu".to_owned()),
+        1 => Just("chillerMechanism".to_owned()),
     ]
 }
 
@@ -398,7 +551,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn indexed_selection_is_the_scan(grid in grid(), text in filter(), limit in prop_oneof![Just(usize::MAX), 0..5usize]) {
+    fn indexed_selection_is_the_scan(grid in prop_oneof![grid_of(true), grid_of(false)], text in filter(), limit in prop_oneof![Just(usize::MAX), 0..5usize]) {
         let f: Filter = text.parse().unwrap();
         let index = Index::new(&grid);
         let db = index.on(&grid);
