@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod chunks;
 pub mod client;
 pub mod dataset;
 pub mod db;

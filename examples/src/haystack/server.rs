@@ -99,7 +99,37 @@ impl AppState {
         if !self.config.offload {
             return Ok(f());
         }
-        let permit = match self.cpu.clone().try_acquire_owned() {
+        let permit = self.permit().await?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(|e| OpError::internal(format!("request task failed: {e}")))
+    }
+
+    /// Starts `f` on the blocking pool once a slot is free, as [`AppState::cpu`] does, but
+    /// returns without waiting for it to finish (a response body it streams). Always on the
+    /// blocking pool, even without offload: `f` may block.
+    pub(crate) async fn cpu_detached(
+        &self,
+        f: impl FnOnce() + Send + 'static,
+    ) -> Result<(), OpError> {
+        let permit = if self.config.offload {
+            Some(self.permit().await?)
+        } else {
+            None
+        };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        });
+        Ok(())
+    }
+
+    /// A slot of the blocking pool: now, after a wait, or 503 when too many already wait.
+    async fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, OpError> {
+        Ok(match self.cpu.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
                 if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.config.max_waiting {
@@ -113,13 +143,7 @@ impl AppState {
                 self.waiting.fetch_sub(1, Ordering::SeqCst);
                 p.map_err(|_| OpError::internal("server shutting down"))?
             }
-        };
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            f()
         })
-        .await
-        .map_err(|e| OpError::internal(format!("request task failed: {e}")))
     }
 }
 
@@ -243,6 +267,30 @@ fn write_response(format: Format, mime: &'static str, status: StatusCode, grid: 
     resp
 }
 
+/// Writes a large `grid` as the response, streamed in chunks as it is encoded on the
+/// blocking pool (see [`super::chunks`]); 503 when the pool is too busy to start.
+async fn stream_response(
+    state: &AppState,
+    format: Format,
+    mime: &'static str,
+    status: StatusCode,
+    grid: Grid,
+) -> Response {
+    let (writer, body) = super::chunks::channel();
+    match state
+        .cpu_detached(move || super::chunks::encode(format, grid, writer))
+        .await
+    {
+        Ok(()) => (
+            status,
+            [(header::CONTENT_TYPE, format!("{mime}; charset=utf-8"))],
+            body,
+        )
+            .into_response(),
+        Err(e) => write_response(format, mime, e.status, &error_grid(&e.dis)),
+    }
+}
+
 async fn handle(
     State(state): State<AppState>,
     Path(op): Path<String>,
@@ -319,13 +367,7 @@ async fn handle(
     let mut resp = if grid.len() < 64 {
         write_response(format, mime, status, &grid)
     } else {
-        match state
-            .cpu(move || write_response(format, mime, status, &grid))
-            .await
-        {
-            Ok(resp) => resp,
-            Err(e) => write_response(format, mime, e.status, &error_grid(&e.dis)),
-        }
+        stream_response(&state, format, mime, status, grid).await
     };
     if let Some(v) = info.and_then(|i| HeaderValue::from_str(&i).ok()) {
         resp.headers_mut()
