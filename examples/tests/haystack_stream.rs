@@ -1,4 +1,4 @@
-//! Large `read` answers streamed by the real `haystack-server` process (#24): the body arrives
+//! Large `read` answers (over `STREAM_AFTER` bytes) streamed by the real `haystack-server` process (#24): the body arrives
 //! in many chunks (none larger than the chunk size), whole, and is exactly the grid a scan of
 //! the same data finds, in Zinc and in JSON.
 
@@ -6,7 +6,7 @@ mod haystack_support;
 
 use std::sync::Arc;
 
-use examples::haystack::chunks::CHUNK_BYTES;
+use examples::haystack::chunks::{CHUNK_BYTES, STREAM_AFTER};
 use examples::haystack::db::Db;
 use examples::haystack::formats::Format;
 use examples::haystack::sample;
@@ -60,8 +60,8 @@ async fn read_chunks(
 #[tokio::test]
 async fn large_reads_arrive_whole_in_chunks() {
     let dir = tempfile::tempdir().unwrap();
-    // 30 sites: 6,030 entities; the points' answer is several MB of Zinc.
-    let grid = sample::campus(30);
+    // 80 sites: 16,080 entities; the points' answer is about 2 MB of Zinc.
+    let grid = sample::campus(80);
     let source = dir.path().join("campus.zinc");
     std::fs::write(&source, haystack_zinc::to_string(&grid)).unwrap();
     let store_dir = dir.path().join("store");
@@ -87,22 +87,34 @@ async fn large_reads_arrive_whole_in_chunks() {
         assert_eq!(got.len(), expected.len(), "{filter}");
         assert!(got.len() > 5_000, "{filter}: a large answer");
         assert!(
-            text.len() > 4 * CHUNK_BYTES,
+            text.len() > STREAM_AFTER,
             "{filter}: {} bytes, several chunks' worth",
             text.len()
         );
         // Sent as encoded: many chunks, none over the chunk size (the transport may split
         // them further, never join beyond what was sent).
-        assert!(chunks.len() >= 4, "{filter}: {} chunks", chunks.len());
+        assert!(chunks.len() >= 16, "{filter}: {} chunks", chunks.len());
         assert!(
             chunks.iter().all(|c| c.len() <= CHUNK_BYTES),
             "{filter}: chunk sizes {:?}",
             chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
         );
     }
-    // A small answer is still whole (not streamed).
+    // An answer of many rows but under STREAM_AFTER bytes is sent whole, with its length.
+    let mid = read_chunks(
+        &client,
+        &server.base,
+        "point and siteRef == @s3",
+        "text/zinc",
+        false,
+    )
+    .await;
+    let text: Vec<u8> = mid.iter().flat_map(|c| c.iter().copied()).collect();
+    let got = haystack_zinc::from_str(std::str::from_utf8(&text).unwrap()).unwrap();
+    assert_eq!(got.len(), 180);
+    // A small answer is whole too.
     let small = read_chunks(&client, &server.base, "site", "text/zinc", false).await;
     let text: Vec<u8> = small.iter().flat_map(|c| c.iter().copied()).collect();
     let got = haystack_zinc::from_str(std::str::from_utf8(&text).unwrap()).unwrap();
-    assert_eq!(got.len(), 30);
+    assert_eq!(got.len(), 80);
 }

@@ -34,20 +34,56 @@ pub struct ChunkWriter {
     buf: Vec<u8>,
 }
 
-/// A body and the writer that fills it. The writer must be used from a blocking thread (it
-/// waits for the client when [`CHUNKS_AHEAD`] chunks are not yet taken).
-pub fn channel() -> (ChunkWriter, Body) {
+/// Bytes gathered before a body is streamed: an answer that ends sooner is sent whole, with
+/// a Content-Length (a short chunked body would wait on the client's delayed ACK for its
+/// terminating chunk, ~40 ms, on connections without TCP_NODELAY).
+pub const STREAM_AFTER: usize = 16 * CHUNK_BYTES;
+
+/// The receiving end of a [`ChunkWriter`]: made into a body by [`Pending::body`].
+#[derive(Debug)]
+pub struct Pending {
+    rx: mpsc::Receiver<Chunk>,
+}
+
+/// A writer and the receiver its chunks go to. The writer must be used from a blocking thread
+/// (it waits for the client when [`CHUNKS_AHEAD`] chunks are not yet taken).
+pub fn channel() -> (ChunkWriter, Pending) {
     let (tx, rx) = mpsc::channel::<Chunk>(CHUNKS_AHEAD);
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (chunk, rx))
-    });
     (
         ChunkWriter {
             tx,
             buf: Vec::with_capacity(CHUNK_BYTES),
         },
-        Body::from_stream(stream),
+        Pending { rx },
     )
+}
+
+impl Pending {
+    /// The body: whole (with a known length) when the encoder ends within [`STREAM_AFTER`]
+    /// bytes, else streamed from the chunks gathered so far on. `Err` when encoding failed
+    /// before anything was sent.
+    pub async fn body(mut self) -> io::Result<Body> {
+        let mut head: Vec<Bytes> = Vec::new();
+        let mut size = 0;
+        while size < STREAM_AFTER {
+            match self.rx.recv().await {
+                None => {
+                    let whole: Vec<u8> = head.iter().flat_map(|c| c.iter().copied()).collect();
+                    return Ok(Body::from(whole));
+                }
+                Some(Err(e)) => return Err(e),
+                Some(Ok(chunk)) => {
+                    size += chunk.len();
+                    head.push(chunk);
+                }
+            }
+        }
+        let first = futures::stream::iter(head.into_iter().map(Ok::<_, io::Error>));
+        let rest = futures::stream::unfold(self.rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        });
+        Ok(Body::from_stream(futures::StreamExt::chain(first, rest)))
+    }
 }
 
 impl ChunkWriter {

@@ -276,18 +276,21 @@ async fn stream_response(
     status: StatusCode,
     grid: Grid,
 ) -> Response {
-    let (writer, body) = super::chunks::channel();
-    match state
+    let (writer, pending) = super::chunks::channel();
+    if let Err(e) = state
         .cpu_detached(move || super::chunks::encode(format, grid, writer))
         .await
     {
-        Ok(()) => (
+        return write_response(format, mime, e.status, &error_grid(&e.dis));
+    }
+    match pending.body().await {
+        Ok(body) => (
             status,
             [(header::CONTENT_TYPE, format!("{mime}; charset=utf-8"))],
             body,
         )
             .into_response(),
-        Err(e) => write_response(format, mime, e.status, &error_grid(&e.dis)),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 
