@@ -1,7 +1,7 @@
 //! Building values from the fields of Hayson objects (`{"_kind": "ref", "val": ...}`) and grids
 //! from their `meta`, `cols` and `rows`.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 use super::de::Field;

@@ -5,7 +5,7 @@
 //! each member and each row, once the bytes of the whole of it are buffered, to the same serde
 //! visitors that decode whole documents ([`super::from_str`]), so both read values alike.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
