@@ -183,3 +183,89 @@ async fn receive_errors_are_retried_and_reported_not_the_end_of_the_workers() {
     assert_eq!(status.current.queue_errors, 3, "{status:?}");
     assert_eq!(status.recent_errors.len(), 3, "{status:?}");
 }
+
+/// The in-process queue with a latency on every receive (as SQS has), recording how many
+/// receives were in flight at once.
+#[derive(Debug)]
+struct SlowReceives {
+    inner: MemoryQueue,
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl WorkQueue for SlowReceives {
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), CacheError> {
+        self.inner.send_batch(bodies).await
+    }
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, CacheError> {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let got = self.inner.receive(max, wait).await;
+        self.now.fetch_sub(1, Ordering::SeqCst);
+        got
+    }
+    async fn delete(&self, messages: &[Message]) -> Result<(), CacheError> {
+        self.inner.delete(messages).await
+    }
+    async fn release(&self, message: &Message, delay: Duration) -> Result<(), CacheError> {
+        self.inner.release(message, delay).await
+    }
+    async fn extend(&self, message: &Message, visibility: Duration) -> Result<(), CacheError> {
+        self.inner.extend(message, visibility).await
+    }
+    fn visibility_timeout(&self) -> Option<Duration> {
+        None
+    }
+    fn max_receives(&self) -> u32 {
+        self.inner.max_receives()
+    }
+    async fn is_empty(&self) -> Result<bool, CacheError> {
+        self.inner.is_empty().await
+    }
+    async fn dead_letters(&self) -> Result<Vec<String>, CacheError> {
+        WorkQueue::dead_letters(&self.inner).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_receives_are_in_flight_for_many_workers_never_more_than_their_slots() {
+    const IDS: usize = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = fixed_clock();
+    let external = serve(source::external_api(clock.clone())).await;
+    let queue = Arc::new(SlowReceives {
+        inner: MemoryQueue::new(1000, 3),
+        now: Default::default(),
+        most: Default::default(),
+    });
+    let mut cache = Cache::new(
+        Arc::new(MemoryIdentifiers::default()),
+        Arc::new(LocalObjects::new(dir.path())),
+        Arc::new(MemoryForecast::default()),
+        "forecast",
+        external,
+        clock,
+    )
+    .unwrap()
+    .with_queue(queue.clone());
+    cache.workers = 40;
+    cache.receive_wait = Duration::from_millis(100);
+    let cache = Arc::new(cache);
+    for i in 0..IDS {
+        cache.ids().add(&format!("id-{i:04}")).await.unwrap();
+    }
+    let report = tokio::time::timeout(Duration::from_secs(120), cache.run_cycle())
+        .await
+        .expect("the cycle ends")
+        .unwrap();
+    assert_eq!((report.enqueued, report.done, report.failed), (IDS, IDS, 0), "{report:?}");
+    let most = queue.most.load(Ordering::SeqCst);
+    // Before: one receive at a time, so a queue with latency starved all but ten workers.
+    assert_eq!(
+        most, 4,
+        "one receive in flight per 10 of the 40 worker slots (at most)"
+    );
+    assert_eq!(queue.inner.pending(), 0);
+}

@@ -1,22 +1,29 @@
-//! The fetch workers of one cycle: a receive loop takes up to [`MAX_BATCH`] messages at a time,
-//! never more than there are free worker slots (so no received message waits unworked while its
-//! visibility runs out), and hands each to a task that keeps it hidden with a heartbeat while its
-//! identifier is fetched and written. Done messages are deleted in batches; failed ones released
-//! with a growing delay. Queue errors are retried with backoff and reported, never the end of a
-//! worker.
+//! The fetch workers of one cycle: receives take up to [`MAX_BATCH`] messages each, never more
+//! than there are free worker slots (so no received message waits unworked while its visibility
+//! runs out), with one receive in flight per [`MAX_BATCH`] worker slots (at most
+//! [`MAX_RECEIVES_IN_FLIGHT`]), so a queue whose receives take a while still keeps every worker
+//! busy. Each message goes to a task that keeps it hidden with a heartbeat while its identifier
+//! is fetched and written. Done messages are deleted in batches; failed ones released with a
+//! growing delay. Queue errors are retried with backoff and reported, never the end of a worker.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::warn;
 
+use super::CacheError;
 use super::pipeline::{Cache, MAX_REPORTED, ScheduleState};
 use super::queue::{MAX_BATCH, Message};
 
 /// How long a done message waits for others to share its delete request.
 const DELETE_LINGER: Duration = Duration::from_millis(50);
+
+/// Most receive requests one process has in flight at once.
+pub const MAX_RECEIVES_IN_FLIGHT: usize = 8;
 
 fn push_capped(failures: &mut Vec<String>, why: String) {
     if failures.len() < MAX_REPORTED {
@@ -29,72 +36,132 @@ fn schedule_done(rx: &watch::Receiver<ScheduleState>) -> bool {
     rx.borrow().done || rx.has_changed().is_err()
 }
 
+/// Receives in flight for `workers` worker slots: one per [`MAX_BATCH`] slots, at least one, at
+/// most [`MAX_RECEIVES_IN_FLIGHT`].
+fn receives_in_flight(workers: usize) -> usize {
+    workers.div_ceil(MAX_BATCH).clamp(1, MAX_RECEIVES_IN_FLIGHT)
+}
+
+/// What one receive gave, with the worker slots it holds for its messages.
+type Received = (Result<Vec<Message>, CacheError>, OwnedSemaphorePermit);
+
+/// One receive of up to `permits` messages, after `backoff` (after queue errors). An empty
+/// answer while the schedule is still running waits (at most the receive wait) for the
+/// schedule to send more, so a queue that answers at once does not spin.
+async fn receive(
+    cache: Arc<Cache>,
+    permits: OwnedSemaphorePermit,
+    backoff: Option<Duration>,
+    mut schedule: watch::Receiver<ScheduleState>,
+) -> Received {
+    if let Some(delay) = backoff {
+        tokio::time::sleep(delay).await;
+    }
+    schedule.borrow_and_update();
+    let received = cache
+        .queue()
+        .receive(permits.num_permits(), cache.receive_wait)
+        .await;
+    if matches!(&received, Ok(m) if m.is_empty()) && !schedule_done(&schedule) {
+        let _ = tokio::time::timeout(cache.receive_wait, schedule.changed()).await;
+    }
+    (received, permits)
+}
+
+/// Takes up to [`MAX_BATCH`] free worker slots, waiting for the first one.
+async fn take_slots(slots: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
+    let mut permits = slots.clone().acquire_owned().await.ok()?;
+    while permits.num_permits() < MAX_BATCH {
+        match slots.clone().try_acquire_owned() {
+            Ok(p) => permits.merge(p),
+            Err(_) => break,
+        }
+    }
+    Some(permits)
+}
+
 /// Runs the workers until the schedule is done and the queue is empty; returns the failure
 /// messages (at most [`MAX_REPORTED`]). Counts go to the cache's progress.
-pub(crate) async fn run(
-    cache: Arc<Cache>,
-    mut schedule: watch::Receiver<ScheduleState>,
-) -> Vec<String> {
+pub(crate) async fn run(cache: Arc<Cache>, schedule: watch::Receiver<ScheduleState>) -> Vec<String> {
     let mut failures = Vec::new();
     let slots = Arc::new(Semaphore::new(cache.workers.max(1)));
+    let in_flight = receives_in_flight(cache.workers.max(1));
     let (done_tx, done_rx) = mpsc::channel::<Message>(cache.workers.max(1) + MAX_BATCH);
     let deleter = tokio::spawn(delete_loop(cache.clone(), done_rx));
     let mut tasks: JoinSet<Option<String>> = JoinSet::new();
+    let mut receiving = FuturesUnordered::new();
     let mut errors_in_row = 0u32;
+    // Set once the schedule is done and the queue was seen empty: no new receives; the loop
+    // ends when the receives in flight have answered (empty, or their messages are worked on).
+    let mut finishing = false;
     loop {
         while let Some(joined) = tasks.try_join_next() {
             reap(&cache, &mut failures, joined);
         }
-        let Ok(mut permits) = slots.clone().acquire_owned().await else {
-            break;
-        };
-        while permits.num_permits() < MAX_BATCH {
-            match slots.clone().try_acquire_owned() {
-                Ok(p) => permits.merge(p),
-                Err(_) => break,
+        let backoff = (errors_in_row > 0).then(|| cache.queue_retry.delay(errors_in_row));
+        let received = if finishing {
+            match receiving.next().await {
+                Some(r) => r,
+                None => break,
             }
-        }
-        let received = cache
-            .queue()
-            .receive(permits.num_permits(), cache.receive_wait)
-            .await;
+        } else if receiving.is_empty() {
+            let Some(permits) = take_slots(&slots).await else {
+                break;
+            };
+            receiving.push(receive(cache.clone(), permits, backoff, schedule.clone()));
+            continue;
+        } else if receiving.len() < in_flight {
+            tokio::select! {
+                r = receiving.next() => match r {
+                    Some(r) => r,
+                    None => continue,
+                },
+                permits = take_slots(&slots) => {
+                    let Some(permits) = permits else { break };
+                    receiving.push(receive(cache.clone(), permits, backoff, schedule.clone()));
+                    continue;
+                }
+            }
+        } else {
+            match receiving.next().await {
+                Some(r) => r,
+                None => continue,
+            }
+        };
+        let (received, mut permits) = received;
         let messages = match received {
             Ok(m) => {
                 errors_in_row = 0;
                 m
             }
             Err(e) => {
-                drop(permits);
                 errors_in_row = errors_in_row.saturating_add(1);
                 let delay = cache.queue_retry.delay(errors_in_row);
                 let why = format!("queue: receiving: {e} (retrying in {delay:?})");
                 warn!("{why}");
                 cache.progress().queue_error(why.clone());
                 push_capped(&mut failures, why);
-                tokio::time::sleep(delay).await;
                 continue;
             }
         };
         if messages.is_empty() {
             drop(permits);
-            if schedule_done(&schedule) {
+            if !finishing && schedule_done(&schedule) {
                 match cache.queue().is_empty().await {
-                    Ok(true) => break,
+                    Ok(true) => finishing = true,
                     Ok(false) => {}
                     Err(e) => {
                         let why = format!("queue: {e}");
                         cache.progress().queue_error(why.clone());
                         push_capped(&mut failures, why);
                         errors_in_row = errors_in_row.saturating_add(1);
-                        tokio::time::sleep(cache.queue_retry.delay(errors_in_row)).await;
                     }
                 }
-            } else {
-                // Nothing yet: wait for the schedule to send more (or to finish).
-                let _ = tokio::time::timeout(cache.receive_wait, schedule.changed()).await;
             }
             continue;
         }
+        // Messages after all: work on them and keep receiving until the queue is empty again.
+        finishing = false;
         for message in messages {
             let Some(permit) = permits.split(1) else {
                 // More messages than asked for: a queue bug; release it at once.
