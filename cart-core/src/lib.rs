@@ -52,6 +52,8 @@ mod error;
 mod hash;
 pub mod messages;
 mod model;
+#[cfg(feature = "s3")]
+mod s3_error;
 pub mod status;
 pub mod store;
 #[cfg(feature = "testing")]

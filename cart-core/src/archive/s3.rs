@@ -2,6 +2,7 @@
 
 use super::{Archive, ArchiveStatus, ByteStream};
 use crate::{ArchiveId, Error, Result};
+use crate::s3_error::{S3Failure, classify};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -17,41 +18,13 @@ pub struct S3Archive {
     prefix: String,
 }
 
-/// S3 error codes (from the response's error metadata) that mean "no such object".
-const NOT_FOUND_CODES: &[&str] = &["NoSuchKey", "NotFound", "NoSuchBucket"];
-/// S3 error codes worth retrying.
-const RETRYABLE_CODES: &[&str] = &[
-    "SlowDown",
-    "InternalError",
-    "ServiceUnavailable",
-    "RequestTimeout",
-];
-
 fn sdk_err<E>(e: SdkError<E, HttpResponse>, what: &str, id: &ArchiveId) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    match &e {
-        SdkError::ServiceError(ctx) => {
-            let status = ctx.raw().status().as_u16();
-            let code = e.code();
-            // HEAD answers carry no body, so no code: the status says it.
-            if status == 404 || code.is_some_and(|c| NOT_FOUND_CODES.contains(&c)) {
-                return Error::NotFound(format!("archive file {id}"));
-            }
-            let retryable = status >= 500
-                || status == 429
-                || code.is_some_and(|c| RETRYABLE_CODES.contains(&c));
-            let message = match code {
-                Some(code) => format!("{what} {id}: S3 answered {status} {code}"),
-                None => format!("{what} {id}: S3 answered {status}"),
-            };
-            Error::archive_caused(message, retryable, e)
-        }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            Error::archive_caused(format!("{what} {id}"), true, e)
-        }
-        _ => Error::archive_caused(format!("{what} {id}"), false, e),
+    match classify(&e, what, &id) {
+        S3Failure::NotFound => Error::NotFound(format!("archive file {id}")),
+        S3Failure::Failed { message, retryable } => Error::archive_caused(message, retryable, e),
     }
 }
 

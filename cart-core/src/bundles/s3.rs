@@ -3,6 +3,7 @@
 use super::{BundleStore, Object, exactly};
 use crate::archive::ByteStream;
 use crate::{CartUid, Error, Result, Volume};
+use crate::s3_error::{S3Failure, classify};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -18,38 +19,13 @@ pub const PART_SIZE: usize = 8 << 20;
 /// Keys per `DeleteObjects` request (S3's maximum).
 const DELETE_BATCH: usize = 1000;
 
-const NOT_FOUND_CODES: &[&str] = &["NoSuchKey", "NotFound", "NoSuchBucket"];
-const RETRYABLE_CODES: &[&str] = &[
-    "SlowDown",
-    "InternalError",
-    "ServiceUnavailable",
-    "RequestTimeout",
-];
-
 fn sdk_err<E>(e: SdkError<E, HttpResponse>, what: &str, key: &str) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    match &e {
-        SdkError::ServiceError(ctx) => {
-            let status = ctx.raw().status().as_u16();
-            let code = e.code();
-            if status == 404 || code.is_some_and(|c| NOT_FOUND_CODES.contains(&c)) {
-                return Error::NotFound(format!("bundle store object {key}"));
-            }
-            let retryable = status >= 500
-                || status == 429
-                || code.is_some_and(|c| RETRYABLE_CODES.contains(&c));
-            let message = match code {
-                Some(code) => format!("{what} {key}: S3 answered {status} {code}"),
-                None => format!("{what} {key}: S3 answered {status}"),
-            };
-            Error::bundles_caused(message, retryable, e)
-        }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            Error::bundles_caused(format!("{what} {key}"), true, e)
-        }
-        _ => Error::bundles_caused(format!("{what} {key}"), false, e),
+    match classify(&e, what, &key) {
+        S3Failure::NotFound => Error::NotFound(format!("bundle store object {key}")),
+        S3Failure::Failed { message, retryable } => Error::bundles_caused(message, retryable, e),
     }
 }
 
