@@ -260,7 +260,11 @@ async fn several_receives_are_in_flight_for_many_workers_never_more_than_their_s
         .await
         .expect("the cycle ends")
         .unwrap();
-    assert_eq!((report.enqueued, report.done, report.failed), (IDS, IDS, 0), "{report:?}");
+    assert_eq!(
+        (report.enqueued, report.done, report.failed),
+        (IDS, IDS, 0),
+        "{report:?}"
+    );
     let most = queue.most.load(Ordering::SeqCst);
     // Before: one receive at a time, so a queue with latency starved all but ten workers.
     assert_eq!(

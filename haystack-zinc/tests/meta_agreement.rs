@@ -45,12 +45,20 @@ fn grids() -> Vec<(&'static str, Grid)> {
 fn zinc_and_json_readers_agree_about_grid_and_column_meta() {
     let grids = grids();
     let (_, first) = &grids[0];
-    assert_eq!(first.meta().get("ver"), None, "ver is syntax, not a meta tag");
+    assert_eq!(
+        first.meta().get("ver"),
+        None,
+        "ver is syntax, not a meta tag"
+    );
     assert_eq!(first.meta().get("dis"), Some(&Value::from("Campus")));
     assert_eq!(first.meta().len(), 2, "{:?}", first.meta());
     for (name, grid) in &grids[1..] {
         assert_eq!(grid.meta(), first.meta(), "grid meta read by {name}");
-        assert_eq!(col_metas(grid), col_metas(first), "column meta read by {name}");
+        assert_eq!(
+            col_metas(grid),
+            col_metas(first),
+            "column meta read by {name}"
+        );
         assert_eq!(grid, first, "whole grid read by {name}");
     }
 }
@@ -60,7 +68,11 @@ fn each_writer_writes_one_ver_and_reads_back_the_same_meta() {
     for (name, grid) in grids() {
         let zinc = haystack_zinc::to_string(&grid);
         assert_eq!(zinc.matches("ver:").count(), 1, "{name}: {zinc}");
-        assert_eq!(haystack_zinc::from_str(&zinc).unwrap().meta(), grid.meta(), "{name}");
+        assert_eq!(
+            haystack_zinc::from_str(&zinc).unwrap().meta(),
+            grid.meta(),
+            "{name}"
+        );
         let json = haystack_core::json::to_string(&Value::from(grid.clone()));
         assert_eq!(json.matches("\"ver\"").count(), 1, "{name}: {json}");
         let back = match haystack_core::json::from_str(&json).unwrap() {

@@ -1,8 +1,8 @@
 //! Files in an S3 bucket.
 
 use super::{Archive, ArchiveStatus, ByteStream};
-use crate::{ArchiveId, Error, Result};
 use crate::s3_error::{S3Failure, classify};
+use crate::{ArchiveId, Error, Result};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};

@@ -2,8 +2,8 @@
 
 use super::{BundleStore, Object, exactly};
 use crate::archive::ByteStream;
-use crate::{CartUid, Error, Result, Volume};
 use crate::s3_error::{S3Failure, classify};
+use crate::{CartUid, Error, Result, Volume};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};

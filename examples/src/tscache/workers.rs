@@ -82,7 +82,10 @@ async fn take_slots(slots: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
 
 /// Runs the workers until the schedule is done and the queue is empty; returns the failure
 /// messages (at most [`MAX_REPORTED`]). Counts go to the cache's progress.
-pub(crate) async fn run(cache: Arc<Cache>, schedule: watch::Receiver<ScheduleState>) -> Vec<String> {
+pub(crate) async fn run(
+    cache: Arc<Cache>,
+    schedule: watch::Receiver<ScheduleState>,
+) -> Vec<String> {
     let mut failures = Vec::new();
     let slots = Arc::new(Semaphore::new(cache.workers.max(1)));
     let in_flight = receives_in_flight(cache.workers.max(1));
