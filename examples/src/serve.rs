@@ -45,6 +45,11 @@ where
                 }
             },
         };
+        // Responses are written whole or in large chunks: without TCP_NODELAY, the last
+        // segment of each waits for the client's delayed ACK (40 ms on Linux).
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(%remote, "TCP_NODELAY: {e}");
+        }
         let service = TowerToHyperService::new(app.clone());
         let mut stop = stop_rx.clone();
         let open = open_rx.clone();
