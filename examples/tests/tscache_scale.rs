@@ -101,25 +101,50 @@ async fn a_cycle_of_more_identifiers_than_the_queue_holds_completes() {
     }
 }
 
-/// The in-process queue, but the first `failures` receives fail (an unreachable queue).
+/// The in-process queue with what SQS adds: the first `failures` receives fail (an unreachable
+/// queue), and every receive takes `latency`; records how many receives were in flight at once.
 #[derive(Debug)]
-struct FailingReceives {
+struct TestQueue {
     inner: MemoryQueue,
     failures: std::sync::atomic::AtomicU32,
+    latency: Duration,
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl TestQueue {
+    fn new(inner: MemoryQueue, failures: u32, latency: Duration) -> Self {
+        TestQueue {
+            inner,
+            failures: failures.into(),
+            latency,
+            now: Default::default(),
+            most: Default::default(),
+        }
+    }
 }
 
 #[async_trait::async_trait]
-impl WorkQueue for FailingReceives {
+impl WorkQueue for TestQueue {
     async fn send_batch(&self, bodies: &[String]) -> Result<(), CacheError> {
         self.inner.send_batch(bodies).await
     }
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, CacheError> {
-        let left = self.failures.load(Ordering::SeqCst);
-        if left > 0 {
-            self.failures.store(left - 1, Ordering::SeqCst);
+        let failing = self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok();
+        if failing {
             return Err(CacheError::Unavailable("connection refused".into()));
         }
-        self.inner.receive(max, wait).await
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(self.latency).await;
+        let got = self.inner.receive(max, wait).await;
+        self.now.fetch_sub(1, Ordering::SeqCst);
+        got
     }
     async fn delete(&self, messages: &[Message]) -> Result<(), CacheError> {
         self.inner.delete(messages).await
@@ -149,10 +174,7 @@ async fn receive_errors_are_retried_and_reported_not_the_end_of_the_workers() {
     let dir = tempfile::tempdir().unwrap();
     let clock = fixed_clock();
     let external = serve(source::external_api(clock.clone())).await;
-    let queue = Arc::new(FailingReceives {
-        inner: MemoryQueue::new(100, 3),
-        failures: std::sync::atomic::AtomicU32::new(3),
-    });
+    let queue = Arc::new(TestQueue::new(MemoryQueue::new(100, 3), 3, Duration::ZERO));
     let mut cache = Cache::new(
         Arc::new(MemoryIdentifiers::default()),
         Arc::new(LocalObjects::new(dir.path())),
@@ -184,62 +206,17 @@ async fn receive_errors_are_retried_and_reported_not_the_end_of_the_workers() {
     assert_eq!(status.recent_errors.len(), 3, "{status:?}");
 }
 
-/// The in-process queue with a latency on every receive (as SQS has), recording how many
-/// receives were in flight at once.
-#[derive(Debug)]
-struct SlowReceives {
-    inner: MemoryQueue,
-    now: std::sync::atomic::AtomicUsize,
-    most: std::sync::atomic::AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl WorkQueue for SlowReceives {
-    async fn send_batch(&self, bodies: &[String]) -> Result<(), CacheError> {
-        self.inner.send_batch(bodies).await
-    }
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, CacheError> {
-        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.most.fetch_max(now, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let got = self.inner.receive(max, wait).await;
-        self.now.fetch_sub(1, Ordering::SeqCst);
-        got
-    }
-    async fn delete(&self, messages: &[Message]) -> Result<(), CacheError> {
-        self.inner.delete(messages).await
-    }
-    async fn release(&self, message: &Message, delay: Duration) -> Result<(), CacheError> {
-        self.inner.release(message, delay).await
-    }
-    async fn extend(&self, message: &Message, visibility: Duration) -> Result<(), CacheError> {
-        self.inner.extend(message, visibility).await
-    }
-    fn visibility_timeout(&self) -> Option<Duration> {
-        None
-    }
-    fn max_receives(&self) -> u32 {
-        self.inner.max_receives()
-    }
-    async fn is_empty(&self) -> Result<bool, CacheError> {
-        self.inner.is_empty().await
-    }
-    async fn dead_letters(&self) -> Result<Vec<String>, CacheError> {
-        WorkQueue::dead_letters(&self.inner).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_receives_are_in_flight_for_many_workers_never_more_than_their_slots() {
     const IDS: usize = 300;
     let dir = tempfile::tempdir().unwrap();
     let clock = fixed_clock();
     let external = serve(source::external_api(clock.clone())).await;
-    let queue = Arc::new(SlowReceives {
-        inner: MemoryQueue::new(1000, 3),
-        now: Default::default(),
-        most: Default::default(),
-    });
+    let queue = Arc::new(TestQueue::new(
+        MemoryQueue::new(1000, 3),
+        0,
+        Duration::from_millis(20),
+    ));
     let mut cache = Cache::new(
         Arc::new(MemoryIdentifiers::default()),
         Arc::new(LocalObjects::new(dir.path())),
