@@ -20,7 +20,7 @@ use super::formats::Format;
 pub const CHUNK_BYTES: usize = 64 * 1024;
 
 /// Chunks encoded ahead of what the client has read.
-const CHUNKS_AHEAD: usize = 4;
+pub const CHUNKS_AHEAD: usize = 4;
 
 /// One item of a streamed body.
 type Chunk = io::Result<Bytes>;
