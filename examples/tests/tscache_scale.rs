@@ -169,22 +169,28 @@ impl WorkQueue for TestQueue {
     }
 }
 
-#[tokio::test]
-async fn receive_errors_are_retried_and_reported_not_the_end_of_the_workers() {
-    let dir = tempfile::tempdir().unwrap();
+/// A cache on the embedded defaults (history in `dir`) with `queue`, fetching from a source
+/// served on loopback at the fixed clock.
+async fn embedded_cache(dir: &std::path::Path, queue: Arc<dyn WorkQueue>) -> Cache {
     let clock = fixed_clock();
     let external = serve(source::external_api(clock.clone())).await;
-    let queue = Arc::new(TestQueue::new(MemoryQueue::new(100, 3), 3, Duration::ZERO));
-    let mut cache = Cache::new(
+    Cache::new(
         Arc::new(MemoryIdentifiers::default()),
-        Arc::new(LocalObjects::new(dir.path())),
+        Arc::new(LocalObjects::new(dir)),
         Arc::new(MemoryForecast::default()),
         "forecast",
         external,
         clock,
     )
     .unwrap()
-    .with_queue(queue.clone());
+    .with_queue(queue)
+}
+
+#[tokio::test]
+async fn receive_errors_are_retried_and_reported_not_the_end_of_the_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Arc::new(TestQueue::new(MemoryQueue::new(100, 3), 3, Duration::ZERO));
+    let mut cache = embedded_cache(dir.path(), queue.clone()).await;
     cache.queue_retry.initial_backoff = Duration::from_millis(1);
     let cache = Arc::new(cache);
     for i in 0..5 {
@@ -210,23 +216,12 @@ async fn receive_errors_are_retried_and_reported_not_the_end_of_the_workers() {
 async fn several_receives_are_in_flight_for_many_workers_never_more_than_their_slots() {
     const IDS: usize = 300;
     let dir = tempfile::tempdir().unwrap();
-    let clock = fixed_clock();
-    let external = serve(source::external_api(clock.clone())).await;
     let queue = Arc::new(TestQueue::new(
         MemoryQueue::new(1000, 3),
         0,
         Duration::from_millis(20),
     ));
-    let mut cache = Cache::new(
-        Arc::new(MemoryIdentifiers::default()),
-        Arc::new(LocalObjects::new(dir.path())),
-        Arc::new(MemoryForecast::default()),
-        "forecast",
-        external,
-        clock,
-    )
-    .unwrap()
-    .with_queue(queue.clone());
+    let mut cache = embedded_cache(dir.path(), queue.clone()).await;
     cache.workers = 40;
     cache.receive_wait = Duration::from_millis(100);
     let cache = Arc::new(cache);
