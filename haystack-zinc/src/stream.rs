@@ -8,7 +8,10 @@ use haystack_core::{Col, Dict, Grid, Position, Value};
 use crate::read::{Parser, unwrap_empty};
 use crate::{Error, Limits, Result, utf8};
 
-const INITIAL_BUF: usize = 256 * 1024;
+/// The buffer's first size: a short document (a request grid) costs no more.
+const FIRST_BUF: usize = 4 * 1024;
+/// The size the buffer grows to while reads fill it, for long documents: fewer, larger reads.
+const STEADY_BUF: usize = 256 * 1024;
 
 /// Reads a Zinc grid from an `io::Read`: the meta and columns first, then one row at a time.
 /// Memory stays bounded by the longest line (see [`Limits::max_line_bytes`]), whatever the
@@ -33,6 +36,8 @@ pub struct GridReader<R> {
     start: usize,
     end: usize,
     eof: bool,
+    /// Whether the last read filled all the room it was given (the source has more at hand).
+    filled: bool,
     scan: ScanState,
     base: Position,
     interner: Option<Interner>,
@@ -64,13 +69,14 @@ impl<R: Read> GridReader<R> {
             src,
             buf: vec![
                 0;
-                INITIAL_BUF
+                FIRST_BUF
                     .min(limits.max_line_bytes.saturating_add(1))
                     .max(16)
             ],
             start: 0,
             end: 0,
             eof: false,
+            filled: false,
             scan: ScanState::default(),
             base: Position {
                 line: 1,
@@ -386,8 +392,15 @@ impl<R: Read> GridReader<R> {
                 .min(self.limits.max_line_bytes.saturating_add(2))
                 .max(self.end + 1);
             self.buf.resize(new_len, 0);
+        } else if self.filled && self.buf.len() < STEADY_BUF {
+            let new_len = (self.buf.len() * 4)
+                .min(STEADY_BUF)
+                .min(self.limits.max_line_bytes.saturating_add(2))
+                .max(self.buf.len());
+            self.buf.resize(new_len, 0);
         }
         let dst = self.buf.get_mut(self.end..).unwrap_or_default();
+        let room = dst.len();
         let n = loop {
             match self.src.read(dst) {
                 Ok(n) => break n,
@@ -398,6 +411,7 @@ impl<R: Read> GridReader<R> {
         if n == 0 {
             self.eof = true;
         }
+        self.filled = n == room;
         self.end += n;
         Ok(())
     }

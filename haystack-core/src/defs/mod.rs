@@ -31,7 +31,7 @@ mod spec;
 mod std_libs;
 mod validate;
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use crate::{Dict, Value};
@@ -144,6 +144,8 @@ pub struct Namespace {
     libs: Vec<u32>,
     /// For each tag name, the conjuncts whose first part it is.
     conjuncts_by_first: HashMap<Arc<str>, Vec<u32>>,
+    /// Indices of every conjunct def, in namespace order.
+    conjuncts: Vec<u32>,
 }
 
 impl Namespace {
@@ -192,6 +194,11 @@ impl Namespace {
 
     fn many<'a>(&'a self, ids: &'a [u32]) -> impl Iterator<Item = &'a Def> + 'a {
         ids.iter().filter_map(|&i| self.at(i))
+    }
+
+    /// The conjunct defs (`hot-water`, ...), in namespace order.
+    pub fn conjuncts(&self) -> impl Iterator<Item = &Def> + '_ {
+        self.many(&self.conjuncts)
     }
 
     /// The def named `symbol`.

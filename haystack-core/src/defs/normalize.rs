@@ -5,7 +5,7 @@
 //! on directly), taxonify (the `is` tree, implied `is` of feature keys, no cycles), defx, normalize
 //! tags (the inferred `lib`, list-valued tags as lists), validate (`validate.rs`), inherit.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 use super::{Def, DefError, DefKind, Namespace, symbols, validate};
@@ -603,11 +603,13 @@ fn generate(ctx: Ctx, effective: Vec<Dict>) -> Namespace {
         }
     }
     let mut conjuncts_by_first: HashMap<Arc<str>, Vec<u32>> = HashMap::new();
+    let mut conjuncts = Vec::new();
     for (i, d) in ctx.defs.iter().enumerate() {
         if d.kind == DefKind::Conjunct
             && let (Some(first), Ok(i)) = (d.symbol.split('-').next(), u32::try_from(i))
         {
             conjuncts_by_first.entry(first.into()).or_default().push(i);
+            conjuncts.push(i);
         }
     }
     let lib_meta = ctx.lib_meta.clone();
@@ -636,5 +638,6 @@ fn generate(ctx: Ctx, effective: Vec<Dict>) -> Namespace {
         index: ctx.index,
         libs: lib_meta,
         conjuncts_by_first,
+        conjuncts,
     }
 }

@@ -92,7 +92,7 @@ impl Col {
 pub struct Grid {
     meta: Dict,
     cols: Vec<Col>,
-    col_index: HashMap<Arc<str>, usize>,
+    col_index: hashbrown::HashMap<Arc<str>, usize>,
     /// The column position of every tag, row after row, ascending within a row.
     tag_cols: Vec<u32>,
     /// The value of every tag, parallel to `tag_cols`; never null.
@@ -130,7 +130,7 @@ impl Grid {
         if u32::try_from(cols.len()).is_err() {
             return Err(too_many_cols());
         }
-        let mut col_index = HashMap::with_capacity(cols.len());
+        let mut col_index = hashbrown::HashMap::with_capacity(cols.len());
         for (i, c) in cols.iter().enumerate() {
             if col_index.insert(c.name.clone(), i).is_some() {
                 return Err(duplicate_col(c.name()));

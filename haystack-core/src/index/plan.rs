@@ -207,26 +207,84 @@ impl<'a> Indexed<'a> {
         ns: &crate::defs::Namespace,
         limit: usize,
     ) -> crate::Result<Vec<usize>> {
+        Ok(self
+            .select_in_within(filter, ns, limit, usize::MAX)?
+            .unwrap_or_default())
+    }
+
+    /// [`Indexed::select_in`], unless it would cost more than `budget` rows: rows examined
+    /// (every row for a scan, the candidates when a residual is evaluated on them) or rows
+    /// returned, whichever bounds the work. `Ok(None)` then, having only planned: a caller
+    /// can run cheap selections where it is (a server's async worker) and send the rest
+    /// elsewhere (a blocking pool).
+    ///
+    /// ```
+    /// use haystack_core::defs::Namespace;
+    /// use haystack_core::filter::Filter;
+    /// use haystack_core::index::Index;
+    /// use haystack_core::{Dict, Grid, Value};
+    ///
+    /// let site = Dict::from_pairs([("site", Value::Marker), ("geoCity", Value::from("Paris"))])?;
+    /// let other = Dict::from_pairs([("geoCity", Value::from("Paris"))])?;
+    /// let grid = Grid::from_dicts(&[site, other]);
+    /// let index = Index::new(&grid);
+    /// let db = index.on(&grid);
+    /// let ns = Namespace::standard();
+    /// // One candidate (the site) to evaluate: within a budget of one row.
+    /// let paris: Filter = r#"site and geoCity == "Paris""#.parse()?;
+    /// assert_eq!(db.select_in_within(&paris, ns, 10, 1)?, Some(vec![0]));
+    /// // A scan of both rows is over it.
+    /// let scan: Filter = r#"geoCity == "Paris""#.parse()?;
+    /// assert_eq!(db.select_in_within(&scan, ns, 10, 1)?, None);
+    /// # Ok::<(), haystack_core::Error>(())
+    /// ```
+    #[cfg(feature = "defs")]
+    pub fn select_in_within(
+        &self,
+        filter: &Filter,
+        ns: &crate::defs::Namespace,
+        limit: usize,
+        budget: usize,
+    ) -> crate::Result<Option<Vec<usize>>> {
+        let all = self.grid.len();
         if !self.usable {
+            if all > budget {
+                return Ok(None);
+            }
             let bound = filter.in_namespace(ns)?;
             let ids = GridIndex::new(self.grid);
-            return Ok(bound.select(self.grid, &ids).take(limit).collect());
+            return Ok(Some(bound.select(self.grid, &ids).take(limit).collect()));
         }
-        match self.narrow(filter, Some(ns)) {
-            (_, None, _) => Ok(self.run(&filter.in_namespace(ns)?, None, limit)),
+        let narrowed = self.narrow(filter, Some(ns));
+        let cost = match &narrowed {
+            (_, None, _) => all,
+            (_, Some(cands), None) => (cands.len() as usize).min(limit),
+            (_, Some(cands), Some(_)) => cands.len() as usize,
+        };
+        if cost > budget {
+            return Ok(None);
+        }
+        Ok(Some(match narrowed {
+            (_, None, _) if !uses_namespace(filter.node(), ns) => self.select(filter, limit),
+            (_, None, _) => self.run(&filter.in_namespace(ns)?, None, limit),
             (_, Some(cands), None) => {
                 check_specs(filter.node(), ns)?;
-                Ok(first(&cands, limit))
+                first(&cands, limit)
             }
             (_, Some(cands), Some(residual)) => {
                 if matches!(residual, Cow::Owned(_)) {
                     // Terms left out of the residual still must name defs.
                     check_specs(filter.node(), ns)?;
                 }
-                let bound = residual.in_namespace(ns)?;
-                Ok(self.run(&bound, Some(&cands), limit))
+                if uses_namespace(residual.node(), ns) {
+                    self.run(&residual.in_namespace(ns)?, Some(&cands), limit)
+                } else {
+                    // What is left compares values only: the compiled filter, without the
+                    // namespace's lookups per row.
+                    self.run(&residual.compile_for(self.grid), Some(&cands), limit)
+                }
             }
-        }
+        }))
     }
 
     /// The plan and candidates of `filter`, and what must still be evaluated on them (`None`:
@@ -527,9 +585,7 @@ impl<'a> Indexed<'a> {
         }
         let by_tag = out.clone();
         let mut exact = true;
-        let conjuncts = ns
-            .defs()
-            .filter(|d| d.kind() == DefKind::Conjunct && ns.fits(d.symbol(), symbol));
+        let conjuncts = ns.conjuncts().filter(|d| ns.fits(d.symbol(), symbol));
         for d in conjuncts {
             let mut all: Option<RoaringBitmap> = None;
             for part in d.parts() {
@@ -557,6 +613,18 @@ impl<'a> Indexed<'a> {
 /// The first `limit` candidates, as row positions.
 fn first(cands: &RoaringBitmap, limit: usize) -> Vec<usize> {
     cands.iter().take(limit).map(|i| i as usize).collect()
+}
+
+/// Whether matching `n` in `ns` can differ from matching it plainly: it has a spec term, or a
+/// marker term (which what implies the marker matches too), as [`Filter::in_namespace`] binds.
+#[cfg(feature = "defs")]
+fn uses_namespace(n: &Node, ns: &crate::defs::Namespace) -> bool {
+    match n {
+        Node::Spec(_) => true,
+        Node::Has(p) | Node::Missing(p) => p.names().len() == 1 && ns.fits(p.first(), "marker"),
+        Node::And(parts) | Node::Or(parts) => parts.iter().any(|p| uses_namespace(p, ns)),
+        Node::Cmp(..) => false,
+    }
 }
 
 /// Errors as [`Filter::in_namespace`] does for a spec term that names no def of `ns`.

@@ -564,7 +564,18 @@ proptest! {
             let bound = f.in_namespace(ns).unwrap();
             let expected: Vec<usize> =
                 bound.select(&grid, &GridIndex::new(&grid)).take(limit).collect();
-            prop_assert_eq!(db.select_in(&f, ns, limit).unwrap(), expected, "in ns: {}", text);
+            prop_assert_eq!(&db.select_in(&f, ns, limit).unwrap(), &expected, "in ns: {}", text);
+            // Within a budget: the same rows, or nothing done when the work is over it (a
+            // scan is over any budget below the grid's length).
+            for budget in [0, 1, 3, grid.len()] {
+                match db.select_in_within(&f, ns, limit, budget).unwrap() {
+                    Some(rows) => {
+                        prop_assert_eq!(&rows, &expected, "budget {}: {}", budget, text);
+                        prop_assert!(rows.len() <= budget, "budget {}: {}", budget, text);
+                    }
+                    None => prop_assert!(budget < grid.len(), "budget {}: {}", budget, text),
+                }
+            }
         }
     }
 }

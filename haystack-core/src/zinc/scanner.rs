@@ -9,22 +9,75 @@ use crate::{Error, Position, Result};
 /// Interns small repeated strings (units, timezone names, tag names, ref ids and display names)
 /// so that values read from one document share them instead of allocating each time.
 ///
-/// A direct-mapped cache of [`Interner::SLOTS`] entries: a string whose slot holds another
-/// string replaces it, so memory stays bounded and unique strings cannot crowd out repeated
-/// ones for long.
+/// Direct-mapped caches of at most [`Interner::SLOTS`] entries: a string whose slot holds
+/// another string replaces it, so memory stays bounded and unique strings cannot crowd out
+/// repeated ones for long. Each table starts small and grows (dropping what it held) while it
+/// keeps missing, so a short document, such as a request grid, pays for a small table only.
 ///
 /// Strings of [`Interner::intern_str`] up to [`Interner::INLINE_LEN`] bytes are held inline and
 /// never remembered; longer ones up to [`Interner::MAX_STR_LEN`] bytes are shared through a
-/// table of their own ([`Interner::STR_SLOTS`] entries).
+/// table of their own ([`Interner::STR_SLOTS`] entries at most).
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
-    slots: Vec<Option<Arc<str>>>,
-    refs: Vec<Option<Ref>>,
-    strs: Vec<Option<SmolStr>>,
+    slots: Table<Arc<str>>,
+    refs: Table<Ref>,
+    strs: Table<SmolStr>,
     /// Strings with escapes: their source between the quotes and their value.
-    escaped: Vec<Option<(Box<str>, SmolStr)>>,
+    escaped: Table<(Box<str>, SmolStr)>,
     /// Where a new ref's id and display name are joined before their one allocation.
     scratch: String,
+}
+
+/// One direct-mapped cache table of an [`Interner`], power-of-two sized, indexed by the high
+/// bits of a hash.
+#[derive(Debug, Clone)]
+struct Table<T> {
+    slots: Vec<Option<T>>,
+    /// Entries stored since the table last grew.
+    stored: usize,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table {
+            slots: Vec::new(),
+            stored: 0,
+        }
+    }
+}
+
+impl<T> Table<T> {
+    /// Entries of a table's first allocation.
+    const FIRST: usize = 64;
+
+    fn index(&self, hash: u64) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        hash.checked_shr(64 - bits).unwrap_or(0) as usize
+    }
+
+    /// What the slot of `hash` holds.
+    fn get(&self, hash: u64) -> Option<&T> {
+        self.slots.get(self.index(hash))?.as_ref()
+    }
+
+    /// Stores `value` in the slot of `hash`. A table that has stored as many entries as it has
+    /// slots first grows fourfold, up to `max` slots (a power of two), and starts empty.
+    fn put(&mut self, hash: u64, value: T, max: usize) {
+        if self.slots.is_empty() || (self.stored >= self.slots.len() && self.slots.len() < max) {
+            let len = if self.slots.is_empty() {
+                Self::FIRST.min(max)
+            } else {
+                (self.slots.len() * 4).min(max)
+            };
+            self.slots = std::iter::repeat_with(|| None).take(len).collect();
+            self.stored = 0;
+        }
+        let i = self.index(hash);
+        if let Some(slot) = self.slots.get_mut(i) {
+            *slot = Some(value);
+            self.stored += 1;
+        }
+    }
 }
 
 /// A fast, non-cryptographic hash of a short string (FxHash-style, 8 bytes at a time).
@@ -65,7 +118,7 @@ impl Interner {
     /// holds at most `STR_SLOTS * MAX_STR_LEN` bytes, 1 MiB).
     pub const MAX_STR_LEN: usize = 1024;
 
-    /// An empty interner (it allocates its table on first use).
+    /// An empty interner (it allocates its tables on first use).
     pub fn new() -> Self {
         Interner::default()
     }
@@ -75,19 +128,15 @@ impl Interner {
         if s.len() > Self::MAX_LEN {
             return Arc::from(s);
         }
-        if self.slots.is_empty() {
-            self.slots = vec![None; Self::SLOTS];
+        let h = fx_hash(s.as_bytes());
+        if let Some(a) = self.slots.get(h)
+            && &**a == s
+        {
+            return a.clone();
         }
-        let i = (fx_hash(s.as_bytes()) >> 52) as usize % Self::SLOTS;
-        match self.slots.get_mut(i) {
-            Some(Some(a)) if &**a == s => a.clone(),
-            Some(slot) => {
-                let a: Arc<str> = Arc::from(s);
-                *slot = Some(a.clone());
-                a
-            }
-            None => Arc::from(s),
-        }
+        let a: Arc<str> = Arc::from(s);
+        self.slots.put(h, a.clone(), Self::SLOTS);
+        a
     }
 
     /// A string value: inline when short, else the shared copy of a recent equal string (a
@@ -96,19 +145,15 @@ impl Interner {
         if s.len() <= Self::INLINE_LEN || s.len() > Self::MAX_STR_LEN {
             return SmolStr::new(s);
         }
-        if self.strs.is_empty() {
-            self.strs = vec![None; Self::STR_SLOTS];
+        let h = fx_hash(s.as_bytes());
+        if let Some(a) = self.strs.get(h)
+            && a.as_str() == s
+        {
+            return a.clone();
         }
-        let i = (fx_hash(s.as_bytes()) >> 54) as usize % Self::STR_SLOTS;
-        match self.strs.get_mut(i) {
-            Some(Some(a)) if a.as_str() == s => a.clone(),
-            Some(slot) => {
-                let a = SmolStr::new(s);
-                *slot = Some(a.clone());
-                a
-            }
-            None => SmolStr::new(s),
-        }
+        let a = SmolStr::new(s);
+        self.strs.put(h, a.clone(), Self::STR_SLOTS);
+        a
     }
 
     /// The value of a string literal whose source between the quotes is `raw`, when it is
@@ -122,9 +167,8 @@ impl Interner {
         if raw.len() > Self::MAX_STR_LEN {
             return None;
         }
-        let i = Self::escaped_slot(raw);
-        match self.escaped.get(i) {
-            Some(Some((r, v))) if &**r == raw => Some(v.clone()),
+        match self.escaped.get(fx_hash(raw.as_bytes())) {
+            Some((r, v)) if &**r == raw => Some(v.clone()),
             _ => None,
         }
     }
@@ -135,17 +179,11 @@ impl Interner {
         if raw.len() > Self::MAX_STR_LEN {
             return;
         }
-        if self.escaped.is_empty() {
-            self.escaped = vec![None; Self::STR_SLOTS];
-        }
-        let i = Self::escaped_slot(raw);
-        if let Some(slot) = self.escaped.get_mut(i) {
-            *slot = Some((Box::from(raw), value.clone()));
-        }
-    }
-
-    fn escaped_slot(raw: &str) -> usize {
-        (fx_hash(raw.as_bytes()) >> 54) as usize % Self::STR_SLOTS
+        self.escaped.put(
+            fx_hash(raw.as_bytes()),
+            (Box::from(raw), value.clone()),
+            Self::STR_SLOTS,
+        );
     }
 
     /// The shared copy of the ref with id `id` and display name `dis` (not validated): refs
@@ -155,28 +193,24 @@ impl Interner {
         if id.len() + dis_len > Self::MAX_LEN {
             return Ref::from_strs(id, dis);
         }
-        if self.refs.is_empty() {
-            self.refs = vec![None; Self::SLOTS];
-        }
         let h = fx_hash(id.as_bytes()) ^ dis.map_or(0, |d| fx_hash(d.as_bytes()).rotate_left(17));
-        let i = (h >> 52) as usize % Self::SLOTS;
-        match self.refs.get_mut(i) {
-            Some(Some(r)) if r.id() == id && r.dis() == dis => r.clone(),
-            Some(slot) => {
-                let r = match dis {
-                    None => Ref::from_strs(id, None),
-                    Some(d) => {
-                        self.scratch.clear();
-                        self.scratch.push_str(id);
-                        self.scratch.push_str(d);
-                        Ref::from_joined(Arc::from(self.scratch.as_str()), id.len())
-                    }
-                };
-                *slot = Some(r.clone());
-                r
-            }
-            None => Ref::from_strs(id, dis),
+        if let Some(r) = self.refs.get(h)
+            && r.id() == id
+            && r.dis() == dis
+        {
+            return r.clone();
         }
+        let r = match dis {
+            None => Ref::from_strs(id, None),
+            Some(d) => {
+                self.scratch.clear();
+                self.scratch.push_str(id);
+                self.scratch.push_str(d);
+                Ref::from_joined(Arc::from(self.scratch.as_str()), id.len())
+            }
+        };
+        self.refs.put(h, r.clone(), Self::SLOTS);
+        r
     }
 }
 
@@ -542,5 +576,25 @@ mod tests {
         let _ = i.intern("°F");
         let b = i.intern("kW");
         assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn interner_tables_start_small_and_grow_while_they_miss() {
+        let mut i = Interner::new();
+        let _ = i.intern("kW");
+        assert_eq!(i.slots.slots.len(), Table::<Arc<str>>::FIRST);
+        for n in 0..20_000 {
+            let _ = i.intern(&format!("tag{n}"));
+        }
+        assert_eq!(i.slots.slots.len(), Interner::SLOTS);
+        // Still a cache once grown: a string interned twice in a row is shared.
+        let a = i.intern("siteRef");
+        let b = i.intern("siteRef");
+        assert!(Arc::ptr_eq(&a, &b));
+        let long = "a display name longer than the inline limit";
+        let s1 = i.intern_str(long);
+        let s2 = i.intern_str(long);
+        assert_eq!(s1, s2);
+        assert!(i.strs.slots.len() <= Interner::STR_SLOTS);
     }
 }
