@@ -549,16 +549,48 @@ impl Grid {
     /// A grid with this grid's meta and the rows at `rows` (in the order given; positions past
     /// the end are skipped), carrying only the columns those rows use.
     pub fn select_rows(&self, rows: impl IntoIterator<Item = usize>) -> Grid {
+        let rows: Vec<Row<'_>> = rows.into_iter().filter_map(|i| self.row(i)).collect();
+        // The new position of each column the rows use (u32::MAX: unused), in column order;
+        // only those columns are copied, and every vector is allocated once.
+        const UNUSED: u32 = u32::MAX;
+        let mut remap = vec![UNUSED; self.cols.len()];
+        let mut ntags = 0;
+        for r in &rows {
+            for (c, _) in r.entries() {
+                ntags += 1;
+                if let Some(m) = remap.get_mut(c) {
+                    *m = 0;
+                }
+            }
+        }
+        let mut cols = Vec::new();
+        for (m, col) in remap.iter_mut().zip(&self.cols) {
+            if *m != UNUSED {
+                *m = cols.len() as u32;
+                cols.push(col.clone());
+            }
+        }
+        let col_index = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
         let mut out = Grid {
             meta: self.meta.clone(),
-            cols: self.cols.clone(),
-            col_index: self.col_index.clone(),
-            ..Grid::default()
+            cols,
+            col_index,
+            tag_cols: Vec::with_capacity(ntags),
+            values: Vec::with_capacity(ntags),
+            ends: Vec::with_capacity(rows.len()),
+            columns: OnceLock::new(),
         };
-        for r in rows.into_iter().filter_map(|i| self.row(i)) {
-            out.push_sorted(r.entries().map(|(c, v)| (c as u32, v.clone())));
+        for r in &rows {
+            for (c, v) in r.entries() {
+                out.tag_cols.push(remap.get(c).copied().unwrap_or_default());
+                out.values.push(v.clone());
+            }
+            out.ends.push(out.values.len());
         }
-        out.prune_cols();
         out
     }
 

@@ -64,7 +64,9 @@ pub struct Index {
     /// may look into, so they stay candidates of any term on the column).
     nested: Vec<RoaringBitmap>,
     /// Per column with at least one Ref value: the rows by the id they refer to.
-    refs: Vec<Option<RefPostings>>,
+    refs: Vec<Option<Postings>>,
+    /// Per column with at least one Str value: the rows by the string they hold.
+    strs: Vec<Option<Postings>>,
     /// Per column with at least one Number value: the numbers by unit, sorted.
     numbers: Vec<Option<Numbers>>,
     /// The `id` column.
@@ -92,9 +94,11 @@ impl Shape {
     }
 }
 
-/// The rows of one column grouped by the id of the Ref they hold, each group ascending.
+/// The rows of one column grouped by a string key of their value (the id of a Ref, a Str),
+/// each group ascending. The keys are not copied: each group names a row whose value gives it
+/// (read back through a [`KeyAt`]).
 #[derive(Debug, Clone, Default)]
-struct RefPostings {
+struct Postings {
     /// (a row of the group, whose Ref gives the group's id; start, end in `rows`).
     groups: HashTable<(u32, u32, u32)>,
     rows: Vec<u32>,
@@ -110,6 +114,9 @@ struct Numbers {
 /// The numbers of one unit (`None`: no unit): (value, row), sorted by value.
 type UnitRun = (Option<Arc<str>>, Vec<(f64, u32)>);
 
+/// The posting key of the value at `row`, `col` of `grid`.
+type KeyAt = fn(&Grid, u32, usize) -> Option<&str>;
+
 /// The id of the Ref at `row`, `col` of `grid`.
 fn ref_at(grid: &Grid, row: u32, col: usize) -> Option<&str> {
     match grid.cell(row as usize, col) {
@@ -118,20 +125,35 @@ fn ref_at(grid: &Grid, row: u32, col: usize) -> Option<&str> {
     }
 }
 
-impl RefPostings {
-    /// Groups `refs` ((row, id) of one column, rows ascending) by id.
-    fn build(grid: &Grid, col: usize, refs: &[(u32, &str)], hasher: &DefaultHashBuilder) -> Self {
+/// The Str at `row`, `col` of `grid`.
+fn str_at(grid: &Grid, row: u32, col: usize) -> Option<&str> {
+    match grid.cell(row as usize, col) {
+        Some(Value::Str(s)) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+impl Postings {
+    /// Groups `refs` ((row, key) of one column, rows ascending; `key_at` reads a row's key
+    /// back) by key.
+    fn build(
+        grid: &Grid,
+        col: usize,
+        refs: &[(u32, &str)],
+        key_at: KeyAt,
+        hasher: &DefaultHashBuilder,
+    ) -> Self {
         // Pass 1: count the rows of each id; entries are (first row, count, 0) here.
         let mut groups: HashTable<(u32, u32, u32)> = HashTable::new();
         let mut hashes = Vec::with_capacity(refs.len());
         for &(row, id) in refs {
             let h = hasher.hash_one(id);
             hashes.push(h);
-            match groups.find_mut(h, |e| ref_at(grid, e.0, col) == Some(id)) {
+            match groups.find_mut(h, |e| key_at(grid, e.0, col) == Some(id)) {
                 Some(e) => e.1 += 1,
                 None => {
                     groups.insert_unique(h, (row, 1, 0), |e| {
-                        hasher.hash_one(ref_at(grid, e.0, col).unwrap_or_default())
+                        hasher.hash_one(key_at(grid, e.0, col).unwrap_or_default())
                     });
                 }
             }
@@ -146,7 +168,7 @@ impl RefPostings {
         }
         let mut rows = vec![0u32; refs.len()];
         for (&(row, id), &h) in refs.iter().zip(&hashes) {
-            if let Some(e) = groups.find_mut(h, |e| ref_at(grid, e.0, col) == Some(id)) {
+            if let Some(e) = groups.find_mut(h, |e| key_at(grid, e.0, col) == Some(id)) {
                 if let Some(slot) = rows.get_mut(e.2 as usize) {
                     *slot = row;
                 }
@@ -154,14 +176,21 @@ impl RefPostings {
             }
         }
         // Fill positions now equal the ends: entries are (first row, start, end).
-        RefPostings { groups, rows }
+        Postings { groups, rows }
     }
 
-    /// The rows whose Ref (in this column) has id `id`, ascending.
-    fn rows_of(&self, grid: &Grid, col: usize, id: &str, hasher: &DefaultHashBuilder) -> &[u32] {
+    /// The rows whose key (in this column) is `id`, ascending.
+    fn rows_of(
+        &self,
+        grid: &Grid,
+        col: usize,
+        id: &str,
+        key_at: KeyAt,
+        hasher: &DefaultHashBuilder,
+    ) -> &[u32] {
         let h = hasher.hash_one(id);
         self.groups
-            .find(h, |e| ref_at(grid, e.0, col) == Some(id))
+            .find(h, |e| key_at(grid, e.0, col) == Some(id))
             .and_then(|&(_, start, end)| self.rows.get(start as usize..end as usize))
             .unwrap_or_default()
     }
@@ -268,6 +297,7 @@ impl Index {
         let mut tags = vec![Vec::<u32>::new(); cols];
         let mut nested = vec![Vec::<u32>::new(); cols];
         let mut refs: Vec<Vec<(u32, &str)>> = vec![Vec::new(); cols];
+        let mut strs: Vec<Vec<(u32, &str)>> = vec![Vec::new(); cols];
         let mut numbers: Vec<Vec<UnitRun>> = vec![Vec::new(); cols];
         for row in grid.rows() {
             // Checked above: every row position fits in u32.
@@ -291,6 +321,11 @@ impl Index {
                             rs.push((i, r.id()));
                         }
                     }
+                    Value::Str(s) => {
+                        if let Some(ss) = strs.get_mut(c) {
+                            ss.push((i, s.as_str()));
+                        }
+                    }
                     Value::Number(n) => {
                         if let Some(runs) = numbers.get_mut(c) {
                             Numbers::push(runs, n, i);
@@ -303,12 +338,17 @@ impl Index {
         let bitmap = |rows: Vec<u32>| RoaringBitmap::from_sorted_iter(rows).unwrap_or_default();
         index.tags = tags.into_iter().map(bitmap).collect();
         index.nested = nested.into_iter().map(bitmap).collect();
-        index.refs = refs
-            .iter()
-            .enumerate()
-            .map(|(c, rs)| (!rs.is_empty()).then(|| RefPostings::build(grid, c, rs, &index.hasher)))
-            .collect();
-        drop(refs);
+        let postings = |lists: Vec<Vec<(u32, &str)>>, key_at: KeyAt| -> Vec<Option<Postings>> {
+            lists
+                .iter()
+                .enumerate()
+                .map(|(c, rs)| {
+                    (!rs.is_empty()).then(|| Postings::build(grid, c, rs, key_at, &index.hasher))
+                })
+                .collect()
+        };
+        index.refs = postings(refs, ref_at);
+        index.strs = postings(strs, str_at);
         index.numbers = numbers.into_iter().map(Numbers::build).collect();
         index
     }
@@ -342,9 +382,10 @@ impl Index {
             + self
                 .refs
                 .iter()
+                .chain(&self.strs)
                 .map(|r| {
-                    std::mem::size_of::<Option<RefPostings>>()
-                        + r.as_ref().map_or(0, RefPostings::heap_bytes)
+                    std::mem::size_of::<Option<Postings>>()
+                        + r.as_ref().map_or(0, Postings::heap_bytes)
                 })
                 .sum::<usize>()
             + self
@@ -423,7 +464,15 @@ impl<'a> Indexed<'a> {
 
     fn ref_rows(&self, col: usize, id: &str) -> &'a [u32] {
         match self.index.refs.get(col) {
-            Some(Some(p)) => p.rows_of(self.grid, col, id, &self.index.hasher),
+            Some(Some(p)) => p.rows_of(self.grid, col, id, ref_at, &self.index.hasher),
+            _ => &[],
+        }
+    }
+
+    /// The rows whose tag (at `col`) is the Str `s`, ascending.
+    fn str_rows(&self, col: usize, s: &str) -> &'a [u32] {
+        match self.index.strs.get(col) {
+            Some(Some(p)) => p.rows_of(self.grid, col, s, str_at, &self.index.hasher),
             _ => &[],
         }
     }

@@ -5,11 +5,12 @@
 //! indexes do not answer exactly (the residual, [`Indexed::residual`]) is then evaluated on the
 //! candidates alone, in row order, so the result is exactly the scan's. Answered exactly, so
 //! never evaluated again: tag presence (`site`; in a namespace, a marker or spec term as the
-//! union of the bitmaps of the tags that implement it), `tag == @id` and number ranges on a
-//! column without lists or dicts, and `and`/`or` of such terms. In an `and`, only the other
+//! union of the bitmaps of the tags that implement it), `tag == @id`, `tag == "text"` and
+//! number ranges on a column without lists or dicts, and `and`/`or` of such terms. In an `and`, only the other
 //! terms are evaluated on the intersection. How terms narrow:
 //! - `tag`, `tag op value`, `tag->...`: the rows that have `tag` (a comparison or path needs it);
 //! - `tag == @id`: the rows whose `tag` refers to `id` (reverse refs; `id == @x` is the id index);
+//! - `tag == "text"`: the rows whose `tag` is that Str (string postings);
 //! - `tag op 12°F` (`<`, `<=`, `==`, `>=`, `>`): the numbers of `tag` with that unit, by range;
 //! - `tag->rest op value`: when fewer rows can match `rest op value` than have `tag`, the rows
 //!   that match it (found with a plan of their own) and then the rows whose `tag` refers to
@@ -51,6 +52,13 @@ pub enum Plan {
         /// The id referred to.
         id: String,
     },
+    /// The rows whose tag is the Str.
+    Str {
+        /// The Str tag.
+        tag: String,
+        /// The string.
+        value: String,
+    },
     /// The rows whose tag is a Number in the range (same unit).
     Range {
         /// The Number tag.
@@ -73,12 +81,12 @@ pub enum Plan {
     Or(Vec<Plan>),
 }
 
-/// Whether `n` has a term the postings answer (`tag == @id`, or a comparison of a tag with a
+/// Whether `n` has a term the postings answer (`tag == @id`, `tag == "text"`, or a comparison of a tag with a
 /// Number other than `!=`): itself, one of the conjuncts of an `and`, or every part of an `or`.
 fn has_posting_term(n: &Node) -> bool {
     match n {
         Node::Cmp(p, op, v) if p.names().len() == 1 => match v {
-            Value::Ref(_) => *op == CmpOp::Eq,
+            Value::Ref(_) | Value::Str(_) => *op == CmpOp::Eq,
             Value::Number(_) => *op != CmpOp::Ne,
             _ => false,
         },
@@ -147,7 +155,7 @@ impl<'a> Indexed<'a> {
     /// Without a namespace, the compiled filter's column-wise scan (bit sets per tag) is as
     /// fast as bitmap intersections for tag terms, and faster than walking `->` through
     /// reverse refs; so the indexes serve only filters with a term their postings answer
-    /// (`tag == @id`, a number range: at the top, in a conjunct, or in every part of an `or`),
+    /// (`tag == @id`, `tag == "text"`, a number range: at the top, in a conjunct, or in every part of an `or`),
     /// measured by the criterion bench `index`.
     pub fn select(&self, filter: &Filter, limit: usize) -> Vec<usize> {
         if !self.usable {
@@ -477,6 +485,18 @@ impl<'a> Indexed<'a> {
                     Plan::Ref {
                         tag: tag.to_owned(),
                         id: r.id().to_owned(),
+                    },
+                    Some(with_nested(rows)),
+                    nested.is_none(),
+                )
+            }
+            (CmpOp::Eq, Value::Str(s)) => {
+                let rows = RoaringBitmap::from_sorted_iter(self.str_rows(col, s).iter().copied())
+                    .unwrap_or_default();
+                (
+                    Plan::Str {
+                        tag: tag.to_owned(),
+                        value: s.to_string(),
                     },
                     Some(with_nested(rows)),
                     nested.is_none(),
