@@ -15,10 +15,10 @@ use crate::{Dict, Grid, is_tag_name};
 
 /// Per-document decoding state.
 pub(super) struct Ctx {
-    v3: bool,
+    pub(super) v3: bool,
     /// Whether the draft Hayson kind names (`"Ref"`, `"Num"`, ...) are read too.
-    lenient: bool,
-    sh: Shared,
+    pub(super) lenient: bool,
+    pub(super) sh: Shared,
     /// The input length in bytes when known, to reserve room for the first grid's cells.
     input_len: usize,
 }
@@ -31,7 +31,7 @@ impl Ctx {
     }
 
     /// The Hayson kind name for `kind`: itself, or in lenient mode the kind a draft name means.
-    fn kind<'k>(&self, kind: &'k str) -> &'k str {
+    pub(super) fn kind<'k>(&self, kind: &'k str) -> &'k str {
         if self.lenient {
             draft_kind(kind).unwrap_or(kind)
         } else {
@@ -40,7 +40,7 @@ impl Ctx {
     }
 
     /// How column objects carry their meta in this context's v4 grids.
-    fn col_style(&self) -> build::ColStyle {
+    pub(super) fn col_style(&self) -> build::ColStyle {
         if self.lenient {
             build::ColStyle::Lenient
         } else {
@@ -59,7 +59,7 @@ impl Ctx {
 
     /// The input length for sizing the first grid's cells; 0 afterwards, so nested grids
     /// grow as needed.
-    fn take_input_len(&mut self) -> usize {
+    pub(super) fn take_input_len(&mut self) -> usize {
         std::mem::take(&mut self.input_len)
     }
 }

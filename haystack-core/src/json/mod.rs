@@ -32,10 +32,17 @@
 //!   when written.
 //! - v3 strings whose second character is not `:` are Strs; Strs containing `:` are written
 //!   with the `s:` prefix. A v3 object with a `cols` array and a `rows` array is a grid.
-//! - Nesting is limited to 128 levels (serde_json's recursion limit) when decoding text.
+//! - Nesting is limited to 128 levels (serde_json's recursion limit) when decoding text:
+//!   the 128th open array or object is an error. Values that are skipped (unknown fields of
+//!   kinded objects) are checked without recursion and without that limit, as serde_json
+//!   skips them.
+//! - Text and byte input is read by this module's own byte-level reader (no serde in the
+//!   path); [`from_reader`] and `Value`'s `Deserialize` go through serde with the same rules.
 
 mod build;
 mod de;
+mod lex;
+mod read;
 mod ser;
 mod stream;
 mod v3;
@@ -123,6 +130,8 @@ pub fn to_vec(value: &Value, version: Version) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// Reads a document from a reader with serde_json (no buffer of the whole input, so no
+/// size limit beyond the reader's own).
 fn decode<'de, R: serde_json::de::Read<'de>>(
     d: serde_json::Deserializer<R>,
     version: Version,
@@ -131,6 +140,8 @@ fn decode<'de, R: serde_json::de::Read<'de>>(
     decode_with(d, de::Ctx::new(version == Version::V3, input_len))
 }
 
+/// Decodes with the serde visitors of [`de`]: `from_reader`'s way, and the reference that the
+/// tests hold the byte-level reader ([`read`]) to.
 fn decode_with<'de, R: serde_json::de::Read<'de>>(
     mut d: serde_json::Deserializer<R>,
     mut ctx: de::Ctx,
@@ -142,13 +153,19 @@ fn decode_with<'de, R: serde_json::de::Read<'de>>(
     Ok(v)
 }
 
+/// The serde-based reader over `text` (the reference of the tests).
+#[cfg(test)]
+pub(crate) fn serde_from_str(text: &str, version: Version, lenient: bool) -> Result<Value> {
+    let mut ctx = de::Ctx::new(version == Version::V3, text.len());
+    if lenient {
+        ctx = ctx.lenient();
+    }
+    decode_with(serde_json::Deserializer::from_str(text), ctx)
+}
+
 /// Reads a Hayson (JSON v4) document.
 pub fn from_str(text: &str) -> Result<Value> {
-    decode(
-        serde_json::Deserializer::from_str(text),
-        Version::V4,
-        text.len(),
-    )
+    read::document(text, de::Ctx::new(false, text.len()))
 }
 
 /// Reads a Hayson (JSON v4) document, also accepting the draft kind names that some peers
@@ -163,40 +180,31 @@ pub fn from_str(text: &str) -> Result<Value> {
 /// # Ok::<(), haystack_core::Error>(())
 /// ```
 pub fn from_str_lenient(text: &str) -> Result<Value> {
-    decode_with(
-        serde_json::Deserializer::from_str(text),
-        de::Ctx::new(false, text.len()).lenient(),
-    )
+    read::document(text, de::Ctx::new(false, text.len()).lenient())
 }
 
 /// Reads a Hayson document from bytes (checked to be UTF-8), accepting the draft kind names
 /// as [`from_str_lenient`] does.
 pub fn from_slice_lenient(input: &[u8]) -> Result<Value> {
-    decode_with(
-        serde_json::Deserializer::from_slice(input),
-        de::Ctx::new(false, input.len()).lenient(),
-    )
+    read::document_bytes(input, de::Ctx::new(false, input.len()).lenient())
 }
 
 /// Reads a Haystack JSON v3 document.
 pub fn from_str_v3(text: &str) -> Result<Value> {
-    decode(
-        serde_json::Deserializer::from_str(text),
-        Version::V3,
-        text.len(),
-    )
+    read::document(text, de::Ctx::new(true, text.len()))
 }
 
-/// Reads a JSON document of the given version from bytes (checked to be UTF-8).
+/// Reads a JSON document of the given version from bytes (checked to be UTF-8: all of them,
+/// also inside values that are skipped).
 pub fn from_slice(input: &[u8], version: Version) -> Result<Value> {
-    decode(
-        serde_json::Deserializer::from_slice(input),
-        version,
-        input.len(),
-    )
+    read::document_bytes(input, de::Ctx::new(version == Version::V3, input.len()))
 }
 
-/// Reads a JSON document of the given version from a reader.
+/// Reads a JSON document of the given version from a reader, with serde_json reading the
+/// source as it goes (nothing is buffered whole, so no limit applies but the reader's).
 pub fn from_reader<R: io::Read>(reader: R, version: Version) -> Result<Value> {
     decode(serde_json::Deserializer::from_reader(reader), version, 0)
 }
+
+#[cfg(test)]
+mod tests;

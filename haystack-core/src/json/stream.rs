@@ -2,26 +2,26 @@
 //! bounded by its largest row.
 //!
 //! The reader frames the document itself (the grid object, its keys, the `rows` array) and hands
-//! each member and each row, once the bytes of the whole of it are buffered, to the same serde
-//! visitors that decode whole documents ([`super::from_str`]), so both read values alike.
+//! each member and each row, once the bytes of the whole of it are buffered, to the same
+//! byte-level reader that decodes whole documents ([`super::from_str`]), so both read values
+//! alike.
 
 use hashbrown::HashMap;
+use std::borrow::Cow;
 use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
 
-use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, Visitor};
-
 use super::build::{self, ColStyle};
-use super::de::{Ctx, KeySeed, ValueSeed};
+use super::de::Ctx;
+use super::lex::{LResult, Lexer};
+use super::read::{self, Reader};
 use crate::error::{Error, Position, Result};
 use crate::value::Value;
-use crate::{Col, Dict, Grid, is_tag_name};
+use crate::{Col, Dict, Grid};
 
 /// Bytes read from the source at a time (the buffer grows beyond this only for a larger value).
 const INITIAL_BUF: usize = 256 * 1024;
-
-type JsonDe<'a> = serde_json::Deserializer<serde_json::de::SliceRead<'a>>;
 
 /// Options of a [`GridReader`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +148,7 @@ fn string_end(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// The extent of the value starting at `b[i]` (not whitespace). Only the framing is checked
-/// here (strings, brackets, scalars' ends); the value is then decoded by serde_json, which
+/// here (strings, brackets, scalars' ends); the value is then decoded by the reader, which
 /// checks the rest.
 fn extent(b: &[u8], i: usize) -> Extent {
     match b.get(i) {
@@ -207,30 +207,6 @@ fn advance(mut pos: Position, bytes: &[u8]) -> Position {
     // Characters are the bytes that do not continue a UTF-8 sequence.
     pos.column += tail.iter().filter(|&&c| (c as i8) >= -0x40).count();
     pos
-}
-
-/// The message of a serde_json error without its ` at line L column C` suffix.
-fn json_message(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let text = match text.rsplit_once(" at line ") {
-        Some((m, _)) if e.line() > 0 => m,
-        _ => &text,
-    };
-    let mut m = text;
-    while let Some(rest) = m.strip_prefix("invalid JSON: ") {
-        m = rest;
-    }
-    m.to_owned()
-}
-
-/// The byte index in `slice` of serde_json's (line, column) in it.
-fn index_of(slice: &[u8], line: usize, column: usize) -> usize {
-    let mut start = 0;
-    if line > 1 {
-        let mut it = memchr::memchr_iter(b'\n', slice);
-        start = it.nth(line - 2).map_or(slice.len(), |nl| nl + 1);
-    }
-    (start + column.saturating_sub(1)).min(slice.len())
 }
 
 impl<R: Read> GridReader<R> {
@@ -413,7 +389,7 @@ impl<R: Read> GridReader<R> {
                 return Err(self.error_here("expected a key string"));
             }
             let end = self.value()?;
-            let key: String = self.decode(end, |d| serde::Deserialize::deserialize(d))?;
+            let key = self.decode(end, |r| r.string().map(Cow::into_owned))?;
             self.consume(end - self.start);
             match self.peek()? {
                 Some(b':') => self.consume(1),
@@ -474,7 +450,7 @@ impl<R: Read> GridReader<R> {
                 }
                 "_kind" => {
                     let end = self.value()?;
-                    let kind: String = self.decode(end, |d| serde::Deserialize::deserialize(d))?;
+                    let kind = self.decode(end, |r| r.string().map(Cow::into_owned))?;
                     self.consume(end - self.start);
                     let grid = kind == "grid" || (self.opts.lenient && kind == "Grid");
                     if !grid {
@@ -484,9 +460,7 @@ impl<R: Read> GridReader<R> {
                 }
                 _ => {
                     let end = self.value()?;
-                    self.decode(end, |d| {
-                        serde::Deserialize::deserialize(d).map(|_: serde::de::IgnoredAny| ())
-                    })?;
+                    self.decode(end, |r| r.lx.skip_value())?;
                     self.consume(end - self.start);
                 }
             }
@@ -526,12 +500,7 @@ impl<R: Read> GridReader<R> {
     /// Decodes the member value at the cursor and consumes it.
     fn member_value(&mut self) -> Result<Value> {
         let end = self.value()?;
-        let ctx = &mut self.ctx;
-        let v = decode_slice(
-            self.buf.get(self.start..end).unwrap_or_default(),
-            self.base,
-            |d| ValueSeed(ctx).deserialize(d),
-        )?;
+        let v = self.decode(end, |r| r.value())?;
         self.consume(end - self.start);
         Ok(v)
     }
@@ -540,11 +509,12 @@ impl<R: Read> GridReader<R> {
     fn decode<T>(
         &mut self,
         end: usize,
-        f: impl for<'a> FnOnce(&mut JsonDe<'a>) -> serde_json::Result<T>,
+        f: impl for<'a, 'c> FnOnce(&mut Reader<'a, 'c>) -> LResult<T>,
     ) -> Result<T> {
         decode_slice(
             self.buf.get(self.start..end).unwrap_or_default(),
             self.base,
+            &mut self.ctx,
             f,
         )
     }
@@ -552,15 +522,12 @@ impl<R: Read> GridReader<R> {
     fn decode_row(&mut self, end: usize, row: &mut Vec<Value>) -> Result<()> {
         row.clear();
         row.resize(self.names.len(), Value::Null);
-        // Anything but an object is refused by serde_json, which says what it found.
+        // Anything but an object is refused by the reader, which says what it found.
         let slice = self.buf.get(self.start..end).unwrap_or_default();
-        let mut seed = CellsSeed {
-            ctx: &mut self.ctx,
-            names: &self.names,
-            index: &self.index,
-            cells: row,
-        };
-        decode_slice(slice, self.base, |d| d.deserialize_map(&mut seed))
+        let (names, index) = (&self.names, &self.index);
+        decode_slice(slice, self.base, &mut self.ctx, |r| {
+            r.cells(names, index, row)
+        })
     }
 
     /// A row held in memory (it came before `cols`).
@@ -607,15 +574,10 @@ impl<R: Read> GridReader<R> {
                 return Ok(e);
             }
             if self.eof || !self.fill_more()? {
-                // Cut off by the end of the input: serde_json says what is missing, and where.
+                // Cut off by the end of the input: the reader says what is missing, and where.
                 // (A scalar may end there; what follows it is then found missing.)
                 let end = self.end;
-                let ctx = &mut self.ctx;
-                decode_slice(
-                    self.buf.get(self.start..end).unwrap_or_default(),
-                    self.base,
-                    |d| ValueSeed(ctx).deserialize(d).map(drop),
-                )?;
+                self.decode(end, |r| r.value().map(drop))?;
                 return Ok(end);
             }
         }
@@ -725,66 +687,29 @@ fn at_pos(e: Error, at: Position) -> Error {
     }
 }
 
-fn no_column(name: &str) -> String {
+/// The error message for a row tag that has no column.
+pub(super) fn no_column(name: &str) -> String {
     format!("row tag {name:?} has no column (a streamed grid needs every tag in 'cols')")
 }
 
-/// Decodes one buffered value with `f`, checking that nothing but whitespace follows, and
-/// places serde_json's errors at their position in the whole input.
+/// Decodes one buffered value with `f`, checking that it is UTF-8 and that nothing but
+/// whitespace follows, and places the errors at their position in the whole input.
 fn decode_slice<T>(
     slice: &[u8],
     base: Position,
-    f: impl for<'a> FnOnce(&mut JsonDe<'a>) -> serde_json::Result<T>,
+    ctx: &mut Ctx,
+    f: impl for<'a, 'c> FnOnce(&mut Reader<'a, 'c>) -> LResult<T>,
 ) -> Result<T> {
-    let mut d = serde_json::Deserializer::from_slice(slice);
-    let res = f(&mut d).and_then(|v| d.end().map(|()| v));
-    res.map_err(|e| {
-        let i = if e.line() > 0 {
-            index_of(slice, e.line(), e.column())
-        } else {
-            0
-        };
-        Error::parse(
-            advance(base, slice.get(..i).unwrap_or_default()),
-            json_message(&e),
-        )
-    })
-}
-
-/// One row object decoded straight into its cells.
-struct CellsSeed<'a> {
-    ctx: &'a mut Ctx,
-    names: &'a [Arc<str>],
-    index: &'a HashMap<Arc<str>, usize>,
-    cells: &'a mut Vec<Value>,
-}
-
-impl<'de> Visitor<'de> for &mut CellsSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a grid row object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        // Rows usually list their tags in column order: look just after the last one first.
-        let mut hint = 0;
-        while let Some(k) = map.next_key_seed(KeySeed)? {
-            let v = map.next_value_seed(ValueSeed(&mut *self.ctx))?;
-            let near = self
-                .names
-                .get(hint..(hint + 4).min(self.names.len()))
-                .and_then(|w| w.iter().position(|n| **n == *k))
-                .map(|p| hint + p);
-            match near.or_else(|| self.index.get(&*k).copied()) {
-                Some(i) => {
-                    if let Some(slot) = self.cells.get_mut(i) {
-                        *slot = v;
-                    }
-                    hint = i + 1;
-                }
-                None if !is_tag_name(&k) => {}
-                None => return Err(A::Error::custom(no_column(&k))),
-            }
+    let text = match read::utf8(slice) {
+        Ok(text) => text,
+        Err((at, msg)) => return Err(Error::parse(Lexer::position(slice, at, base), msg)),
+    };
+    let mut r = Reader::new(text, ctx);
+    f(&mut r).and_then(|v| r.lx.end().map(|()| v)).map_err(|e| {
+        let mut m = e.msg.as_str();
+        while let Some(rest) = m.strip_prefix("invalid JSON: ") {
+            m = rest;
         }
-        Ok(())
-    }
+        Error::parse(Lexer::position(slice, e.at, base), m)
+    })
 }
