@@ -42,12 +42,13 @@ static STRING_CLASS: [u8; 256] = {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any byte of `w` is `"`, `\` or below 0x20 (exact as a yes/no answer).
+/// The high bits of the bytes of `w` (little-endian) that are `"`, `\` or below 0x20. Only
+/// the lowest set bit is exact (a borrow may set bits above a match), which is all that
+/// [`Lexer::scan`] uses.
 #[inline]
-fn has_special(w: u64) -> bool {
+fn specials(w: u64) -> u64 {
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    (zero(w ^ (ONES * 0x22)) | zero(w ^ (ONES * 0x5c)) | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS))
-        != 0
+    zero(w ^ (ONES * 0x22)) | zero(w ^ (ONES * 0x5c)) | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
 }
 
 /// Powers of ten exactly representable as `f64`, for the exact fast path of number parsing.
@@ -67,6 +68,8 @@ pub(super) struct Lexer<'a> {
     depth: u8,
     /// The open brackets of a value being skipped.
     frames: Vec<u8>,
+    /// The decoded text of the last string with escapes read by [`Self::str_ref`].
+    scratch: String,
 }
 
 impl<'a> Lexer<'a> {
@@ -78,6 +81,7 @@ impl<'a> Lexer<'a> {
             i: 0,
             depth: MAX_DEPTH,
             frames: Vec::new(),
+            scratch: String::new(),
         }
     }
 
@@ -230,7 +234,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// The string whose opening quote is at the cursor, borrowed unless it has escapes.
-    #[inline]
+    #[inline(always)]
     pub(super) fn string(&mut self) -> LResult<Cow<'a, str>> {
         let start = self.i + 1;
         let j = self.scan(start);
@@ -243,18 +247,49 @@ impl<'a> Lexer<'a> {
                     None => self.fail_at(j, "invalid string boundary"),
                 }
             }
-            _ => self.escaped(start, j).map(Cow::Owned),
+            _ => self.owned(start, j),
         }
     }
 
-    /// The index of the first quote, backslash or control character from `j` (or the end).
+    /// [`Self::string`] of a string with escapes.
+    #[cold]
+    #[inline(never)]
+    fn owned(&mut self, start: usize, j: usize) -> LResult<Cow<'a, str>> {
+        let mut out = String::new();
+        self.escaped(start, j, &mut out)?;
+        Ok(Cow::Owned(out))
+    }
+
+    /// The string whose opening quote is at the cursor: borrowed from the input unless it
+    /// has escapes, else decoded into a buffer that the lexer reuses.
     #[inline]
+    pub(super) fn str_ref(&mut self) -> LResult<&str> {
+        let start = self.i + 1;
+        let j = self.scan(start);
+        if self.b.get(j) == Some(&b'"') {
+            self.i = j + 1;
+            // Both ends are at ASCII quotes, so on character boundaries.
+            return match self.text.get(start..j) {
+                Some(s) => Ok(s),
+                None => self.fail_at(j, "invalid string boundary"),
+            };
+        }
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        let res = self.escaped(start, j, &mut out);
+        self.scratch = out;
+        res.map(|()| self.scratch.as_str())
+    }
+
+    /// The index of the first quote, backslash or control character from `j` (or the end).
+    #[inline(always)]
     fn scan(&self, mut j: usize) -> usize {
         while let Some(chunk) = self.b.get(j..j + 8) {
             let mut w = [0u8; 8];
             w.copy_from_slice(chunk);
-            if has_special(u64::from_le_bytes(w)) {
-                break;
+            let m = specials(u64::from_le_bytes(w));
+            if m != 0 {
+                return j + (m.trailing_zeros() / 8) as usize;
             }
             j += 8;
         }
@@ -270,8 +305,7 @@ impl<'a> Lexer<'a> {
     /// The rest of a string with escapes: `start` is its first byte, `j` the first special
     /// byte (not a closing quote).
     #[cold]
-    fn escaped(&mut self, start: usize, mut j: usize) -> LResult<String> {
-        let mut out = String::new();
+    fn escaped(&mut self, start: usize, mut j: usize, out: &mut String) -> LResult<()> {
         let mut from = start;
         loop {
             // `from` and `j` are at the string's start or just after an escape or before a
@@ -281,10 +315,24 @@ impl<'a> Lexer<'a> {
                 None => return self.fail_at(j, "EOF while parsing a string"),
                 Some(b'"') => {
                     self.i = j + 1;
-                    return Ok(out);
+                    return Ok(());
                 }
                 Some(b'\\') => {
-                    j = self.escape(j + 1, &mut out)?;
+                    let simple = match self.b.get(j + 1) {
+                        Some(b'"') => b'"',
+                        Some(b'\\') => b'\\',
+                        Some(b'n') => b'\n',
+                        Some(b't') => b'\t',
+                        Some(b'r') => b'\r',
+                        Some(b'/') => b'/',
+                        _ => 0,
+                    };
+                    if simple == 0 {
+                        j = self.escape(j + 1, out)?;
+                    } else {
+                        out.push(char::from(simple));
+                        j += 2;
+                    }
                 }
                 Some(_) => {
                     return self.fail_at(

@@ -31,6 +31,12 @@ fn found(b: Option<u8>) -> &'static str {
     }
 }
 
+/// Whether an object key is `_kind` (byte patterns: no call to compare memory).
+#[inline]
+fn is_kind_key(k: &str) -> bool {
+    matches!(*k.as_bytes(), [b'_', b'k', b'i', b'n', b'd'])
+}
+
 /// The error of a whole document: serde_json's `message at line L column C` form, which the
 /// crate's JSON errors have always had.
 fn doc_error(text: &str, fail: &super::lex::Fail) -> Error {
@@ -122,17 +128,14 @@ impl<'a, 'c> Reader<'a, 'c> {
     pub(super) fn value(&mut self) -> LResult<Value> {
         match self.lx.peek() {
             Some(b'"') => {
-                let s = self.lx.string()?;
+                let s = self.lx.str_ref()?;
                 if self.ctx.v3 {
-                    match super::v3::decode_str(&s, &mut self.ctx.sh) {
+                    match super::v3::decode_str(s, &mut self.ctx.sh) {
                         Ok(v) => Ok(v),
                         Err(e) => self.bad(e),
                     }
                 } else {
-                    Ok(Value::Str(match s {
-                        Cow::Borrowed(s) => SmolStr::from(s),
-                        Cow::Owned(s) => SmolStr::from(s),
-                    }))
+                    Ok(Value::Str(SmolStr::from(s)))
                 }
             }
             Some(b'-' | b'0'..=b'9') => Ok(Value::Number(Number::new(self.lx.number()?))),
@@ -182,7 +185,7 @@ impl<'a, 'c> Reader<'a, 'c> {
         let Some(k0) = self.lx.next_key(&mut first)? else {
             return Ok(Value::Dict(Dict::new()));
         };
-        if !self.ctx.v3 && k0 == "_kind" {
+        if !self.ctx.v3 && is_kind_key(&k0) {
             let kind = self.field()?;
             let Some(kind) = kind.as_str() else {
                 return self.bad_open("_kind must be a string");
@@ -202,7 +205,7 @@ impl<'a, 'c> Reader<'a, 'c> {
                     None => break,
                 },
             };
-            if !self.ctx.v3 && k == "_kind" {
+            if !self.ctx.v3 && is_kind_key(&k) {
                 match self.value()? {
                     Value::Str(s) => kind = Some(s),
                     _ => return self.bad_open("_kind must be a string"),
@@ -259,14 +262,15 @@ impl<'a, 'c> Reader<'a, 'c> {
             _ => {
                 let mut f = build::Fields::default();
                 while let Some(k) = self.lx.next_key(&mut first)? {
-                    let slot = match &*k {
-                        "val" => &mut f.val,
-                        "unit" => &mut f.unit,
-                        "dis" => &mut f.dis,
-                        "tz" => &mut f.tz,
-                        "lat" => &mut f.lat,
-                        "lng" => &mut f.lng,
-                        "type" => &mut f.typ,
+                    // Byte patterns rather than string patterns: no call to compare memory.
+                    let slot = match *k.as_bytes() {
+                        [b'v', b'a', b'l'] => &mut f.val,
+                        [b'u', b'n', b'i', b't'] => &mut f.unit,
+                        [b'd', b'i', b's'] => &mut f.dis,
+                        [b't', b'z'] => &mut f.tz,
+                        [b'l', b'a', b't'] => &mut f.lat,
+                        [b'l', b'n', b'g'] => &mut f.lng,
+                        [b't', b'y', b'p', b'e'] => &mut f.typ,
                         _ => {
                             self.lx.skip_value()?;
                             continue;
