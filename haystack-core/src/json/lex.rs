@@ -127,8 +127,14 @@ impl<'a> Lexer<'a> {
     }
 
     /// Skips whitespace and returns the next byte without consuming it.
-    #[inline]
+    #[inline(always)]
     pub(super) fn peek(&mut self) -> Option<u8> {
+        // Compact JSON has no whitespace: the first byte is usually the answer.
+        if let Some(&c) = self.b.get(self.i)
+            && c > b' '
+        {
+            return Some(c);
+        }
         while let Some(&c) = self.b.get(self.i) {
             if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
                 return Some(c);
@@ -194,7 +200,7 @@ impl<'a> Lexer<'a> {
 
     /// Inside an object: the next key and its colon, or `None` once the closing brace was
     /// consumed. `first` is true until the first key.
-    #[inline]
+    #[inline(always)]
     pub(super) fn next_key(&mut self, first: &mut bool) -> LResult<Option<Cow<'a, str>>> {
         match self.peek() {
             Some(b'}') => {
