@@ -2,8 +2,11 @@
 //! (borrowed from the input when they have no escapes), numbers, literals, skipped values, and
 //! the punctuation of arrays and objects, with serde_json's rules and error messages.
 //!
-//! The input is a `&str`, so it is valid UTF-8 already; every error names the byte where the
-//! input went wrong, turned into a line and column by [`Lexer::position`].
+//! The input is bytes. When they are all UTF-8 (always for a `&str`) strings are sliced from
+//! them as they are; otherwise each string that is decoded is checked, and one that is not
+//! UTF-8 is an error, while skipped strings are not checked: serde_json's rules. Every error
+//! names the byte where the input went wrong, turned into a line and column by
+//! [`Lexer::position`].
 
 use std::borrow::Cow;
 
@@ -60,7 +63,8 @@ static POW10: [f64; 23] = [
 /// A cursor over JSON text.
 #[derive(Debug)]
 pub(super) struct Lexer<'a> {
-    text: &'a str,
+    /// The input as text, when it is all UTF-8.
+    text: Option<&'a str>,
     b: &'a [u8],
     /// The index of the next unread byte.
     i: usize,
@@ -75,14 +79,49 @@ pub(super) struct Lexer<'a> {
 impl<'a> Lexer<'a> {
     /// A lexer at the start of `text`.
     pub(super) fn new(text: &'a str) -> Self {
+        Lexer::with(Some(text), text.as_bytes())
+    }
+
+    /// A lexer at the start of `bytes`, which need not all be UTF-8.
+    pub(super) fn from_bytes(bytes: &'a [u8]) -> Self {
+        Lexer::with(std::str::from_utf8(bytes).ok(), bytes)
+    }
+
+    fn with(text: Option<&'a str>, b: &'a [u8]) -> Self {
         Lexer {
             text,
-            b: text.as_bytes(),
+            b,
             i: 0,
             depth: MAX_DEPTH,
             frames: Vec::new(),
             scratch: String::new(),
         }
+    }
+
+    /// The text of `b[start..end]`, both ends on ASCII bytes (quotes, escapes) or the ends
+    /// of a string: checked to be UTF-8 unless the whole input is.
+    #[inline(always)]
+    fn slice(&self, start: usize, end: usize) -> LResult<&'a str> {
+        let s = match self.text {
+            Some(t) => t.get(start..end),
+            None => self
+                .b
+                .get(start..end)
+                .and_then(|b| std::str::from_utf8(b).ok()),
+        };
+        match s {
+            Some(s) => Ok(s),
+            None => self.not_utf8(start, end),
+        }
+    }
+
+    #[cold]
+    fn not_utf8<T>(&self, start: usize, end: usize) -> LResult<T> {
+        let bytes = self.b.get(start..end).unwrap_or_default();
+        let at = std::str::from_utf8(bytes)
+            .err()
+            .map_or(0, |e| e.valid_up_to());
+        self.fail_at(start + at, "invalid unicode code point")
     }
 
     /// The error `msg` at byte `at`.
@@ -247,11 +286,7 @@ impl<'a> Lexer<'a> {
         match self.b.get(j) {
             Some(b'"') => {
                 self.i = j + 1;
-                // Both ends are at ASCII quotes, so on character boundaries.
-                match self.text.get(start..j) {
-                    Some(s) => Ok(Cow::Borrowed(s)),
-                    None => self.fail_at(j, "invalid string boundary"),
-                }
+                self.slice(start, j).map(Cow::Borrowed)
             }
             _ => self.owned(start, j),
         }
@@ -274,11 +309,7 @@ impl<'a> Lexer<'a> {
         let j = self.scan(start);
         if self.b.get(j) == Some(&b'"') {
             self.i = j + 1;
-            // Both ends are at ASCII quotes, so on character boundaries.
-            return match self.text.get(start..j) {
-                Some(s) => Ok(s),
-                None => self.fail_at(j, "invalid string boundary"),
-            };
+            return self.slice(start, j);
         }
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
@@ -316,7 +347,7 @@ impl<'a> Lexer<'a> {
         loop {
             // `from` and `j` are at the string's start or just after an escape or before a
             // special ASCII byte: character boundaries.
-            out.push_str(self.text.get(from..j).unwrap_or_default());
+            out.push_str(self.slice(from, j)?);
             match self.b.get(j) {
                 None => return self.fail_at(j, "EOF while parsing a string"),
                 Some(b'"') => {
@@ -521,7 +552,8 @@ impl<'a> Lexer<'a> {
         let v = match v {
             Some(v) if neg => -v,
             Some(v) => v,
-            None => match self.text.get(start..j).map(str::parse::<f64>) {
+            // Digits, signs, dots and exponents only: ASCII, so UTF-8.
+            None => match self.slice(start, j).ok().map(str::parse::<f64>) {
                 Some(Ok(v)) => v,
                 _ => return self.fail_at(j.saturating_sub(1), "invalid number"),
             },

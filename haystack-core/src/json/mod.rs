@@ -163,6 +163,13 @@ pub(crate) fn serde_from_str(text: &str, version: Version, lenient: bool) -> Res
     decode_with(serde_json::Deserializer::from_str(text), ctx)
 }
 
+/// The serde-based reader over `input` (the reference of the tests).
+#[cfg(test)]
+pub(crate) fn serde_from_slice(input: &[u8], version: Version) -> Result<Value> {
+    let ctx = de::Ctx::new(version == Version::V3, input.len());
+    decode_with(serde_json::Deserializer::from_slice(input), ctx)
+}
+
 /// Reads a Hayson (JSON v4) document.
 pub fn from_str(text: &str) -> Result<Value> {
     read::document(text, de::Ctx::new(false, text.len()))
@@ -194,8 +201,8 @@ pub fn from_str_v3(text: &str) -> Result<Value> {
     read::document(text, de::Ctx::new(true, text.len()))
 }
 
-/// Reads a JSON document of the given version from bytes (checked to be UTF-8: all of them,
-/// also inside values that are skipped).
+/// Reads a JSON document of the given version from bytes (the strings it decodes checked to
+/// be UTF-8).
 pub fn from_slice(input: &[u8], version: Version) -> Result<Value> {
     read::document_bytes(input, de::Ctx::new(version == Version::V3, input.len()))
 }

@@ -39,9 +39,9 @@ fn is_kind_key(k: &str) -> bool {
 
 /// The error of a whole document: serde_json's `message at line L column C` form, which the
 /// crate's JSON errors have always had.
-fn doc_error(text: &str, fail: &super::lex::Fail) -> Error {
+fn doc_error(text: &[u8], fail: &super::lex::Fail) -> Error {
     let p = Lexer::position(
-        text.as_bytes(),
+        text,
         fail.at,
         Position {
             line: 1,
@@ -60,34 +60,16 @@ pub(super) fn document(text: &str, mut ctx: Ctx) -> Result<Value> {
     let mut r = Reader::new(text, &mut ctx);
     r.value()
         .and_then(|v| r.lx.end().map(|()| v))
-        .map_err(|f| doc_error(text, &f))
+        .map_err(|f| doc_error(text.as_bytes(), &f))
 }
 
-/// `input` as text, or the error at its first byte that is not UTF-8.
-pub(super) fn utf8(input: &[u8]) -> std::result::Result<&str, (usize, String)> {
-    std::str::from_utf8(input).map_err(|e| (e.valid_up_to(), "invalid unicode code point".into()))
-}
-
-/// Reads all of `input` (checked to be UTF-8) as one document with the rules of `ctx`.
-pub(super) fn document_bytes(input: &[u8], ctx: Ctx) -> Result<Value> {
-    match utf8(input) {
-        Ok(text) => document(text, ctx),
-        Err((at, msg)) => {
-            let p = Lexer::position(
-                input,
-                at,
-                Position {
-                    line: 1,
-                    column: 1,
-                    offset: 0,
-                },
-            );
-            Err(Error::Json(format!(
-                "{msg} at line {} column {}",
-                p.line, p.column
-            )))
-        }
-    }
+/// Reads all of `input` as one document with the rules of `ctx`. Strings that are decoded
+/// must be UTF-8 (skipped ones are only checked for their syntax, as serde_json does).
+pub(super) fn document_bytes(input: &[u8], mut ctx: Ctx) -> Result<Value> {
+    let mut r = Reader::from_bytes(input, &mut ctx);
+    r.value()
+        .and_then(|v| r.lx.end().map(|()| v))
+        .map_err(|f| doc_error(input, &f))
 }
 
 /// Decodes Hayson values from one text with one context.
@@ -102,6 +84,14 @@ impl<'a, 'c> Reader<'a, 'c> {
     pub(super) fn new(text: &'a str, ctx: &'c mut Ctx) -> Self {
         Reader {
             lx: Lexer::new(text),
+            ctx,
+        }
+    }
+
+    /// A reader at the start of `bytes` (see [`Lexer::from_bytes`]).
+    pub(super) fn from_bytes(bytes: &'a [u8], ctx: &'c mut Ctx) -> Self {
+        Reader {
+            lx: Lexer::from_bytes(bytes),
             ctx,
         }
     }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::build::{self, ColStyle};
 use super::de::Ctx;
 use super::lex::{LResult, Lexer};
-use super::read::{self, Reader};
+use super::read::Reader;
 use crate::error::{Error, Position, Result};
 use crate::value::Value;
 use crate::{Col, Dict, Grid};
@@ -692,19 +692,15 @@ pub(super) fn no_column(name: &str) -> String {
     format!("row tag {name:?} has no column (a streamed grid needs every tag in 'cols')")
 }
 
-/// Decodes one buffered value with `f`, checking that it is UTF-8 and that nothing but
-/// whitespace follows, and places the errors at their position in the whole input.
+/// Decodes one buffered value with `f` (its decoded strings checked to be UTF-8), checking
+/// that nothing but whitespace follows, and places the errors at their position in the whole input.
 fn decode_slice<T>(
     slice: &[u8],
     base: Position,
     ctx: &mut Ctx,
     f: impl for<'a, 'c> FnOnce(&mut Reader<'a, 'c>) -> LResult<T>,
 ) -> Result<T> {
-    let text = match read::utf8(slice) {
-        Ok(text) => text,
-        Err((at, msg)) => return Err(Error::parse(Lexer::position(slice, at, base), msg)),
-    };
-    let mut r = Reader::new(text, ctx);
+    let mut r = Reader::from_bytes(slice, ctx);
     f(&mut r).and_then(|v| r.lx.end().map(|()| v)).map_err(|e| {
         let mut m = e.msg.as_str();
         while let Some(rest) = m.strip_prefix("invalid JSON: ") {

@@ -4,7 +4,9 @@
 
 use proptest::prelude::*;
 
-use super::{Version, from_slice, from_str, from_str_lenient, from_str_v3, serde_from_str};
+use super::{
+    Version, from_slice, from_str, from_str_lenient, from_str_v3, serde_from_slice, serde_from_str,
+};
 
 /// The three text readers, each with its serde-based reference.
 fn check(doc: &str) -> std::result::Result<(), TestCaseError> {
@@ -220,6 +222,22 @@ proptest! {
     }
 
     #[test]
+    fn agrees_with_serde_on_bytes(doc in doc(), at: usize, with in prop::sample::select(vec![0xffu8, 0xc3, 0x80, 0xe2, 0xa9, b'"'])) {
+        let mut b = doc.into_bytes();
+        let at = at % (b.len() + 1);
+        b.insert(at, with);
+        for version in [Version::V4, Version::V3] {
+            let ours = from_slice(&b, version);
+            let theirs = serde_from_slice(&b, version);
+            match (&ours, &theirs) {
+                (Ok(a), Ok(t)) => prop_assert_eq!(format!("{a:?}"), format!("{t:?}")),
+                (Err(_), Err(_)) => {}
+                _ => prop_assert!(false, "{b:?}: ours {ours:?}, serde {theirs:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn agrees_with_serde_on_any_text(doc in "\\PC{0,40}") {
         check(&doc)?;
     }
@@ -275,12 +293,18 @@ fn errors_name_line_and_column() {
         let err = from_str(doc).expect_err(doc).to_string();
         assert!(err.contains(says), "{doc:?}: {err}");
     }
-    // Bytes are checked to be UTF-8, also inside values that are skipped.
-    let bad = b"{\"_kind\":\"marker\",\"x\":\"\xff\"}";
+    // Decoded strings are checked to be UTF-8; skipped ones are not (as serde_json skips).
+    let bad = b"{\"_kind\":\"str\",\"val\":\"a\xff\"}";
     let err = from_slice(bad, Version::V4)
         .expect_err("not UTF-8")
         .to_string();
-    assert!(err.contains("line 1 column 24"), "{err}");
+    assert!(
+        err.contains("invalid unicode code point at line 1 column 24"),
+        "{err}"
+    );
+    let skipped = b"{\"_kind\":\"marker\",\"x\":[\"\xff\"]}";
+    assert!(from_slice(skipped, Version::V4).is_ok());
+    assert!(super::from_reader(&skipped[..], Version::V4).is_ok());
 }
 
 #[test]
