@@ -1,6 +1,8 @@
 //! Decoding Haystack JSON (v4 and v3) straight into [`Value`]s with serde visitors: no
 //! intermediate `serde_json::Value`, borrowed keys and strings where the input allows, tag
-//! names interned once per document.
+//! names interned once per document. This is `Value`'s `Deserialize` and
+//! [`super::from_reader`]'s path; text and bytes go through the byte-level reader in
+//! [`super::read`], which follows the same rules (and is tested against this one).
 
 use std::borrow::Cow;
 use std::fmt;
