@@ -8,7 +8,8 @@
 //! ```
 //!
 //! One decode costs (count at 11 - count at 1) / 10 instructions; `libhaystack` instead of
-//! `ours` counts libhaystack's decode (serde_json into its `Value`).
+//! `ours` counts libhaystack's decode (serde_json into its `Value`), and `stream` this crate's
+//! streaming [`haystack_core::json::GridReader`] (rows one at a time, as the CLI streams).
 
 use std::hint::black_box;
 
@@ -19,6 +20,24 @@ const POINTS_JSON: &str = include_str!("../benches/data/points.json");
 #[inline(never)]
 fn decode_ours(json: &str) -> bool {
     haystack_core::json::from_str(black_box(json)).is_ok()
+}
+
+/// One streamed read with this crate's `GridReader`; returns whether it succeeded.
+#[inline(never)]
+fn decode_stream(json: &str) -> bool {
+    let Ok(mut reader) = haystack_core::json::GridReader::new(black_box(json.as_bytes())) else {
+        return false;
+    };
+    let mut row = Vec::new();
+    loop {
+        match reader.read_row(&mut row) {
+            Ok(true) => {
+                black_box(&row);
+            }
+            Ok(false) => return true,
+            Err(_) => return false,
+        }
+    }
 }
 
 /// One decode with libhaystack; returns whether it succeeded.
@@ -34,7 +53,7 @@ fn main() {
         None => 1,
         Some(Ok(n)) => n,
         Some(Err(e)) => {
-            eprintln!("usage: decode_points_json [ours|libhaystack] [N]: bad N: {e}");
+            eprintln!("usage: decode_points_json [ours|libhaystack|stream] [N]: bad N: {e}");
             std::process::exit(2);
         }
     };
@@ -43,8 +62,11 @@ fn main() {
         let done = match which.as_str() {
             "ours" => decode_ours(POINTS_JSON),
             "libhaystack" => decode_libhaystack(POINTS_JSON),
+            "stream" => decode_stream(POINTS_JSON),
             other => {
-                eprintln!("usage: decode_points_json [ours|libhaystack] [N]: unknown {other:?}");
+                eprintln!(
+                    "usage: decode_points_json [ours|libhaystack|stream] [N]: unknown {other:?}"
+                );
                 std::process::exit(2);
             }
         };
