@@ -54,6 +54,45 @@ fn specials(w: u64) -> u64 {
     zero(w ^ (ONES * 0x22)) | zero(w ^ (ONES * 0x5c)) | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
 }
 
+/// How many characters `bytes` hold: the bytes that do not continue a UTF-8 sequence
+/// (`10xxxxxx`), counted a word at a time.
+pub(super) fn chars(bytes: &[u8]) -> usize {
+    let mut words = bytes.chunks_exact(8);
+    let mut cont = 0;
+    for chunk in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        cont += (w & !(w << 1) & HIGHS).count_ones() as usize;
+    }
+    cont += words
+        .remainder()
+        .iter()
+        .filter(|&&c| c & 0xc0 == 0x80)
+        .count();
+    bytes.len() - cont
+}
+
+/// The index of the first `"` or `\` in `b` from `j`, a word at a time.
+#[inline]
+pub(super) fn find_quote_or_backslash(b: &[u8], mut j: usize) -> Option<usize> {
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    while let Some(chunk) = b.get(j..j + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let m = zero(w ^ (ONES * 0x22)) | zero(w ^ (ONES * 0x5c));
+        if m != 0 {
+            return Some(j + (m.trailing_zeros() / 8) as usize);
+        }
+        j += 8;
+    }
+    b.get(j..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|k| j + k)
+}
+
 /// Powers of ten exactly representable as `f64`, for the exact fast path of number parsing.
 static POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -160,8 +199,7 @@ impl<'a> Lexer<'a> {
             }
             None => before,
         };
-        // Characters are the bytes that do not continue a UTF-8 sequence.
-        pos.column += tail.iter().filter(|&&c| (c as i8) >= -0x40).count();
+        pos.column += chars(tail);
         pos
     }
 

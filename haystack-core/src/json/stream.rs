@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::build::{self, ColStyle};
 use super::de::Ctx;
-use super::lex::{LResult, Lexer};
+use super::lex::{LResult, Lexer, chars, find_quote_or_backslash};
 use super::read::Reader;
 use crate::error::{Error, Position, Result};
 use crate::value::Value;
@@ -136,9 +136,7 @@ fn is_ws(b: u8) -> bool {
 fn string_end(b: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;
     loop {
-        let rest = b.get(j..)?;
-        let k = memchr::memchr2(b'"', b'\\', rest)?;
-        j += k;
+        j = find_quote_or_backslash(b, j)?;
         if b.get(j) == Some(&b'"') {
             return Some(j + 1);
         }
@@ -204,8 +202,7 @@ fn advance(mut pos: Position, bytes: &[u8]) -> Position {
         }
         None => bytes,
     };
-    // Characters are the bytes that do not continue a UTF-8 sequence.
-    pos.column += tail.iter().filter(|&&c| (c as i8) >= -0x40).count();
+    pos.column += chars(tail);
     pos
 }
 
@@ -521,7 +518,7 @@ impl<R: Read> GridReader<R> {
 
     fn decode_row(&mut self, end: usize, row: &mut Vec<Value>) -> Result<()> {
         row.clear();
-        row.resize(self.names.len(), Value::Null);
+        row.resize_with(self.names.len(), || Value::Null);
         // Anything but an object is refused by the reader, which says what it found.
         let slice = self.buf.get(self.start..end).unwrap_or_default();
         let (names, index) = (&self.names, &self.index);
@@ -533,7 +530,7 @@ impl<R: Read> GridReader<R> {
     /// A row held in memory (it came before `cols`).
     fn early_row(&mut self, v: Value, row: &mut Vec<Value>) -> Result<()> {
         row.clear();
-        row.resize(self.names.len(), Value::Null);
+        row.resize_with(self.names.len(), || Value::Null);
         let Value::Dict(d) = v else {
             return Err(Error::Json("each grid row must be an object".into()));
         };

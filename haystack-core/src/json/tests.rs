@@ -238,6 +238,14 @@ proptest! {
     }
 
     #[test]
+    fn word_at_a_time_helpers_agree_with_byte_loops(s in "\\PC{0,40}", from in 0..48usize) {
+        let b = s.as_bytes();
+        prop_assert_eq!(super::lex::chars(b), s.chars().count());
+        let naive = b.get(from..).and_then(|r| r.iter().position(|&c| c == b'"' || c == b'\\')).map(|k| from + k);
+        prop_assert_eq!(super::lex::find_quote_or_backslash(b, from), naive);
+    }
+
+    #[test]
     fn agrees_with_serde_on_any_text(doc in "\\PC{0,40}") {
         check(&doc)?;
     }
