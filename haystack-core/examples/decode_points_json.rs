@@ -10,6 +10,8 @@
 //! One decode costs (count at 11 - count at 1) / 10 instructions; `libhaystack` instead of
 //! `ours` counts libhaystack's decode (serde_json into its `Value`), and `stream` this crate's
 //! streaming [`haystack_core::json::GridReader`] (rows one at a time, as the CLI streams).
+//! `encode` and `encode-libhaystack` decode once and then count N encodes of the decoded
+//! grid (our [`haystack_core::json::to_string`], libhaystack's `serde_json::to_string`).
 
 use std::hint::black_box;
 
@@ -46,6 +48,18 @@ fn decode_libhaystack(json: &str) -> bool {
     serde_json::from_str::<libhaystack::val::Value>(black_box(json)).is_ok()
 }
 
+/// One encode with this crate; returns whether it wrote anything.
+#[inline(never)]
+fn encode_ours(value: &haystack_core::Value) -> bool {
+    !haystack_core::json::to_string(black_box(value)).is_empty()
+}
+
+/// One encode with libhaystack; returns whether it succeeded.
+#[inline(never)]
+fn encode_libhaystack(value: &libhaystack::val::Value) -> bool {
+    serde_json::to_string(black_box(value)).is_ok_and(|s| !s.is_empty())
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "ours".to_owned());
@@ -53,22 +67,29 @@ fn main() {
         None => 1,
         Some(Ok(n)) => n,
         Some(Err(e)) => {
-            eprintln!("usage: decode_points_json [ours|libhaystack|stream] [N]: bad N: {e}");
+            eprintln!(
+                "usage: decode_points_json [ours|libhaystack|stream|encode|encode-libhaystack] [N]: bad N: {e}"
+            );
             std::process::exit(2);
         }
     };
+    let usage = |other: &str| -> ! {
+        eprintln!(
+            "usage: decode_points_json [ours|libhaystack|stream|encode|encode-libhaystack] [N]: unknown {other:?}"
+        );
+        std::process::exit(2);
+    };
+    let ours = haystack_core::json::from_str(POINTS_JSON).ok();
+    let theirs = serde_json::from_str::<libhaystack::val::Value>(POINTS_JSON).ok();
     let mut ok = 0usize;
     for _ in 0..n {
         let done = match which.as_str() {
             "ours" => decode_ours(POINTS_JSON),
             "libhaystack" => decode_libhaystack(POINTS_JSON),
             "stream" => decode_stream(POINTS_JSON),
-            other => {
-                eprintln!(
-                    "usage: decode_points_json [ours|libhaystack|stream] [N]: unknown {other:?}"
-                );
-                std::process::exit(2);
-            }
+            "encode" => ours.as_ref().is_some_and(encode_ours),
+            "encode-libhaystack" => theirs.as_ref().is_some_and(encode_libhaystack),
+            other => usage(other),
         };
         ok += usize::from(done);
     }

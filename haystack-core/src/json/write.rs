@@ -33,28 +33,96 @@ static ESCAPE: [u8; 256] = {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// `0x01` in every byte of a word.
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+/// `0x80` in every byte of a word.
+const HIGH: u64 = ONES * 0x80;
+
+/// A mask of `w`'s bytes (little-endian) that may need escaping in a JSON string (a control
+/// character, `"` or `\\`): zero when none does, and otherwise its lowest set bit is the high
+/// bit of the first byte that does. Bits above that one may be false positives (a borrow
+/// runs upward), which is why only the lowest is used.
+#[inline]
+fn escape_mask(w: u64) -> u64 {
+    let quote = w ^ (ONES * u64::from(b'"'));
+    let backslash = w ^ (ONES * u64::from(b'\\'));
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x;
+    (below(w, 0x20) | below(quote, 1) | below(backslash, 1)) & HIGH
+}
+
+/// The little-endian word of a slice of fewer than eight bytes, zero above them: read as
+/// four, two and one bytes (no loop, no call).
+#[inline]
+fn short_word(mut tail: &[u8]) -> u64 {
+    let mut w = 0u64;
+    let mut shift = 0;
+    if let Some((four, rest)) = tail.split_first_chunk::<4>() {
+        w = u64::from(u32::from_le_bytes(*four));
+        shift = 32;
+        tail = rest;
+    }
+    if let Some((two, rest)) = tail.split_first_chunk::<2>() {
+        w |= u64::from(u16::from_le_bytes(*two)) << shift;
+        shift += 16;
+        tail = rest;
+    }
+    if let Some(&one) = tail.first() {
+        w |= u64::from(one) << shift;
+    }
+    w
+}
+
+/// The index of the first byte of `bytes` that needs escaping, if any: eight bytes at a
+/// time, the last few as one short word.
+#[inline]
+fn first_escape(bytes: &[u8]) -> Option<usize> {
+    let mut rest = bytes;
+    let mut at = 0;
+    while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+        let mask = escape_mask(u64::from_le_bytes(*chunk));
+        if mask != 0 {
+            // The lowest flagged byte is exact.
+            return Some(at + (mask.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+        rest = tail;
+    }
+    let n = rest.len();
+    if n == 0 {
+        return None;
+    }
+    // The zeros above the `n` bytes would count as control characters: mask them off
+    // (`n` is 1..=7, so the shift is in range).
+    let mask = escape_mask(short_word(rest)) & ((1u64 << (8 * n)) - 1);
+    (mask != 0).then(|| at + (mask.trailing_zeros() / 8) as usize)
+}
+
 /// Appends `s` as a JSON string literal.
 pub(super) fn write_str(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc = ESCAPE[b as usize];
-        if esc == 0 {
-            continue;
+    let mut rest = s;
+    while let Some(i) = first_escape(rest.as_bytes()) {
+        // Escaped bytes are ASCII, so `i` is a char boundary and the split always succeeds.
+        let Some((run, tail)) = rest.split_at_checked(i) else {
+            break;
+        };
+        out.push_str(run);
+        let b = tail.as_bytes().first().copied().unwrap_or_default();
+        match ESCAPE[b as usize] {
+            b'u' => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[(b >> 4) as usize]));
+                out.push(char::from(HEX[(b & 0xf) as usize]));
+            }
+            esc => {
+                out.push('\\');
+                out.push(char::from(esc));
+            }
         }
-        // Escaped bytes are ASCII, so `start..i` lies on char boundaries.
-        out.push_str(s.get(start..i).unwrap_or_default());
-        out.push('\\');
-        out.push(char::from(esc));
-        if esc == b'u' {
-            out.push_str("00");
-            out.push(char::from(HEX[(b >> 4) as usize]));
-            out.push(char::from(HEX[(b & 0xf) as usize]));
-        }
-        start = i + 1;
+        rest = tail.get(1..).unwrap_or_default();
     }
-    out.push_str(s.get(start..).unwrap_or_default());
+    out.push_str(rest);
     out.push('"');
 }
 
@@ -74,6 +142,22 @@ fn key(out: &mut String, name: &str) {
     out.push('"');
     out.push_str(name);
     out.push_str("\":");
+}
+
+/// How many of a grid's `rows` the writer writes before it reserves room for the rest:
+/// one in sixteen, and none for grids too small for growth to matter.
+fn sample_rows(rows: usize) -> usize {
+    if rows < 256 { usize::MAX } else { rows / 16 }
+}
+
+/// Reserves room for the rows of a grid still to be written, extrapolated from the first
+/// `written` of `rows` (which took `out[start..]`), with an eighth to spare: growing by
+/// doubling instead would copy the output several times over. Only a hint: when the
+/// allocator refuses, the string grows as it would have.
+fn reserve_for_rest(out: &mut String, start: usize, written: usize, rows: usize) {
+    let per_row = (out.len() - start) / written.max(1) + 1;
+    let rest = per_row.saturating_mul(rows - written);
+    let _ = out.try_reserve(rest.saturating_add(rest / 8));
 }
 
 /// Writes values as JSON into a string.
@@ -308,9 +392,14 @@ impl<'a> Writer<'a> {
                 k
             })
             .collect();
+        let rows_start = self.out.len();
+        let sample = sample_rows(g.len());
         for (r, row) in g.rows().enumerate() {
             if r > 0 {
                 self.out.push(',');
+                if r == sample {
+                    reserve_for_rest(self.out, rows_start, r, g.len());
+                }
             }
             self.out.push('{');
             let mut first = true;
@@ -326,5 +415,58 @@ impl<'a> Writer<'a> {
             self.out.push('}');
         }
         self.out.push_str("]}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_mask_finds_exactly_the_first_byte_the_table_escapes() {
+        // Every byte value at every position of a word, among neighbours of every kind
+        // (a borrow from one byte may only flag bytes above the first escaped one).
+        for fill in [
+            0x00u8, 0x01, 0x1f, 0x20, 0x21, b'"', b'#', b'\\', b']', b'a', 0x7f, 0x80, 0xff,
+        ] {
+            for pos in 0..8 {
+                for b in 0..=255u8 {
+                    let mut word = [fill; 8];
+                    word[pos] = b;
+                    let mask = escape_mask(u64::from_le_bytes(word));
+                    let first = word.iter().position(|&x| ESCAPE[x as usize] != 0);
+                    let flagged = (mask != 0).then(|| (mask.trailing_zeros() / 8) as usize);
+                    assert_eq!(flagged, first, "{word:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn write_str_matches_serde_json_for_strings_of_every_length() {
+        let pieces = [
+            "a", "\"", "\\", "\n", "\u{1}", "é", "€", "😀", "\u{7f}", " ",
+        ];
+        for len in 0..40usize {
+            for (k, p) in pieces.iter().enumerate() {
+                let s: String = (0..len)
+                    .map(|i| if i % 7 == k % 7 { *p } else { "x" })
+                    .collect();
+                let mut out = String::new();
+                write_str(&mut out, &s);
+                let expected = serde_json::to_string(&s).unwrap_or_default();
+                assert_eq!(out, expected, "{s:?}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn write_str_matches_serde_json(s in "(\\PC|[\\x00-\\x1f\"\\\\])*") {
+            let mut out = String::from("prefix");
+            write_str(&mut out, &s);
+            let expected = serde_json::to_string(&s).unwrap_or_default();
+            proptest::prop_assert_eq!(out.strip_prefix("prefix"), Some(expected.as_str()));
+        }
     }
 }
