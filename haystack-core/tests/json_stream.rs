@@ -300,3 +300,55 @@ fn shaystack_hayson_is_read_leniently_and_refused_strictly() {
     assert!(err.to_string().contains("unknown _kind \"Ref\""), "{err}");
     assert!(err.position().is_some(), "{err}");
 }
+
+/// A document of `rows` rows of the realistic grid, with rows of very different lengths (one
+/// with a long string of multi-byte characters and escapes), so that rows straddle the
+/// reader's buffer and UTF-8 windows everywhere.
+fn uneven_doc(rows: usize) -> String {
+    let mut g = realistic_grid(rows);
+    let long: String = "°F \"é\" \\ 😀 ".repeat(700);
+    g.push_tags([
+        (0, Value::Ref(Ref::new("long").unwrap())),
+        (1, Value::from(long)),
+    ])
+    .unwrap();
+    json::to_string(&Value::Grid(Box::new(g)))
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Rows decoded straight from the buffer: whatever the chunking, an intact document
+    /// streams as the whole-document reader reads it; and whatever bytes are changed, a grid
+    /// the streaming reader returns is the one the whole-document reader reads (a document it
+    /// cannot read is an error, never a panic or a shorter grid).
+    #[test]
+    fn streamed_rows_agree_with_the_whole_document_reader(
+        rows in 1usize..40,
+        chunk in proptest::prop_oneof![1usize..16, 1000usize..5000, proptest::strategy::Just(usize::MAX)],
+        edits in proptest::collection::vec((0.0f64..1.0, 0u8..=255, 0u8..3), 0..3),
+    ) {
+        let mut bytes = uneven_doc(rows).into_bytes();
+        let intact = GridReader::new(Chunked { bytes: &bytes, chunk }).and_then(|r| r.into_grid());
+        let intact = intact.expect("an intact document streams");
+        proptest::prop_assert_eq!(intact.len(), rows + 1);
+        assert_same(&intact, &whole(std::str::from_utf8(&bytes).unwrap()));
+        for (at, byte, op) in edits {
+            let i = ((bytes.len() as f64) * at) as usize;
+            match op {
+                0 => bytes.insert(i, byte),
+                1 if i < bytes.len() => { bytes.remove(i); }
+                _ => if let Some(b) = bytes.get_mut(i) { *b = byte; },
+            }
+        }
+        let src = Chunked { bytes: &bytes, chunk };
+        let streamed = GridReader::new(src).and_then(|r| r.into_grid());
+        let whole = json::from_slice(&bytes, json::Version::V4);
+        if let Ok(got) = streamed {
+            let whole = whole.expect("the whole-document reader accepts what the stream does");
+            let expected = whole.as_grid().expect("a grid");
+            proptest::prop_assert_eq!(got.len(), expected.len());
+            assert_same(&got, expected);
+        }
+    }
+}

@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use haystack_core::zinc::Interner;
-use haystack_core::{Col, Dict, Grid, Position, Value};
+use haystack_core::{Col, Dict, Grid, Position, Row, Value};
 
 use crate::read::{Parser, unwrap_empty};
 use crate::{Error, Limits, Result, utf8};
@@ -44,6 +44,8 @@ pub struct GridReader<R> {
     limits: Limits,
     meta: Dict,
     cols: Vec<Col>,
+    /// The row [`GridReader::next_row`] returns: a grid of the columns holding only it.
+    row: Option<Grid>,
     done: bool,
     rows: usize,
 }
@@ -87,6 +89,7 @@ impl<R: Read> GridReader<R> {
             limits,
             meta: Dict::new(),
             cols: Vec::new(),
+            row: None,
             done: false,
             rows: 0,
         };
@@ -178,17 +181,58 @@ impl<R: Read> GridReader<R> {
     /// Reads the next row into `row` (cleared first, one cell per column). Returns false at the
     /// end of the grid.
     pub fn read_row(&mut self, row: &mut Vec<Value>) -> Result<bool> {
+        self.read_with(|p, ncols| {
+            row.clear();
+            p.read_row(ncols, row, false)
+        })
+    }
+
+    /// Reads the next row and returns a view of its tags (only the non-null cells are built
+    /// and stored, which is what makes this the fast way through a sparse grid), or `None` at
+    /// the end of the grid.
+    ///
+    /// ```
+    /// let zinc = "ver:\"3.0\"\nid,a,b,c\n\"x\",,,1\n\"y\",2,,\n";
+    /// let mut reader = haystack_zinc::GridReader::new(zinc.as_bytes()).unwrap();
+    /// let mut tags = 0;
+    /// while let Some(row) = reader.next_row().unwrap() {
+    ///     tags += row.len();
+    ///     assert!(row.get("b").is_none());
+    /// }
+    /// assert_eq!(tags, 4);
+    /// ```
+    pub fn next_row(&mut self) -> Result<Option<Row<'_>>> {
+        let mut grid = match self.row.take() {
+            Some(g) => g,
+            None => Grid::with_cols(Dict::new(), self.cols.clone())?,
+        };
+        grid.clear_rows();
+        let more =
+            self.read_with(|p, ncols| grid.push_row_with(|cells| p.read_row(ncols, cells, false)));
+        let grid = self.row.insert(grid);
+        Ok(if more? { grid.row(0) } else { None })
+    }
+
+    /// Reads the next row with `parse` (given a parser over the row's line and the number of
+    /// columns); false at the end of the grid. The reader is done after an error.
+    fn read_with(
+        &mut self,
+        parse: impl FnOnce(&mut Parser<'_, '_>, usize) -> Result<()>,
+    ) -> Result<bool> {
         if self.done {
             return Ok(false);
         }
-        let res = self.read_row_inner(row);
+        let res = self.read_row_inner(parse);
         if !matches!(res, Ok(true)) {
             self.done = true;
         }
         res
     }
 
-    fn read_row_inner(&mut self, row: &mut Vec<Value>) -> Result<bool> {
+    fn read_row_inner(
+        &mut self,
+        parse: impl FnOnce(&mut Parser<'_, '_>, usize) -> Result<()>,
+    ) -> Result<bool> {
         let Some((s, e)) = self.next_line()? else {
             return Ok(false);
         };
@@ -224,8 +268,7 @@ impl<R: Read> GridReader<R> {
             self.interner.take().unwrap_or_default(),
             limits,
         );
-        row.clear();
-        let res = p.read_row(self.cols.len(), row, false);
+        let res = parse(&mut p, self.cols.len());
         let trailing = (res.is_ok() && !p.s.is_eof()).then(|| p.s.expected("end of line"));
         self.interner = Some(p.into_interner());
         res?;
@@ -243,18 +286,18 @@ impl<R: Read> GridReader<R> {
             std::mem::take(&mut self.meta),
             std::mem::take(&mut self.cols),
         )?;
-        let ncols = grid.cols().len();
-        let mut row = Vec::with_capacity(ncols);
-        // Columns were moved into the grid; keep the count for the row parser.
+        // Columns were moved into the grid; keep them for the row parser's count.
         self.cols = grid.cols().to_vec();
-        while self.read_row(&mut row)? {
-            if grid.len() >= self.limits.max_rows {
+        // Rows go straight into the grid (nulls never built).
+        while self
+            .read_with(|p, ncols| grid.push_row_with(|cells| p.read_row(ncols, cells, false)))?
+        {
+            if grid.len() > self.limits.max_rows {
                 return Err(Error::LimitExceeded {
                     position: self.base,
                     message: format!("more than {} rows", self.limits.max_rows),
                 });
             }
-            grid.append_row(&mut row)?;
         }
         Ok(unwrap_empty(grid))
     }

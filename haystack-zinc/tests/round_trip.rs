@@ -159,6 +159,26 @@ proptest! {
         let streamed = haystack_zinc::GridReader::new(text.as_bytes()).and_then(|r| r.into_grid())
             .map_err(|e| TestCaseError::fail(format!("{text:?}: {e}")))?;
         prop_assert_eq!(&streamed, &g, "{}", text);
+        // Row by row: the tag views of `next_row` and the cells of `read_row` are the grid's rows.
+        let mut by_tags = haystack_zinc::GridReader::new(text.as_bytes())
+            .map_err(|e| TestCaseError::fail(format!("{text:?}: {e}")))?;
+        let mut by_cells = haystack_zinc::GridReader::new(text.as_bytes())
+            .map_err(|e| TestCaseError::fail(format!("{text:?}: {e}")))?;
+        let mut cells = Vec::new();
+        for row in g.rows() {
+            let tags = by_tags.next_row().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let tags: Vec<(usize, Value)> = tags
+                .map(|r| r.entries().map(|(c, v)| (c, v.clone())).collect())
+                .unwrap_or_default();
+            let expected: Vec<(usize, Value)> = row.entries().map(|(c, v)| (c, v.clone())).collect();
+            prop_assert_eq!(tags, expected);
+            prop_assert!(by_cells.read_row(&mut cells).map_err(|e| TestCaseError::fail(e.to_string()))?);
+            prop_assert_eq!(&cells, &row.to_cells());
+        }
+        if !g.cols().is_empty() {
+            prop_assert!(by_tags.next_row().map_err(|e| TestCaseError::fail(e.to_string()))?.is_none());
+            prop_assert!(!by_cells.read_row(&mut cells).map_err(|e| TestCaseError::fail(e.to_string()))?);
+        }
     }
 
     #[test]

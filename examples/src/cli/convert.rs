@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use haystack_core::{Col, Dict, Value};
+use haystack_core::{Col, Dict, Row, Value};
 
 use super::input::format_named;
 use super::stream::{RowSink, pump};
@@ -52,6 +52,13 @@ impl RowSink for Writer<'_> {
     fn row(&mut self, cells: &[Value]) -> Result<(), CliError> {
         match &mut self.stream {
             Some(s) => s.write_row(cells).map_err(CliError::output),
+            None => Err(CliError::Output("a row before the grid header".into())),
+        }
+    }
+
+    fn grid_row(&mut self, row: Row<'_>) -> Result<(), CliError> {
+        match &mut self.stream {
+            Some(s) => s.write_grid_row(&row).map_err(CliError::output),
             None => Err(CliError::Output("a row before the grid header".into())),
         }
     }

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::io::{BufReader, Read};
 use std::rc::Rc;
 
-use haystack_core::{Col, Dict, Value, json};
+use haystack_core::{Col, Dict, Row, Value, json};
 
 use super::{CliError, Input};
 use crate::haystack::formats::{Format, FormatError};
@@ -22,6 +22,11 @@ pub(crate) trait RowSink {
     fn header(&mut self, meta: &Dict, cols: &[Col]) -> Result<(), CliError>;
     /// One row.
     fn row(&mut self, cells: &[Value]) -> Result<(), CliError>;
+    /// One row as a view of its tags; by default as [`RowSink::row`] with its cells. Sinks
+    /// that can use the tags alone override it (most rows of a wide grid are mostly null).
+    fn grid_row(&mut self, row: Row<'_>) -> Result<(), CliError> {
+        self.row(&row.to_cells())
+    }
 }
 
 /// Reads `reader` (in `format`) and pushes its grid into `sink`. Returns the number of rows.
@@ -58,12 +63,8 @@ fn pump_zinc(
     let mut rd =
         haystack_zinc::GridReader::new(reader).map_err(|e| CliError::from_zinc(&name, e))?;
     sink.header(rd.meta(), rd.cols())?;
-    let mut row = Vec::with_capacity(rd.cols().len());
-    while rd
-        .read_row(&mut row)
-        .map_err(|e| CliError::from_zinc(&name, e))?
-    {
-        sink.row(&row)?;
+    while let Some(row) = rd.next_row().map_err(|e| CliError::from_zinc(&name, e))? {
+        sink.grid_row(row)?;
     }
     Ok(rd.rows_read())
 }
@@ -78,7 +79,7 @@ fn pump_whole(
     let grid = input.read_grid(format, reader, lenient)?;
     sink.header(grid.meta(), grid.cols())?;
     for r in grid.rows() {
-        sink.row(&r.to_cells())?;
+        sink.grid_row(r)?;
     }
     Ok(grid.len())
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::io::Write;
 
 use haystack_core::json::{self, Version};
-use haystack_core::{Col, Dict, Grid, Value};
+use haystack_core::{Col, Dict, Grid, Row, Value};
 
 /// A Haystack file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,6 +355,52 @@ impl<W: Write> GridStream<W> {
                 if full {
                     self.flush_csv();
                 }
+            }
+        }
+        self.rows += 1;
+        self.flush_buf(STREAM_FLUSH_AT)
+    }
+
+    /// Writes one row given as a [`Row`] view of its tags (e.g. from
+    /// `haystack_zinc::GridReader::next_row`): the same output as [`GridStream::write_row`]
+    /// with the row's cells, without building a cell per column for Zinc and JSON.
+    pub fn write_grid_row(&mut self, row: &Row<'_>) -> Result<(), FormatError> {
+        if let Some((c, _)) = row.entries().last().filter(|(c, _)| *c >= self.cols.len()) {
+            return Err(FormatError::Unsupported(format!(
+                "row has a cell in column {c} but the grid has {} columns",
+                self.cols.len()
+            )));
+        }
+        match self.format {
+            Format::Zinc => {
+                self.start(true)?;
+                match &mut self.out {
+                    Out::Zinc(z) => z.write_grid_row(row)?,
+                    _ => return Err(broken()),
+                }
+            }
+            Format::Json | Format::Json3 => {
+                self.start(true)?;
+                if self.rows > 0 {
+                    self.buf.push(b',');
+                }
+                let version = if self.format == Format::Json {
+                    Version::V4
+                } else {
+                    Version::V3
+                };
+                self.text.clear();
+                json::write_grid_row(&mut self.text, &self.cols, row, version);
+                self.buf.extend_from_slice(self.text.as_bytes());
+            }
+            Format::Trio | Format::Csv => {
+                let mut cells = vec![Value::Null; self.cols.len()];
+                for (c, v) in row.entries() {
+                    if let Some(slot) = cells.get_mut(c) {
+                        *slot = v.clone();
+                    }
+                }
+                return self.write_row(&cells);
             }
         }
         self.rows += 1;

@@ -101,6 +101,31 @@ pub fn write_row(out: &mut String, cols: &[crate::Col], cells: &[Value], version
     write::Writer::new(out, version == Version::V3).row(cols, cells);
 }
 
+/// Appends one row of a grid with columns `cols`, given as a [`Row`](crate::Row) view of its
+/// tags, as [`write_row`] does for a row of one cell per column. Tags in columns past the
+/// end of `cols` are left out.
+///
+/// ```
+/// use haystack_core::json::{self, Version};
+/// use haystack_core::{Grid, Value};
+/// let mut g = Grid::new();
+/// g.add_col("id", Default::default())?;
+/// g.add_col("val", Default::default())?;
+/// g.push_row(vec![Value::from("a"), Value::Null])?;
+/// let mut out = String::new();
+/// json::write_grid_row(&mut out, g.cols(), &g.row(0).unwrap(), Version::V4);
+/// assert_eq!(out, r#"{"id":"a"}"#);
+/// # Ok::<(), haystack_core::Error>(())
+/// ```
+pub fn write_grid_row(
+    out: &mut String,
+    cols: &[crate::Col],
+    row: &crate::Row<'_>,
+    version: Version,
+) {
+    write::Writer::new(out, version == Version::V3).row_tags(cols, row.entries());
+}
+
 /// Writes `value` as Hayson (JSON v4).
 pub fn to_string(value: &Value) -> String {
     let mut out = String::with_capacity(256);

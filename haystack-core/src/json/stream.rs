@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::build::{self, ColStyle};
 use super::de::Ctx;
-use super::lex::{LResult, Lexer, chars, find_quote_or_backslash};
+use super::lex::{Fail, LResult, Lexer, chars, find_quote_or_backslash};
 use super::read::Reader;
 use crate::error::{Error, Position, Result};
 use crate::value::Value;
@@ -22,6 +22,13 @@ use crate::{Col, Dict, Grid};
 
 /// Bytes read from the source at a time (the buffer grows beyond this only for a larger value).
 const INITIAL_BUF: usize = 256 * 1024;
+
+/// The smallest window of buffered text checked for UTF-8 before a row is decoded.
+const MIN_ROW_WINDOW: usize = 1024;
+/// How close to the end of the text a row's error must be to count as the row being cut off
+/// there (and read again with more): room for the longest token that fails only once complete
+/// (a `\uXXXX\uXXXX` surrogate pair).
+const CUT_SLACK: usize = 16;
 
 /// Options of a [`GridReader`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +115,8 @@ pub struct GridReader<R> {
     state: State,
     failed: bool,
     rows: usize,
+    /// How many buffered bytes the next row is decoded from (see `decode_row_here`).
+    row_window: usize,
 }
 
 impl<R> fmt::Debug for GridReader<R> {
@@ -249,6 +258,7 @@ impl<R: Read> GridReader<R> {
             state: State::Done,
             failed: false,
             rows: 0,
+            row_window: MIN_ROW_WINDOW,
         };
         r.read_header()?;
         Ok(r)
@@ -331,9 +341,8 @@ impl<R: Read> GridReader<R> {
                         return Err(self.eof_error("a row"));
                     }
                 }
-                let end = self.value()?;
-                self.decode_row(end, row)?;
-                self.consume(end - self.start);
+                let used = self.decode_row_here(row)?;
+                self.consume(used);
                 self.state = State::NextRow;
                 self.rows += 1;
                 Ok(true)
@@ -516,14 +525,51 @@ impl<R: Read> GridReader<R> {
         )
     }
 
-    fn decode_row(&mut self, end: usize, row: &mut Vec<Value>) -> Result<()> {
-        reset_row(row, self.names.len());
-        // Anything but an object is refused by the reader, which says what it found.
-        let slice = self.buf.get(self.start..end).unwrap_or_default();
-        let (names, index) = (&self.names, &self.index);
-        decode_slice(slice, self.base, &mut self.ctx, |r| {
-            r.cells(names, index, row)
-        })
+    /// Decodes the row at the cursor straight from the buffer into `row` and returns its
+    /// length in bytes: no pass to find the row's end first. The text is checked to be UTF-8
+    /// over a window somewhat larger than the row before; a row that the window or the
+    /// buffered input cuts off fails near the cut, and is read again with more.
+    fn decode_row_here(&mut self, row: &mut Vec<Value>) -> Result<usize> {
+        loop {
+            let avail = self.end - self.start;
+            let data = self.buf.get(self.start..self.end).unwrap_or_default();
+            let whole = self.row_window >= avail;
+            let mut cut = if whole { avail } else { self.row_window };
+            // A window ends on a character boundary (at most three bytes back).
+            while !whole && cut > 0 && data.get(cut).is_some_and(|&b| b & 0xc0 == 0x80) {
+                cut -= 1;
+            }
+            let slice = data.get(..cut).unwrap_or_default();
+            // Nothing more can come: an error now is the row's.
+            let last = whole && self.eof;
+            reset_row(row, self.names.len());
+            let (names, index) = (&self.names, &self.index);
+            let res = match std::str::from_utf8(slice) {
+                Ok(text) => {
+                    let mut r = Reader::new(text, &mut self.ctx);
+                    r.cells(names, index, row).map(|()| r.lx.at())
+                }
+                // Not UTF-8 somewhere: strings are checked one by one, so the error (if the
+                // bad byte is in this row) says where.
+                Err(_) => {
+                    let mut r = Reader::from_bytes(slice, &mut self.ctx);
+                    r.cells(names, index, row).map(|()| r.lx.at())
+                }
+            };
+            match res {
+                Ok(used) => {
+                    self.row_window = used.saturating_mul(2).clamp(MIN_ROW_WINDOW, INITIAL_BUF);
+                    return Ok(used);
+                }
+                Err(e) if !last && e.at.saturating_add(CUT_SLACK) >= slice.len() => {
+                    if whole {
+                        self.fill_more()?;
+                    }
+                    self.row_window = self.row_window.saturating_mul(2);
+                }
+                Err(e) => return Err(slice_error(slice, self.base, &e)),
+            }
+        }
     }
 
     /// A row held in memory (it came before `cols`).
@@ -711,11 +757,16 @@ fn decode_slice<T>(
     f: impl for<'a, 'c> FnOnce(&mut Reader<'a, 'c>) -> LResult<T>,
 ) -> Result<T> {
     let mut r = Reader::from_bytes(slice, ctx);
-    f(&mut r).and_then(|v| r.lx.end().map(|()| v)).map_err(|e| {
-        let mut m = e.msg.as_str();
-        while let Some(rest) = m.strip_prefix("invalid JSON: ") {
-            m = rest;
-        }
-        Error::parse(Lexer::position(slice, e.at, base), m)
-    })
+    f(&mut r)
+        .and_then(|v| r.lx.end().map(|()| v))
+        .map_err(|e| slice_error(slice, base, &e))
+}
+
+/// A lexer error in `slice` (which starts at `base`) placed in the whole input.
+fn slice_error(slice: &[u8], base: Position, e: &Fail) -> Error {
+    let mut m = e.msg.as_str();
+    while let Some(rest) = m.strip_prefix("invalid JSON: ") {
+        m = rest;
+    }
+    Error::parse(Lexer::position(slice, e.at, base), m)
 }

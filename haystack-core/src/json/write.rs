@@ -319,6 +319,26 @@ impl<'a> Writer<'a> {
         self.out.push('}');
     }
 
+    /// One grid row as an object from its tags (column position, value), in column order.
+    pub(super) fn row_tags<'v>(
+        &mut self,
+        cols: &[Col],
+        tags: impl Iterator<Item = (usize, &'v Value)>,
+    ) {
+        self.out.push('{');
+        let mut first = true;
+        for (c, v) in tags {
+            let Some(col) = cols.get(c) else { continue };
+            if !first {
+                self.out.push(',');
+            }
+            first = false;
+            key(self.out, col.name());
+            self.value(v);
+        }
+        self.out.push('}');
+    }
+
     fn list(&mut self, items: &[Value]) {
         self.out.push('[');
         for (i, v) in items.iter().enumerate() {
