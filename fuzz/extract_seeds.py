@@ -108,6 +108,7 @@ SOURCES = {
     "trio_read": (["haystack-zinc/tests/trio_vectors.rs", "haystack-zinc/src/trio/*.rs"], anything),
     "trio_round_trip": (["haystack-zinc/tests/trio_vectors.rs", "haystack-zinc/src/trio/*.rs"], anything),
     "hayson_read": (["haystack-core/tests/json.rs", "haystack-core/src/json/*.rs"], is_json),
+    "hayson_stream": (["haystack-core/tests/json_stream.rs", "haystack-core/tests/json.rs", "haystack-core/src/json/*.rs"], is_json),
     "hayson_round_trip": (["haystack-core/tests/json.rs", "haystack-core/src/json/*.rs"], is_json),
     "json_v3_read": (["haystack-core/tests/json.rs", "haystack-core/src/json/*.rs"], is_json),
     "json_v3_round_trip": (["haystack-core/tests/json.rs", "haystack-core/src/json/*.rs"], is_json),

@@ -352,3 +352,26 @@ proptest::proptest! {
         }
     }
 }
+
+/// Found by the `hayson_stream` fuzz target: a member the stream reader does not use was only
+/// skipped, so text in it that is not UTF-8 passed there, but not in the whole-document reader
+/// when the grid object's `_kind` does not come first (it then decodes every member).
+#[test]
+fn unused_members_are_read_as_strictly_as_the_whole_document_reader_reads_them() {
+    for doc in [
+        &b"{\"cols\":[{\"name\":\"a\"}],\"_kind\":\"grid\",\"x\":{\"k\xff\":\"v\"},\"rows\":[{\"a\":1}]}"[..],
+        b"{\"cols\":[{\"name\":\"a\"}],\"_kind\":\"grid\",\"x\":{\"_kind\":\"bogus\"},\"rows\":[]}",
+    ] {
+        let whole = json::from_slice(doc, json::Version::V4);
+        let streamed = GridReader::new(doc).and_then(|r| r.into_grid());
+        assert!(whole.is_err(), "{whole:?}");
+        assert!(streamed.is_err(), "{streamed:?}");
+    }
+    // After a leading `_kind`, both readers check an unused member only for syntax.
+    let doc = b"{\"_kind\":\"grid\",\"cols\":[{\"name\":\"a\"}],\"x\":{\"k\xff\":{\"_kind\":\"bogus\"}},\"rows\":[{\"a\":1}]}";
+    let whole = json::from_slice(doc, json::Version::V4).unwrap();
+    let streamed = GridReader::new(&doc[..])
+        .and_then(|r| r.into_grid())
+        .unwrap();
+    assert_eq!(Value::Grid(Box::new(streamed)), whole);
+}

@@ -73,7 +73,8 @@ enum State {
 ///
 /// Errors carry the line and column of the input. Rules beyond [`super::from_str`]'s:
 /// - The document is one grid object: `{"_kind": "grid", ...}` (leniently also without `_kind`).
-///   Keys other than `_kind`, `meta`, `cols` and `rows` are skipped.
+///   Keys other than `_kind`, `meta`, `cols` and `rows` are dropped (checked as strictly as the
+///   whole-document reader checks them: only for syntax after a leading `_kind`, else decoded).
 /// - A row tag without a column is an error (the columns were already handed out); a key that
 ///   is not a tag name is skipped, as in the whole-document reader.
 /// - A `meta` after `rows` may only hold `ver`, and `cols` may not come after `rows`.
@@ -103,6 +104,11 @@ pub struct GridReader<R> {
     ctx: Ctx,
     opts: ReadOptions,
     kind_seen: bool,
+    /// Whether `_kind` was the grid object's first key (then the whole-document reader reads
+    /// it as a grid from there, and skips unknown members; otherwise it decodes every member).
+    kind_first: bool,
+    /// Whether a member of the grid object has been read.
+    any_member: bool,
     rows_seen: bool,
     streamed: bool,
     meta: Dict,
@@ -246,6 +252,8 @@ impl<R: Read> GridReader<R> {
             ctx,
             opts,
             kind_seen: false,
+            kind_first: false,
+            any_member: false,
             rows_seen: false,
             streamed: false,
             meta: Dict::new(),
@@ -397,6 +405,7 @@ impl<R: Read> GridReader<R> {
             let end = self.value()?;
             let key = self.decode(end, |r| r.string().map(Cow::into_owned))?;
             self.consume(end - self.start);
+            let first_member = !std::mem::replace(&mut self.any_member, true);
             match self.peek()? {
                 Some(b':') => self.consume(1),
                 Some(_) => return Err(self.error_here("expected ':'")),
@@ -463,10 +472,18 @@ impl<R: Read> GridReader<R> {
                         return Err(Error::parse(at, format!("expected a grid, found {kind:?}")));
                     }
                     self.kind_seen = true;
+                    self.kind_first = first_member;
                 }
                 _ => {
                     let end = self.value()?;
-                    self.decode(end, |r| r.lx.skip_value())?;
+                    if self.kind_first {
+                        self.decode(end, |r| r.lx.skip_value())?;
+                    } else {
+                        // Decoded and dropped: the whole-document reader decodes every member
+                        // of an object whose `_kind` does not come first, so what it refuses
+                        // there (text that is not UTF-8, a bad kind) is refused here too.
+                        self.decode(end, |r| r.value().map(drop))?;
+                    }
                     self.consume(end - self.start);
                 }
             }
