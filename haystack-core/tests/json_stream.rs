@@ -149,6 +149,15 @@ fn errors_carry_line_and_column() {
         assert_eq!(Some(ours), theirs, "{doc}");
         assert_eq!(ours, at, "{doc}");
     }
+    // After a byte order mark (not a column), and past many refills of the buffer.
+    let doc = format!("\u{feff}{head}{{\"a\":1}},\n{{\"a\":tru}}\n]}}");
+    assert_eq!(positions(&doc).0, (6, 9), "{doc}");
+    let doc = "\u{feff}{\"_kind\":\"grid\",\"cols\":[{\"name\":\"a\"}],\"rows\":[{\"a\":tru}]}";
+    assert_eq!(positions(doc).0, (1, 55), "{doc}");
+    let many = "{\"a\":\"é\"},\n".repeat(70_000);
+    let doc = format!("{head}{many}{{\"a\":tru}}\n]}}");
+    let (ours, theirs) = positions(&doc);
+    assert_eq!((Some(ours), ours), (theirs, (70_005, 9)));
     // Framing errors the reader finds itself.
     for (doc, at, says) in [
         (

@@ -26,6 +26,7 @@ mod convert;
 mod diff;
 mod filter;
 mod input;
+mod pipes;
 pub mod progress;
 mod reflect;
 mod stream;
@@ -193,6 +194,7 @@ pub enum Outcome {
 /// Runs a parsed command line and returns the process exit status. Errors are printed to
 /// standard error as `haystack: message`.
 pub fn run(mut cli: Cli) -> i32 {
+    pipes::widen_std_pipes();
     let mut err = io::stderr();
     let res = match cli.output.take() {
         Some(path) => run_to_file(cli, &path, &mut err),

@@ -96,11 +96,12 @@ enum State {
 pub struct GridReader<R> {
     src: R,
     buf: Vec<u8>,
-    /// `buf[start..end]` is read but not yet consumed; `base` is the position of `buf[start]`.
+    /// `buf[start..end]` is read but not yet consumed; `origin` is the position of `buf[0]`
+    /// (the position of `buf[start]`, [`Self::here`], is counted only when it is needed).
     start: usize,
     end: usize,
     eof: bool,
-    base: Position,
+    origin: Position,
     ctx: Ctx,
     opts: ReadOptions,
     kind_seen: bool,
@@ -125,10 +126,17 @@ pub struct GridReader<R> {
     row_window: usize,
 }
 
+impl<R> GridReader<R> {
+    /// The position of the next unread byte, `buf[start]`.
+    fn here(&self) -> Position {
+        advance(self.origin, self.buf.get(..self.start).unwrap_or_default())
+    }
+}
+
 impl<R> fmt::Debug for GridReader<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GridReader")
-            .field("position", &self.base)
+            .field("position", &self.here())
             .field("cols", &self.cols.len())
             .field("rows", &self.rows)
             .finish_non_exhaustive()
@@ -244,7 +252,7 @@ impl<R: Read> GridReader<R> {
             start: 0,
             end: 0,
             eof: false,
-            base: Position {
+            origin: Position {
                 line: 1,
                 column: 1,
                 offset: 0,
@@ -289,7 +297,7 @@ impl<R: Read> GridReader<R> {
 
     /// The position of the next unread byte.
     pub fn position(&self) -> Position {
-        self.base
+        self.here()
     }
 
     /// Reads the next row into `row` (cleared first, one cell per column, null where the row
@@ -360,13 +368,14 @@ impl<R: Read> GridReader<R> {
 
     /// Reads up to the `rows` array (left open for [`Self::read_row`]) or to the end.
     fn read_header(&mut self) -> Result<()> {
-        if self.peek()?.is_some() && self.base.offset == 0 {
+        if self.peek()?.is_some() && self.here().offset == 0 {
             self.fill_to(3)?;
             let head = self.buf.get(self.start..self.end).unwrap_or_default();
             if head.starts_with("\u{feff}".as_bytes()) {
                 // A byte order mark: skipped, and not counted as a column.
                 self.consume(3);
-                self.base.column = 1;
+                // Counted from a column before the mark, so the next byte is column 1.
+                self.origin.column = self.origin.column.saturating_sub(1);
             }
         }
         match self.peek()? {
@@ -414,7 +423,7 @@ impl<R: Read> GridReader<R> {
             if self.peek()?.is_none() {
                 return Err(self.eof_error("a value"));
             }
-            let at = self.base;
+            let at = self.here();
             match key.as_str() {
                 "rows" if self.rows_seen => {
                     return Err(Error::parse(at, "the grid has more than one 'rows'"));
@@ -492,7 +501,7 @@ impl<R: Read> GridReader<R> {
 
     /// The end of the grid object: the columns are settled, and only whitespace may follow.
     fn finish(&mut self) -> Result<()> {
-        let at = self.base;
+        let at = self.here();
         if !self.kind_seen && !self.opts.lenient {
             return Err(Error::parse(
                 at,
@@ -534,9 +543,10 @@ impl<R: Read> GridReader<R> {
         end: usize,
         f: impl for<'a, 'c> FnOnce(&mut Reader<'a, 'c>) -> LResult<T>,
     ) -> Result<T> {
+        let here = self.here();
         decode_slice(
             self.buf.get(self.start..end).unwrap_or_default(),
-            self.base,
+            here,
             &mut self.ctx,
             f,
         )
@@ -584,7 +594,7 @@ impl<R: Read> GridReader<R> {
                     }
                     self.row_window = self.row_window.saturating_mul(2);
                 }
-                Err(e) => return Err(slice_error(slice, self.base, &e)),
+                Err(e) => return Err(slice_error(slice, self.here(), &e)),
             }
         }
     }
@@ -666,6 +676,8 @@ impl<R: Read> GridReader<R> {
     /// Reads more of the source into the buffer; false at its end.
     fn fill(&mut self) -> Result<bool> {
         if self.start > 0 {
+            // What is dropped is counted into the origin, once per refill.
+            self.origin = self.here();
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
@@ -675,7 +687,7 @@ impl<R: Read> GridReader<R> {
             if self.buf.len() > max {
                 return Err(Error::LimitExceeded(format!(
                     "a value of the grid object at {} is larger than {max} bytes",
-                    self.base
+                    self.origin
                 )));
             }
             let len = self.buf.len().saturating_mul(2).min(max.saturating_add(1));
@@ -702,12 +714,7 @@ impl<R: Read> GridReader<R> {
 
     /// Marks the next `n` buffered bytes as read.
     fn consume(&mut self, n: usize) {
-        let stop = (self.start + n).min(self.end);
-        self.base = advance(
-            self.base,
-            self.buf.get(self.start..stop).unwrap_or_default(),
-        );
-        self.start = stop;
+        self.start = (self.start + n).min(self.end);
     }
 
     fn error_here(&self, message: &str) -> Error {
@@ -716,11 +723,14 @@ impl<R: Read> GridReader<R> {
             Some(b) => format!(" but found byte 0x{b:02x}"),
             None => String::new(),
         };
-        Error::parse(self.base, format!("{message}{found}"))
+        Error::parse(self.here(), format!("{message}{found}"))
     }
 
     fn eof_error(&self, what: &str) -> Error {
-        Error::parse(self.base, format!("expected {what} but found end of input"))
+        Error::parse(
+            self.here(),
+            format!("expected {what} but found end of input"),
+        )
     }
 }
 
