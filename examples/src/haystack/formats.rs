@@ -318,19 +318,9 @@ impl<W: Write> GridStream<W> {
                 Out::Zinc(z) => z.write_row(cells)?,
                 _ => return Err(broken()),
             },
-            Format::Json | Format::Json3 => {
-                if self.rows > 0 {
-                    self.buf.push(b',');
-                }
-                let version = if self.format == Format::Json {
-                    Version::V4
-                } else {
-                    Version::V3
-                };
-                self.text.clear();
-                json::write_row(&mut self.text, &self.cols, cells, version);
-                self.buf.extend_from_slice(self.text.as_bytes());
-            }
+            Format::Json | Format::Json3 => self.push_json_row(|text, cols, version| {
+                json::write_row(text, cols, cells, version);
+            }),
             Format::Trio => {
                 if self.rows > 0 {
                     self.buf.extend_from_slice(b"---\n");
@@ -381,17 +371,9 @@ impl<W: Write> GridStream<W> {
             }
             Format::Json | Format::Json3 => {
                 self.start(true)?;
-                if self.rows > 0 {
-                    self.buf.push(b',');
-                }
-                let version = if self.format == Format::Json {
-                    Version::V4
-                } else {
-                    Version::V3
-                };
-                self.text.clear();
-                json::write_grid_row(&mut self.text, &self.cols, row, version);
-                self.buf.extend_from_slice(self.text.as_bytes());
+                self.push_json_row(|text, cols, version| {
+                    json::write_grid_row(text, cols, row, version);
+                });
             }
             Format::Trio | Format::Csv => {
                 let mut cells = vec![Value::Null; self.cols.len()];
@@ -405,6 +387,22 @@ impl<W: Write> GridStream<W> {
         }
         self.rows += 1;
         self.flush_buf(STREAM_FLUSH_AT)
+    }
+
+    /// Appends one JSON row to the buffer (after a comma unless it is the first), as `write`
+    /// puts it into the reused row text given the columns and the JSON version.
+    fn push_json_row(&mut self, write: impl FnOnce(&mut String, &[Col], Version)) {
+        if self.rows > 0 {
+            self.buf.push(b',');
+        }
+        let version = if self.format == Format::Json {
+            Version::V4
+        } else {
+            Version::V3
+        };
+        self.text.clear();
+        write(&mut self.text, &self.cols, version);
+        self.buf.extend_from_slice(self.text.as_bytes());
     }
 
     /// Rows written so far.

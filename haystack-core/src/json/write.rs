@@ -303,20 +303,7 @@ impl<'a> Writer<'a> {
 
     /// One grid row as an object: the non-null cells under their column names.
     pub(super) fn row(&mut self, cols: &[Col], cells: &[Value]) {
-        self.out.push('{');
-        let mut first = true;
-        for (c, v) in cols.iter().zip(cells) {
-            if v.is_null() {
-                continue;
-            }
-            if !first {
-                self.out.push(',');
-            }
-            first = false;
-            key(self.out, c.name());
-            self.value(v);
-        }
-        self.out.push('}');
+        self.row_tags(cols, cells.iter().enumerate().filter(|(_, v)| !v.is_null()));
     }
 
     /// One grid row as an object from its tags (column position, value), in column order.
