@@ -384,3 +384,21 @@ fn unused_members_are_read_as_strictly_as_the_whole_document_reader_reads_them()
         .unwrap();
     assert_eq!(Value::Grid(Box::new(streamed)), whole);
 }
+
+/// A long run of bytes that continue no UTF-8 character, across the reader's windows and
+/// buffer refills: an error with a position, at any chunking, as the whole-document reader's.
+#[test]
+fn a_long_run_of_stray_continuation_bytes_is_an_error_at_any_chunking() {
+    let mut doc = br#"{"_kind":"grid","cols":[{"name":"a"}],"rows":[{"a":"x"},{"a":""#.to_vec();
+    let at = doc.len();
+    doc.extend(std::iter::repeat_n(0x80u8, 5000));
+    doc.extend_from_slice(br#""}]}"#);
+    assert!(json::from_slice(&doc, json::Version::V4).is_err());
+    for chunk in [1, 3, 1000, usize::MAX] {
+        let err = GridReader::new(Chunked { bytes: &doc, chunk })
+            .and_then(|r| r.into_grid())
+            .expect_err("not UTF-8");
+        let p = err.position().expect("a position");
+        assert_eq!((p.line, p.offset), (1, at), "{err}");
+    }
+}

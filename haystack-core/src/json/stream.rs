@@ -562,8 +562,12 @@ impl<R: Read> GridReader<R> {
             let data = self.buf.get(self.start..self.end).unwrap_or_default();
             let whole = self.row_window >= avail;
             let mut cut = if whole { avail } else { self.row_window };
-            // A window ends on a character boundary (at most three bytes back).
-            while !whole && cut > 0 && data.get(cut).is_some_and(|&b| b & 0xc0 == 0x80) {
+            // A window ends on a character boundary: at most three bytes back in UTF-8 (more
+            // continuation bytes than that are not UTF-8, which the decoding reports).
+            for _ in 0..3 {
+                if whole || cut == 0 || data.get(cut).is_none_or(|&b| b & 0xc0 != 0x80) {
+                    break;
+                }
                 cut -= 1;
             }
             let slice = data.get(..cut).unwrap_or_default();
